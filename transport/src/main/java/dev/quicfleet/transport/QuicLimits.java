@@ -1,0 +1,75 @@
+package dev.quicfleet.transport;
+
+import io.netty.handler.codec.quic.QuicChannelOption;
+import io.netty.handler.codec.quic.QuicServerCodecBuilder;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The limits a worker advertises to QUIC clients (RFC 9000 transport parameters) and applies to its UDP sockets.
+ * Every one is explicit so an operator can see what a connection may cost; the defaults suit an edge server with
+ * browsers and API clients on the other side.
+ *
+ * @param idleTimeout     a connection with no packets for this long is closed silently (RFC 9000 §10.1); default 30s
+ * @param maxStreams      concurrent client-initiated bidirectional streams (= concurrent requests) per connection;
+ *                        default 256
+ * @param maxData         connection-wide receive window: bytes the client may send before we read them; default 16 MiB
+ * @param maxStreamData   per-stream receive window (request bodies); default 1 MiB
+ * @param maxUdpPayload   largest UDP payload we send or accept; 1350 fits a 1500-byte MTU with room for tunnels and
+ *                        IPv6; QUIC requires at least 1200; default 1350
+ * @param gsoSegments     packets of one connection handed to the kernel in one UDP GSO send (1 = no GSO); default 16
+ * @param udpSocketBuffer SO_RCVBUF/SO_SNDBUF of the UDP socket (the kernel caps it at net.core.[rw]mem_max);
+ *                        default 4 MiB, so bursts of packets from many clients are not dropped
+ */
+public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, long maxStreamData, int maxUdpPayload,
+                         int gsoSegments, int udpSocketBuffer) {
+
+    /** HTTP/3 needs three unidirectional streams per side (control, QPACK encoder, QPACK decoder); allow a few more. */
+    static final long MAX_UNI_STREAMS = 16;
+    /** Control and QPACK streams carry small frames only. */
+    static final long MAX_UNI_STREAM_DATA = 64 * 1024;
+
+    /** The defaults listed on the record. */
+    public static QuicLimits defaults() {
+        return new QuicLimits(Duration.ofSeconds(30), 256, 16L << 20, 1L << 20, 1350, 16, 4 << 20);
+    }
+
+    /** Validates every limit; messages name the limit, the value and the accepted range. */
+    public QuicLimits {
+        if (idleTimeout == null || idleTimeout.compareTo(Duration.ofSeconds(1)) < 0
+                || idleTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
+            throw new IllegalArgumentException("quic-idle-timeout: " + idleTimeout + " (expected: 1s..10m)");
+        }
+        checkRange("quic-max-streams", maxStreams, 1, 100_000);
+        checkRange("quic-max-data", maxData, 64 * 1024, 1L << 30);
+        checkRange("quic-max-stream-data", maxStreamData, 16 * 1024, maxData);
+        checkRange("quic-max-udp-payload", maxUdpPayload, 1200, 65527);
+        checkRange("quic-gso-segments", gsoSegments, 1, 64);
+        checkRange("udp-socket-buffer", udpSocketBuffer, 64 * 1024, 256 << 20);
+    }
+
+    /**
+     * Applies these limits (and the transport's GSO support) to a QUIC server codec builder. Active migration stays
+     * off until connection IDs route packets to the right worker.
+     */
+    public QuicServerCodecBuilder applyTo(QuicServerCodecBuilder builder, Transport transport) {
+        return builder
+                .maxIdleTimeout(idleTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .initialMaxData(maxData)
+                .initialMaxStreamDataBidirectionalRemote(maxStreamData)
+                .initialMaxStreamDataBidirectionalLocal(maxStreamData)
+                .initialMaxStreamDataUnidirectional(Math.min(maxStreamData, MAX_UNI_STREAM_DATA))
+                .initialMaxStreamsBidirectional(maxStreams)
+                .initialMaxStreamsUnidirectional(MAX_UNI_STREAMS)
+                .maxRecvUdpPayloadSize(maxUdpPayload)
+                .maxSendUdpPayloadSize(maxUdpPayload)
+                .activeMigration(false)
+                .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, transport.gsoAllocator(gsoSegments));
+    }
+
+    private static void checkRange(String name, long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(name + ": " + value + " (expected: " + min + ".." + max + ")");
+        }
+    }
+}
