@@ -153,3 +153,18 @@ jvm_flags() {
     printf '%s\n' "@$QUICFLEET_ROOT/scripts/jvm/jdk23.options"
   fi
 }
+
+# Builds the project (skipping tests) when the worker jar is missing or older than any source or pom,
+# so `./scripts/worker` works on a fresh clone and after every edit. Quiet unless it has to build.
+ensure_built() {
+  local jar="$QUICFLEET_ROOT/worker/target/quicfleet-worker.jar"
+  if [[ -f $jar ]] && [[ -z $(find "$QUICFLEET_ROOT" -path '*/target' -prune -o -path '*/.git' -prune -o \
+      \( -name '*.java' -o -name 'pom.xml' -o -path '*/src/main/resources/*' \) -newer "$jar" -print -quit) ]]; then
+    return 0
+  fi
+  log "building quicfleet (first run, or sources changed) ..."
+  if ((QUICFLEET_JAVA_FEATURE >= 23)); then
+    export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
+  fi
+  (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests install) >&2 || die "build failed (see the Maven output above)"
+}

@@ -1,0 +1,223 @@
+package dev.quicfleet.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The embedded default site: what a worker serves when started with no arguments. Each page shows which worker,
+ * protocol and TLS state served it, so a visitor can watch HTTP/3 discovery, load spreading and resumption happen.
+ *
+ * <ul>
+ *   <li>{@code /} an HTML page (worker, protocol, resumption; the browser's own view of the protocol via script)</li>
+ *   <li>{@code /whoami} the same facts as JSON</li>
+ *   <li>{@code /echo} the request body back, any method</li>
+ *   <li>{@code /sse} 20 server-sent events, one every 50 ms, each flushed on its own (a token stream)</li>
+ *   <li>{@code /bytes/{n}} n bytes (up to 1 GiB; {@code 64k}, {@code 10m} accepted), for throughput tests</li>
+ *   <li>{@code /healthz} {@code 200 ok}, or {@code 503 draining} once the worker drains</li>
+ * </ul>
+ */
+final class DemoSite {
+
+    /** The largest {@code /bytes/{n}} served. */
+    static final long MAX_BYTES = 1L << 30;
+    static final int SSE_EVENTS = 20;
+    static final long SSE_INTERVAL_MILLIS = 50;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] PATTERN = new byte[64 * 1024];
+    private static final String[] TOKENS = ("QUIC carries HTTP/3 over UDP so a lost packet stalls only its own "
+            + "stream and a resumed client can send its request in the very first flight").split(" ");
+
+    static {
+        for (int i = 0; i < PATTERN.length; i++) {
+            PATTERN[i] = (byte) ('a' + i % 26);
+        }
+    }
+
+    private final WorkerIdentity identity;
+    private final BooleanSupplier draining;
+
+    DemoSite(WorkerIdentity identity, BooleanSupplier draining) {
+        this.identity = identity;
+        this.draining = draining;
+    }
+
+    /** Adds the demo routes to {@code router}. */
+    Router.Builder addTo(Router.Builder router) {
+        return router
+                .route("/whoami", this::whoami)
+                .route("/echo", DemoSite::echo)
+                .route("/sse", DemoSite::sse)
+                .route("/bytes", DemoSite::bytes)
+                .route("/healthz", this::healthz)
+                .route("/", this::page);
+    }
+
+    Map<String, Object> facts(Request request) {
+        ConnectionInfo c = request.connection();
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("worker", identity.slot());
+        facts.put("pid", identity.pid());
+        facts.put("protocol", c.protocol().alpn());
+        facts.put("transport", identity.transport());
+        facts.put("tlsResumed", c.tlsResumed());
+        facts.put("earlyData", c.earlyData());
+        facts.put("remote", c.remote() == null ? null : c.remote().getAddress().getHostAddress() + ":"
+                + c.remote().getPort());
+        facts.put("method", request.method());
+        facts.put("authority", request.authority());
+        return facts;
+    }
+
+    void whoami(Request request, Response response) throws IOException {
+        String body = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(facts(request)) + "\n";
+        response.header("cache-control", "no-store");
+        response.send(200, "application/json", body);
+    }
+
+    static void echo(Request request, Response response) throws IOException {
+        String type = request.headers().get("content-type");
+        response.header("content-type", type != null ? type : "application/octet-stream");
+        if (request.contentLength() >= 0) {
+            response.header("content-length", Long.toString(request.contentLength()));
+        }
+        try (InputStream in = request.body(); OutputStream out = response.body()) {
+            in.transferTo(out);
+        }
+    }
+
+    static void sse(Request request, Response response) throws IOException, InterruptedException {
+        response.header("content-type", "text/event-stream; charset=utf-8");
+        response.header("cache-control", "no-store");
+        OutputStream out = response.body();
+        for (int i = 0; i < SSE_EVENTS; i++) {
+            if (i > 0) {
+                Thread.sleep(SSE_INTERVAL_MILLIS);
+            }
+            String token = TOKENS[i % TOKENS.length];
+            String event = "id: " + i + "\nevent: token\ndata: {\"i\":" + i + ",\"token\":\"" + token + "\",\"t\":"
+                    + System.currentTimeMillis() + "}\n\n";
+            out.write(event.getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+        out.write("event: done\ndata: {}\n\n".getBytes(StandardCharsets.UTF_8));
+        out.close();
+    }
+
+    static void bytes(Request request, Response response) throws IOException {
+        String rest = request.routePath().substring(1);
+        long n;
+        try {
+            n = ConfigValues.size("n", rest);
+        } catch (IllegalArgumentException e) {
+            response.send(400, "text/plain; charset=utf-8", "usage: /bytes/{n} with n a byte count such as 1024, "
+                    + "64k or 10m, up to 1g\n");
+            return;
+        }
+        if (n > MAX_BYTES) {
+            response.send(400, "text/plain; charset=utf-8", "n: " + n + " (expected: at most " + MAX_BYTES + ")\n");
+            return;
+        }
+        response.header("content-type", "application/octet-stream");
+        response.header("content-length", Long.toString(n));
+        try (OutputStream out = response.body()) {
+            for (long left = n; left > 0; ) {
+                int chunk = (int) Math.min(left, PATTERN.length);
+                out.write(PATTERN, 0, chunk);
+                left -= chunk;
+            }
+        }
+    }
+
+    void healthz(Request request, Response response) throws IOException {
+        response.header("cache-control", "no-store");
+        if (draining.getAsBoolean()) {
+            response.send(503, "text/plain; charset=utf-8", "draining\n");
+        } else {
+            response.send(200, "text/plain; charset=utf-8", "ok\n");
+        }
+    }
+
+    void page(Request request, Response response) throws IOException {
+        if (!request.routePath().equals("/") && !request.routePath().equals("/index.html")) {
+            response.send(404, "text/plain; charset=utf-8", "not found\n");
+            return;
+        }
+        Map<String, Object> facts = facts(request);
+        StringBuilder rows = new StringBuilder();
+        facts.forEach((k, v) -> rows.append("<tr><th>").append(k).append("</th><td id=\"").append(k).append("\">")
+                .append(escape(String.valueOf(v))).append("</td></tr>\n"));
+        String html = """
+                <!doctype html>
+                <html lang="en">
+                <head>
+                <meta charset="utf-8">
+                <meta name="viewport" content="width=device-width, initial-scale=1">
+                <title>quicfleet: worker %d over %s</title>
+                <style>
+                  body { font: 16px/1.5 system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; }
+                  th { text-align: left; padding-right: 1.5rem; font-weight: 600; }
+                  code, td { font-family: ui-monospace, monospace; }
+                  .h3 { color: #0a7a2f; } .other { color: #a15c00; }
+                </style>
+                </head>
+                <body>
+                <h1>quicfleet</h1>
+                <p>Served by <strong>worker %d</strong> over <strong class="%s">%s</strong>%s.</p>
+                <table>
+                %s<tr><th>browser saw</th><td id="next-hop">(script did not run)</td></tr>
+                </table>
+                <p>%s</p>
+                <h2>Try</h2>
+                <ul>
+                  <li><a href="/whoami">/whoami</a> the same facts as JSON</li>
+                  <li><a href="/sse">/sse</a> 20 server-sent events, one every 50 ms</li>
+                  <li><a href="/bytes/1m">/bytes/1m</a> one mebibyte</li>
+                  <li><code>curl -sk --data-binary @file https://%s/echo</code> echoes a body</li>
+                  <li><a href="/healthz">/healthz</a></li>
+                </ul>
+                <script>
+                  const nav = performance.getEntriesByType('navigation')[0];
+                  document.getElementById('next-hop').textContent = nav ? nav.nextHopProtocol : 'unknown';
+                </script>
+                </body>
+                </html>
+                """.formatted(identity.slot(), request.protocol().alpn(), identity.slot(),
+                request.protocol() == Protocol.H3 ? "h3" : "other", request.protocol().alpn(),
+                Boolean.TRUE.equals(request.connection().tlsResumed()) ? ", on a resumed TLS session" : "",
+                rows, request.protocol() == Protocol.H3
+                        ? "This page came over HTTP/3 (QUIC)."
+                        : "This page came over TCP. The response carried <code>alt-svc: h3</code>; reload and a "
+                          + "browser that can reach UDP port " + escape(String.valueOf(portOf(request)))
+                          + " switches to HTTP/3.",
+                escape(request.authority().isEmpty() ? "localhost:4433" : request.authority()));
+        response.header("cache-control", "no-store");
+        response.send(200, "text/html; charset=utf-8", html);
+    }
+
+    private static String portOf(Request request) {
+        return request.connection().local() == null ? "?" : Integer.toString(request.connection().local().getPort());
+    }
+
+    static String escape(String text) {
+        StringBuilder out = new StringBuilder(text.length());
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            switch (c) {
+                case '<' -> out.append("&lt;");
+                case '>' -> out.append("&gt;");
+                case '&' -> out.append("&amp;");
+                case '"' -> out.append("&quot;");
+                case '\'' -> out.append("&#39;");
+                default -> out.append(c);
+            }
+        }
+        return out.toString();
+    }
+}

@@ -1,0 +1,599 @@
+package dev.quicfleet.worker;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.EventLoop;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One request/response exchange, whatever the protocol: the {@link Request} and {@link Response} a handler sees.
+ *
+ * <p>The exchange is the {@link Request}; {@link #response()} is the matching {@link Response}.
+ *
+ * <p>Threads: the protocol adapter (on the channel's event loop) creates the exchange and feeds the request body;
+ * the handler runs on a virtual thread and writes the response. Every network write is posted to the event loop as
+ * a task; the handler thread never touches the pipeline directly. The subclass implements the protocol's framing in
+ * the {@code do*} methods, which always run on the event loop.
+ *
+ * <p>Backpressure on the response: the handler thread blocks in {@link #awaitWritable()} while more than
+ * {@link #MAX_QUEUED} bytes are posted but not yet written, or while the channel is not writable (the QUIC stream
+ * has no send capacity, the HTTP/2 stream window is exhausted, or the TCP socket buffer is full).
+ */
+abstract class Exchange implements Request {
+
+    private static final Logger log = LoggerFactory.getLogger(Exchange.class);
+
+    /** Response body bytes collected before they are sent as one DATA frame / chunk. */
+    static final int CHUNK = 16 * 1024;
+    /** Response bytes posted to the event loop but not yet written, above which the handler waits. */
+    static final int MAX_QUEUED = 256 * 1024;
+
+    final Channel channel;
+    final ExchangeDispatcher dispatcher;
+    private final ConnectionInfo connection;
+    private final String method;
+    private final String target;
+    private final String path;
+    private final String query;
+    private final String authority;
+    private final Headers requestHeaders;
+    private final long contentLength;
+    final RequestBody requestBody;
+    private final boolean head;
+
+    private int status = 200;
+    private Headers responseHeaders = new Headers();
+    private Headers responseTrailers = new Headers();
+    private final ResponseBody responseBody = new ResponseBody();
+    private volatile boolean committed;
+    private boolean finished;
+
+    private final AtomicBoolean readRequested = new AtomicBoolean();
+    private final AtomicLong queuedBytes = new AtomicLong();
+    private final ReentrantLock writeLock = new ReentrantLock();
+    private final Condition writeChanged = writeLock.newCondition();
+    private volatile boolean writerWaiting;
+    private volatile Throwable writeFailure;
+
+    Exchange(Channel channel, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method, String target,
+             String authority, Headers requestHeaders) {
+        this.channel = channel;
+        this.dispatcher = dispatcher;
+        this.connection = connection;
+        this.method = method;
+        this.target = target;
+        int q = target.indexOf('?');
+        this.path = q < 0 ? target : target.substring(0, q);
+        this.query = q < 0 ? "" : target.substring(q + 1);
+        this.authority = authority == null ? "" : authority;
+        this.requestHeaders = requestHeaders.asReadOnly();
+        this.contentLength = parseContentLength(requestHeaders.get("content-length"));
+        this.head = "HEAD".equals(method);
+        this.requestBody = new RequestBody(this, dispatcher.bodyTimeout());
+    }
+
+    // ---- protocol hooks, always called on the event loop ----
+
+    /** Sends status and headers; {@code endStream} when there is no body and no trailers. */
+    abstract void doWriteHead(int status, Headers headers, boolean endStream);
+
+    /** Sends body bytes (takes ownership); {@code endStream} when nothing follows. */
+    abstract ChannelFuture doWriteData(ByteBuf data, boolean endStream);
+
+    /** Ends the response, with {@code trailers} when not empty. */
+    abstract ChannelFuture doWriteEnd(Headers trailers);
+
+    /** Aborts an incomplete response: reset the stream (HTTP/3, HTTP/2) or close the connection (HTTP/1.1). */
+    abstract void doAbort();
+
+    /**
+     * The response has been fully handed to the channel and the handler returned: stop the request body
+     * (STOP_SENDING / RST_STREAM), move on to the next request (HTTP/1.1), and run {@code delivered} once the
+     * response has left this process (stream closed, or last write flushed). Until then the exchange counts as in
+     * flight, so a drain does not cut off the tail of a response.
+     */
+    abstract void doComplete(Runnable delivered);
+
+    /** Adds protocol-specific response headers at commit time (e.g. {@code alt-svc} on TCP). */
+    void decorateHeaders(Headers headers) {
+        if (dispatcher.altSvc() != null && !headers.contains("alt-svc")) {
+            headers.set("alt-svc", dispatcher.altSvc());
+        }
+    }
+
+    // ---- called by the protocol adapter on the event loop ----
+
+    /** Runs the handler; called on a virtual thread by the dispatcher. */
+    final void run() {
+        Throwable failure = null;
+        try {
+            dispatcher.handler().handle(this, response);
+        } catch (Throwable t) {
+            failure = t;
+        }
+        try {
+            if (failure == null) {
+                responseBody.finish();
+            } else {
+                fail(failure);
+            }
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            requestBody.discard();
+            post(() -> doComplete(dispatcher::finished));
+        }
+    }
+
+    /** The adapter's read completed: clear the pending flag and read again if the body wants more. */
+    final void readComplete() {
+        readRequested.set(false);
+        if (requestBody.wantsMore()) {
+            requestRead();
+        }
+    }
+
+    /** Asks the channel for more request bytes unless a read is already pending. Thread-safe. */
+    final void requestRead() {
+        if (requestBody.wantsMore() && readRequested.compareAndSet(false, true)) {
+            channel.read();
+        }
+    }
+
+    /** The channel's writability changed or it closed: wake a writer waiting for room. */
+    final void writabilityChanged() {
+        if (writerWaiting) {
+            writeLock.lock();
+            try {
+                writeChanged.signalAll();
+            } finally {
+                writeLock.unlock();
+            }
+        }
+    }
+
+    /** The stream or connection is gone: fail the request body, wake the writer. */
+    final void closed(IOException cause) {
+        requestBody.fail(cause);
+        if (writeFailure == null) {
+            writeFailure = cause;
+        }
+        writabilityChanged();
+    }
+
+    // ---- Request ----
+
+    @Override
+    public String method() {
+        return method;
+    }
+
+    @Override
+    public String target() {
+        return target;
+    }
+
+    @Override
+    public String path() {
+        return path;
+    }
+
+    @Override
+    public String query() {
+        return query;
+    }
+
+    @Override
+    public String queryParam(String name) {
+        return queryParam(query, name);
+    }
+
+    @Override
+    public String routePath() {
+        return path;
+    }
+
+    @Override
+    public String authority() {
+        return authority;
+    }
+
+    @Override
+    public String host() {
+        return hostOf(authority);
+    }
+
+    @Override
+    public String scheme() {
+        return "https";
+    }
+
+    @Override
+    public Headers headers() {
+        return requestHeaders;
+    }
+
+    @Override
+    public long contentLength() {
+        return contentLength;
+    }
+
+    @Override
+    public InputStream body() {
+        return requestBody;
+    }
+
+    @Override
+    public Headers trailers() {
+        return requestBody.trailers();
+    }
+
+    @Override
+    public ConnectionInfo connection() {
+        return connection;
+    }
+
+    /** The response side of this exchange, handed to the handler next to the request. */
+    final Response response() {
+        return response;
+    }
+
+    private final Response response = new Response() {
+        @Override
+        public Response status(int code) {
+            if (committed) {
+                throw new IllegalStateException("status: response already committed");
+            }
+            if (code < 200 || code > 999) {
+                throw new IllegalArgumentException("status: " + code + " (expected: 200..999)");
+            }
+            status = code;
+            return this;
+        }
+
+        @Override
+        public int status() {
+            return status;
+        }
+
+        @Override
+        public Headers headers() {
+            return responseHeaders;
+        }
+
+        @Override
+        public Headers trailers() {
+            return responseTrailers;
+        }
+
+        @Override
+        public OutputStream body() {
+            return responseBody;
+        }
+
+        @Override
+        public boolean committed() {
+            return committed;
+        }
+
+        @Override
+        public void send(int code, String contentType, byte[] body) throws IOException {
+            status(code);
+            if (contentType != null) {
+                responseHeaders.set("content-type", contentType);
+            }
+            responseHeaders.set("content-length", Integer.toString(body.length));
+            responseBody.write(body, 0, body.length);
+            responseBody.finish();
+        }
+
+        @Override
+        public String toString() {
+            return "Response[" + status + (committed ? ", committed" : "") + "]";
+        }
+    };
+
+    // ---- internals ----
+
+    private void fail(Throwable failure) {
+        if (!committed) {
+            log.warn("handler failed for {} {}: {}", method, path, failure.toString(), failure);
+            responseBody.discardBuffered();
+            responseHeaders = new Headers();
+            responseTrailers = new Headers();
+            status = 500;
+            byte[] text = "internal server error\n".getBytes(StandardCharsets.US_ASCII);
+            responseHeaders.set("content-type", "text/plain; charset=utf-8");
+            responseHeaders.set("content-length", Integer.toString(text.length));
+            try {
+                responseBody.write(text, 0, text.length);
+                responseBody.finish();
+            } catch (IOException e) {
+                post(this::doAbort);
+            }
+        } else if (!finished) {
+            if (failure instanceof IOException && writeFailure != null) {
+                log.debug("client went away during {} {}: {}", method, path, failure.toString());
+            } else {
+                log.warn("handler failed after the response was committed for {} {}: {}; resetting the stream",
+                        method, path, failure.toString(), failure);
+            }
+            finished = true;
+            responseBody.discardBuffered();
+            post(this::doAbort);
+        }
+    }
+
+    final void post(Runnable task) {
+        EventLoop loop = channel.eventLoop();
+        if (loop.inEventLoop()) {
+            task.run();
+        } else {
+            loop.execute(task);
+        }
+    }
+
+    private void commit(boolean endStream) {
+        Headers headers = responseHeaders;
+        decorateHeaders(headers);
+        headers.set("date", HttpDates.now());
+        responseHeaders = headers.asReadOnly();
+        if (endStream) {
+            responseTrailers = responseTrailers.asReadOnly();
+        }
+        committed = true;
+        int code = status;
+        Headers sent = responseHeaders;
+        post(() -> doWriteHead(code, sent, endStream));
+    }
+
+    /** Writes {@code data} (owned) to the event loop, then waits while too much is queued. */
+    private void send(ByteBuf data, boolean endStream) throws IOException {
+        int size = data.readableBytes();
+        queuedBytes.addAndGet(size);
+        post(() -> {
+            ChannelFuture future = doWriteData(data, endStream);
+            queuedBytes.addAndGet(-size);
+            future.addListener(writeListener);
+            writabilityChanged();
+        });
+        if (!endStream) {
+            awaitWritable();
+        }
+    }
+
+    private final ChannelFutureListener writeListener = future -> {
+        if (!future.isSuccess() && writeFailure == null) {
+            writeFailure = future.cause();
+            writabilityChanged();
+        }
+    };
+
+    final void awaitWritable() throws IOException {
+        if (queuedBytes.get() <= MAX_QUEUED && channel.isWritable() && writeFailure == null) {
+            return;
+        }
+        writeLock.lock();
+        try {
+            writerWaiting = true;
+            long deadline = System.nanoTime() + dispatcher.bodyTimeout().toNanos();
+            while (writeFailure == null && channel.isActive()
+                    && (queuedBytes.get() > MAX_QUEUED || !channel.isWritable())) {
+                long remaining = deadline - System.nanoTime();
+                if (remaining <= 0) {
+                    throw new IOException("response body: client did not read for "
+                            + dispatcher.bodyTimeout().toSeconds() + "s (flow control window stayed closed)");
+                }
+                try {
+                    // The timed wait is a safety net only; writabilityChanged() signals every change.
+                    writeChanged.await(Math.min(remaining, TimeUnit.MILLISECONDS.toNanos(200)),
+                            TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while writing the response");
+                }
+            }
+        } finally {
+            writerWaiting = false;
+            writeLock.unlock();
+        }
+        checkWritable();
+    }
+
+    private void checkWritable() throws IOException {
+        if (writeFailure != null) {
+            throw new IOException("response body: client went away (" + writeFailure.getMessage() + ")",
+                    writeFailure);
+        }
+        if (!channel.isActive()) {
+            throw new IOException("response body: stream closed by the client");
+        }
+    }
+
+    /** The response body stream; see {@link Response#body()}. */
+    private final class ResponseBody extends OutputStream {
+
+        private ByteBuf buffer;
+        private long written;
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (finished) {
+                throw new IOException("response body: already closed");
+            }
+            if (writeFailure != null) {
+                checkWritable();
+            }
+            written += len;
+            if (head) {
+                return;
+            }
+            while (len > 0) {
+                if (buffer == null) {
+                    buffer = channel.alloc().directBuffer(CHUNK, CHUNK);
+                }
+                int n = Math.min(len, buffer.writableBytes());
+                buffer.writeBytes(b, off, n);
+                off += n;
+                len -= n;
+                if (!buffer.isWritable()) {
+                    sendBuffer(false);
+                }
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            if (finished) {
+                return;
+            }
+            if (!committed) {
+                commit(false);
+            }
+            if (buffer != null && buffer.isReadable()) {
+                sendBuffer(false);
+            }
+            post(channel::flush);
+        }
+
+        @Override
+        public void close() throws IOException {
+            finish();
+        }
+
+        private void sendBuffer(boolean endStream) throws IOException {
+            if (!committed) {
+                commit(false);
+            }
+            ByteBuf data = buffer;
+            buffer = null;
+            send(data, endStream);
+        }
+
+        /** Ends the response: commit with an exact length if still possible, send the rest, then trailers. */
+        void finish() throws IOException {
+            if (finished) {
+                return;
+            }
+            boolean hasTrailers = !responseTrailers.isEmpty();
+            if (!committed) {
+                if (!responseHeaders.contains("content-length") && !noBodyStatus(status)) {
+                    responseHeaders.set("content-length", Long.toString(written));
+                }
+                boolean bodyLeft = buffer != null && buffer.isReadable();
+                if (!bodyLeft && !hasTrailers) {
+                    finished = true;
+                    releaseBuffer();
+                    commit(true);
+                    return;
+                }
+                commit(false);
+            }
+            finished = true;
+            if (buffer != null && buffer.isReadable()) {
+                ByteBuf data = buffer;
+                buffer = null;
+                send(data, !hasTrailers);
+                if (!hasTrailers) {
+                    return;
+                }
+            }
+            releaseBuffer();
+            Headers trailers = responseTrailers.asReadOnly();
+            responseTrailers = trailers;
+            post(() -> doWriteEnd(trailers).addListener(writeListener));
+        }
+
+        void discardBuffered() {
+            releaseBuffer();
+            written = 0;
+        }
+
+        private void releaseBuffer() {
+            if (buffer != null) {
+                buffer.release();
+                buffer = null;
+            }
+        }
+    }
+
+    // ---- helpers ----
+
+    static boolean noBodyStatus(int status) {
+        return status == 204 || status == 304 || (status >= 100 && status < 200);
+    }
+
+    static long parseContentLength(String value) {
+        if (value == null) {
+            return -1;
+        }
+        try {
+            long n = Long.parseLong(value.trim());
+            return n < 0 ? -1 : n;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    static String hostOf(String authority) {
+        if (authority == null || authority.isEmpty()) {
+            return "";
+        }
+        String host;
+        if (authority.startsWith("[")) {
+            int end = authority.indexOf(']');
+            host = end < 0 ? authority : authority.substring(1, end);
+        } else {
+            int colon = authority.lastIndexOf(':');
+            host = colon < 0 ? authority : authority.substring(0, colon);
+        }
+        return host.toLowerCase(Locale.ROOT);
+    }
+
+    static String queryParam(String query, String name) {
+        if (query.isEmpty()) {
+            return null;
+        }
+        int start = 0;
+        while (start <= query.length()) {
+            int amp = query.indexOf('&', start);
+            int end = amp < 0 ? query.length() : amp;
+            int eq = query.indexOf('=', start);
+            String key = eq < 0 || eq > end ? query.substring(start, end) : query.substring(start, eq);
+            try {
+                if (URLDecoder.decode(key, StandardCharsets.UTF_8).equals(name)) {
+                    return eq < 0 || eq > end ? "" : URLDecoder.decode(query.substring(eq + 1, end),
+                            StandardCharsets.UTF_8);
+                }
+            } catch (IllegalArgumentException malformed) {
+                // a malformed escape in one parameter does not hide the others
+            }
+            if (amp < 0) {
+                break;
+            }
+            start = amp + 1;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.quicfleet.worker;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Runs each exchange's handler on its own virtual thread and counts the exchanges in flight, so a drain can wait for
+ * them. Shared by the HTTP/3, HTTP/2 and HTTP/1.1 pipelines of one worker.
+ */
+final class ExchangeDispatcher {
+
+    private final Handler handler;
+    private final ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().factory());
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final Duration bodyTimeout;
+    private volatile String altSvc;
+    private final Object idleLock = new Object();
+    private volatile CompletableFuture<Void> idle = CompletableFuture.completedFuture(null);
+    private volatile boolean draining;
+
+    /**
+     * @param handler     the root handler (usually a {@link Router})
+     * @param bodyTimeout how long a handler waits for the next request body bytes, or for the client to open its
+     *                    flow-control window, before the exchange fails
+     * @param altSvc      the {@code alt-svc} value added to HTTP/1.1 and HTTP/2 responses, or {@code null}
+     */
+    ExchangeDispatcher(Handler handler, Duration bodyTimeout, String altSvc) {
+        this.handler = handler;
+        this.bodyTimeout = bodyTimeout;
+        this.altSvc = altSvc;
+    }
+
+    Handler handler() {
+        return handler;
+    }
+
+    Duration bodyTimeout() {
+        return bodyTimeout;
+    }
+
+    String altSvc() {
+        return altSvc;
+    }
+
+    /** Sets the {@code alt-svc} value once the UDP port is known (before the TCP listener accepts). */
+    void altSvc(String value) {
+        this.altSvc = value;
+    }
+
+    /** Whether the worker is draining: responses ask clients to close (HTTP/1.1 {@code connection: close}). */
+    boolean draining() {
+        return draining;
+    }
+
+    void startDraining() {
+        draining = true;
+    }
+
+    int inFlight() {
+        return inFlight.get();
+    }
+
+    /** Completes when no exchange is in flight (at once if none is). */
+    CompletableFuture<Void> whenIdle() {
+        synchronized (idleLock) {
+            return inFlight.get() == 0 ? CompletableFuture.completedFuture(null) : idle;
+        }
+    }
+
+    void dispatch(Exchange exchange) {
+        synchronized (idleLock) {
+            if (inFlight.getAndIncrement() == 0) {
+                idle = new CompletableFuture<>();
+            }
+        }
+        try {
+            executor.execute(exchange::run);
+        } catch (RuntimeException e) {
+            finished();
+            throw e;
+        }
+    }
+
+    void finished() {
+        CompletableFuture<Void> done = null;
+        synchronized (idleLock) {
+            if (inFlight.decrementAndGet() == 0) {
+                done = idle;
+            }
+        }
+        if (done != null) {
+            done.complete(null);
+        }
+    }
+
+    void shutdownNow() {
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,91 @@
+package dev.quicfleet.worker;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
+import io.netty.handler.codec.http3.Http3ErrorCode;
+import io.netty.handler.codec.http3.Http3HeadersFrame;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import java.util.Map;
+
+/** An exchange on one HTTP/3 request stream: HEADERS, DATA, trailing HEADERS, then FIN (RFC 9114 §4.1). */
+final class Http3Exchange extends Exchange {
+
+    private final QuicStreamChannel stream;
+    /** The most recent write; FIN must wait for it (event loop only). */
+    private ChannelFuture lastWrite;
+
+    Http3Exchange(QuicStreamChannel stream, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method,
+                  String target, String authority, Headers headers) {
+        super(stream, dispatcher, connection, method, target, authority, headers);
+        this.stream = stream;
+    }
+
+    @Override
+    void decorateHeaders(Headers headers) {
+        // No alt-svc: the client already speaks HTTP/3.
+    }
+
+    @Override
+    void doWriteHead(int status, Headers headers, boolean endStream) {
+        Http3HeadersFrame frame = new DefaultHttp3HeadersFrame();
+        frame.headers().status(Integer.toString(status));
+        for (Map.Entry<String, String> field : headers) {
+            frame.headers().add(field.getKey(), field.getValue());
+        }
+        if (endStream) {
+            stream.writeAndFlush(frame).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+        } else {
+            lastWrite = stream.write(frame);
+        }
+    }
+
+    @Override
+    ChannelFuture doWriteData(ByteBuf data, boolean endStream) {
+        ChannelFuture future = stream.writeAndFlush(new DefaultHttp3DataFrame(data));
+        lastWrite = future;
+        if (endStream) {
+            future.addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+        }
+        return future;
+    }
+
+    @Override
+    ChannelFuture doWriteEnd(Headers trailers) {
+        if (trailers.isEmpty()) {
+            // Netty 4.2.18's QuicStreamChannel.shutdownOutput() writes FIN at once, ahead of writes still queued
+            // for flow control (which then fail with "Fin was sent already"): send FIN after the last write.
+            stream.flush();
+            ChannelFuture last = lastWrite;
+            if (last == null || last.isDone()) {
+                return stream.shutdownOutput();
+            }
+            ChannelPromise fin = stream.newPromise();
+            last.addListener(f -> stream.shutdownOutput(fin));
+            return fin;
+        }
+        Http3HeadersFrame frame = new DefaultHttp3HeadersFrame();
+        for (Map.Entry<String, String> field : trailers) {
+            frame.headers().add(field.getKey(), field.getValue());
+        }
+        return stream.writeAndFlush(frame).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+    }
+
+    @Override
+    void doAbort() {
+        // RESET_STREAM tells the client the response is incomplete; STOP_SENDING stops its upload.
+        stream.shutdown(Http3ErrorCode.H3_INTERNAL_ERROR.code());
+    }
+
+    @Override
+    void doComplete(Runnable delivered) {
+        stream.closeFuture().addListener(f -> delivered.run());
+        if (!requestBody.ended() && stream.isActive()) {
+            // RFC 9114 §4.1: a complete response may be followed by STOP_SENDING(H3_NO_ERROR) for the rest of
+            // a request body the handler did not read.
+            stream.shutdownInput(Http3ErrorCode.H3_NO_ERROR.code());
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package dev.quicfleet.worker;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
+import io.netty.handler.codec.http3.Http3DataFrame;
+import io.netty.handler.codec.http3.Http3Exception;
+import io.netty.handler.codec.http3.Http3Headers;
+import io.netty.handler.codec.http3.Http3HeadersFrame;
+import io.netty.handler.codec.http3.Http3RequestStreamInboundHandler;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicException;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import java.io.IOException;
+import java.util.Map;
+
+/**
+ * Reads one HTTP/3 request stream (with auto-read off, so the request body is pulled only as fast as the handler
+ * consumes it) and turns it into an {@link Http3Exchange}.
+ */
+final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
+
+    private final ExchangeDispatcher dispatcher;
+    private Http3Exchange exchange;
+
+    Http3RequestStreamHandler(ExchangeDispatcher dispatcher) {
+        this.dispatcher = dispatcher;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (ctx.channel().isActive()) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    protected void channelRead(ChannelHandlerContext ctx, Http3HeadersFrame frame) {
+        if (exchange != null) {
+            exchange.requestBody.end(toHeaders(frame.headers()));
+            return;
+        }
+        Http3Headers h = frame.headers();
+        QuicStreamChannel stream = (QuicStreamChannel) ctx.channel();
+        if (h.method() == null || h.path() == null) {
+            // CONNECT (no :path) and friends: not served by this worker.
+            Http3HeadersFrame reply = new DefaultHttp3HeadersFrame();
+            reply.headers().status("501");
+            stream.writeAndFlush(reply).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+            return;
+        }
+        QuicChannel connection = stream.parent();
+        exchange = new Http3Exchange(stream, dispatcher, QuicConnections.info(connection, false),
+                h.method().toString(), h.path().toString(), h.authority() == null ? null : h.authority().toString(),
+                toHeaders(h));
+        QuicConnections.streamAccepted(connection, stream.streamId());
+        dispatcher.dispatch(exchange);
+    }
+
+    @Override
+    protected void channelRead(ChannelHandlerContext ctx, Http3DataFrame frame) {
+        if (exchange == null) {
+            frame.release();
+            return;
+        }
+        exchange.requestBody.offer(frame.content());
+    }
+
+    @Override
+    protected void channelInputClosed(ChannelHandlerContext ctx) {
+        if (exchange != null) {
+            exchange.requestBody.end(null);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (exchange != null) {
+            exchange.readComplete();
+        } else {
+            ctx.read();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (exchange != null) {
+            exchange.writabilityChanged();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (exchange != null) {
+            exchange.closed(new IOException("HTTP/3 stream closed"));
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    protected void handleQuicException(ChannelHandlerContext ctx, QuicException exception) {
+        failed(ctx, exception);
+    }
+
+    @Override
+    protected void handleHttp3Exception(ChannelHandlerContext ctx, Http3Exception exception) {
+        failed(ctx, exception);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof QuicException || cause instanceof Http3Exception) {
+            super.exceptionCaught(ctx, cause);
+        } else {
+            failed(ctx, cause);
+        }
+    }
+
+    private void failed(ChannelHandlerContext ctx, Throwable cause) {
+        if (exchange != null) {
+            exchange.closed(new IOException("HTTP/3 stream failed: " + cause.getMessage(), cause));
+        }
+        ctx.close();
+    }
+
+    static Headers toHeaders(Http3Headers http3Headers) {
+        Headers headers = new Headers();
+        for (Map.Entry<CharSequence, CharSequence> field : http3Headers) {
+            CharSequence name = field.getKey();
+            if (name.length() > 0 && name.charAt(0) != ':') {
+                headers.addTrusted(name.toString(), field.getValue().toString());
+            }
+        }
+        return headers;
+    }
+}

@@ -1,0 +1,138 @@
+package dev.quicfleet.worker;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http3.DefaultHttp3GoAwayFrame;
+import io.netty.handler.codec.http3.DefaultHttp3SettingsFrame;
+import io.netty.handler.codec.http3.Http3;
+import io.netty.handler.codec.http3.Http3ErrorCode;
+import io.netty.handler.codec.http3.Http3ServerConnectionHandler;
+import io.netty.handler.codec.http3.Http3Settings;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The QUIC connections of one worker: sets up each new connection's HTTP/3 handler, remembers the highest request
+ * stream id for GOAWAY, and sends GOAWAY / closes them all when the worker drains.
+ */
+final class QuicConnections {
+
+    private static final Logger log = LoggerFactory.getLogger(QuicConnections.class);
+    private static final AttributeKey<ConnectionInfo> INFO = AttributeKey.valueOf("quicfleet.h3.info");
+    private static final AttributeKey<long[]> MAX_STREAM_ID = AttributeKey.valueOf("quicfleet.h3.maxStreamId");
+    /** RFC 9000 §20.1 CONNECTION_REFUSED: sent to connections that arrive while draining. */
+    private static final int CONNECTION_REFUSED = 0x2;
+
+    private final ChannelGroup connections = new DefaultChannelGroup("quic", GlobalEventExecutor.INSTANCE);
+    private final ExchangeDispatcher dispatcher;
+    private final long maxFieldSectionSize;
+    private volatile boolean draining;
+
+    QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize) {
+        this.dispatcher = dispatcher;
+        this.maxFieldSectionSize = maxFieldSectionSize;
+    }
+
+    /** The handler the QUIC codec installs on every new connection. */
+    ChannelHandler connectionInitializer() {
+        return new ChannelInitializer<QuicChannel>() {
+            @Override
+            protected void initChannel(QuicChannel connection) {
+                connection.attr(MAX_STREAM_ID).set(new long[] {-1});
+                Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize);
+                connection.pipeline().addLast(new Tracker(), new Http3ServerConnectionHandler(
+                        new ChannelInitializer<QuicStreamChannel>() {
+                            @Override
+                            protected void initChannel(QuicStreamChannel stream) {
+                                stream.config().setAutoRead(false);
+                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher));
+                            }
+                        }, null, null, new DefaultHttp3SettingsFrame(settings), true));
+            }
+        };
+    }
+
+    int size() {
+        return connections.size();
+    }
+
+    /**
+     * Drain phase 2: tell every client not to start new requests (HTTP/3 GOAWAY with the first request stream id we
+     * will not process, RFC 9114 §5.2). New connections from now on are refused.
+     */
+    void goAway() {
+        draining = true;
+        for (Channel channel : connections) {
+            QuicChannel connection = (QuicChannel) channel;
+            connection.eventLoop().execute(() -> {
+                QuicStreamChannel control = Http3.getLocalControlStream(connection);
+                if (control != null && control.isActive()) {
+                    long last = connection.attr(MAX_STREAM_ID).get()[0];
+                    control.writeAndFlush(new DefaultHttp3GoAwayFrame(last < 0 ? 0 : last + 4));
+                }
+            });
+        }
+    }
+
+    /** Drain phase 4: close every connection with H3_NO_ERROR. */
+    void closeAll() {
+        draining = true;
+        for (Channel channel : connections) {
+            ((QuicChannel) channel).close(true, Http3ErrorCode.H3_NO_ERROR.code(),
+                    Unpooled.copiedBuffer("server shutting down", StandardCharsets.US_ASCII));
+        }
+    }
+
+    /** Per-connection facts for the request, computed once (after the handshake) and cached. */
+    static ConnectionInfo info(QuicChannel connection, boolean earlyData) {
+        ConnectionInfo info = connection.attr(INFO).get();
+        if (info == null) {
+            info = new ConnectionInfo(Protocol.H3, inet(connection.remoteSocketAddress()),
+                    inet(connection.localSocketAddress()), TlsSessions.resumed(connection.sslEngine()), false);
+            connection.attr(INFO).set(info);
+        }
+        return earlyData == info.earlyData() ? info
+                : new ConnectionInfo(info.protocol(), info.remote(), info.local(), info.tlsResumed(), earlyData);
+    }
+
+    /** Records a request stream id so GOAWAY can name the first one not processed. */
+    static void streamAccepted(QuicChannel connection, long streamId) {
+        long[] max = connection.attr(MAX_STREAM_ID).get();
+        if (max != null && streamId > max[0]) {
+            max[0] = streamId;
+        }
+    }
+
+    private static InetSocketAddress inet(SocketAddress address) {
+        return address instanceof InetSocketAddress inet ? inet : null;
+    }
+
+    /** Adds the connection to the group, refusing it while draining. */
+    private final class Tracker extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            QuicChannel connection = (QuicChannel) ctx.channel();
+            if (draining) {
+                log.debug("refusing a new QUIC connection from {}: draining", connection.remoteSocketAddress());
+                connection.close(false, CONNECTION_REFUSED,
+                        Unpooled.copiedBuffer("server draining", StandardCharsets.US_ASCII));
+                return;
+            }
+            connections.add(connection);
+            ctx.fireChannelActive();
+        }
+    }
+}

@@ -1,0 +1,241 @@
+package dev.quicfleet.worker;
+
+import dev.quicfleet.transport.Listeners;
+import dev.quicfleet.transport.Transport;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http2.Http2SecurityUtil;
+import io.netty.handler.codec.http3.Http3;
+import io.netty.handler.codec.quic.QuicSslContext;
+import io.netty.handler.codec.quic.QuicSslContextBuilder;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One serving process: HTTP/3 on a UDP socket and HTTP/2 + HTTP/1.1 (TLS, ALPN) on a TCP socket of the same port
+ * number, every request handed to {@link Handler} on a virtual thread.
+ *
+ * <pre>{@code
+ * Worker worker = new Worker(WorkerConfig.builder().port(8443).build(), (request, response) ->
+ *         response.send(200, "text/plain", "hello over " + request.protocol()));
+ * worker.start().join();
+ * // ...
+ * worker.drain().join();   // GOAWAY, let requests finish, close
+ * }</pre>
+ */
+public final class Worker {
+
+    private static final Logger log = LoggerFactory.getLogger(Worker.class);
+    /** Pending TCP connections the kernel queues for us. */
+    private static final int TCP_BACKLOG = 4096;
+    /** Per-stream HTTP/2 window: request body bytes in flight per stream. */
+    private static final int H2_STREAM_WINDOW = 1 << 20;
+
+    private final WorkerConfig config;
+    private final Transport transport;
+    private final ExchangeDispatcher dispatcher;
+    private final QuicConnections quicConnections;
+    private TlsMaterial tls;
+    private TcpConnections tcpConnections;
+    private EventLoopGroup group;
+    private Channel udpChannel;
+    private Channel tcpChannel;
+    private int port;
+
+    /**
+     * @throws dev.quicfleet.transport.TransportUnavailableException when the configured transport is not available
+     */
+    public Worker(WorkerConfig config, Handler handler) {
+        this(config, handler, resolveTransport(config));
+    }
+
+    Worker(WorkerConfig config, Handler handler, Transport transport) {
+        this.config = config;
+        this.transport = transport;
+        this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null);
+        this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE);
+    }
+
+    /**
+     * The transport {@code config} asks for: the best available for {@code auto}, else the named one.
+     *
+     * @throws dev.quicfleet.transport.TransportUnavailableException when the named transport is not available
+     */
+    static Transport resolveTransport(WorkerConfig config) {
+        return config.transport().equals("auto") ? Transport.best() : Transport.parse(config.transport()).require();
+    }
+
+    /** The transport this worker runs on. */
+    public Transport transport() {
+        return transport;
+    }
+
+    /** The port (UDP and TCP) once started. */
+    public int port() {
+        return port;
+    }
+
+    /** The certificate in use once started. */
+    public TlsMaterial tls() {
+        return tls;
+    }
+
+    /** Whether {@link #drain()} has begun. */
+    public boolean draining() {
+        return dispatcher.draining();
+    }
+
+    /** The configuration. */
+    public WorkerConfig config() {
+        return config;
+    }
+
+    /**
+     * Loads TLS material, opens the UDP and TCP listeners and starts serving. On failure everything opened so far
+     * is closed and the future fails with {@link TlsConfigException}, {@link dev.quicfleet.transport.ListenerException}
+     * or another exception whose message says what to fix.
+     */
+    public CompletableFuture<Void> start() {
+        try {
+            doStart();
+            return CompletableFuture.completedFuture(null);
+        } catch (Exception e) {
+            closeEverything();
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private void doStart() throws TlsConfigException, SSLException {
+        tls = config.cert() == null
+                ? TlsMaterial.developmentCertificate(config.stateDir(), Clock.systemUTC())
+                : TlsMaterial.load(config.cert(), config.key(), Clock.systemUTC());
+        X509Certificate[] chain = tls.chain().toArray(new X509Certificate[0]);
+        QuicSslContext quicSsl = QuicSslContextBuilder.forServer(tls.privateKey(), null, chain)
+                .applicationProtocols(Http3.supportedApplicationProtocols())
+                .build();
+        SslContext tcpSsl = SslContextBuilder.forServer(tls.privateKey(), chain)
+                .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
+                .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
+                .protocols("TLSv1.3", "TLSv1.2")
+                .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                        ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
+                .build();
+
+        group = transport.newEventLoopGroup(config.ioThreads(),
+                new DefaultThreadFactory("quicfleet-io-" + config.slot(), true));
+        var quicCodec = config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
+                .sslContext(quicSsl)
+                .tokenHandler(null) // no Retry round trip; address validation comes with the shared token key
+                .handler(quicConnections.connectionInitializer())
+                .build();
+        TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
+                config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
+                config.quic().maxData()));
+        tcpConnections = tcp;
+
+        int socketBuffer = config.quic().udpSocketBuffer();
+        if (config.udpFd() >= 0) {
+            udpChannel = Listeners.adoptUdp(transport, group, config.udpFd(), socketBuffer, quicCodec);
+        } else {
+            udpChannel = Listeners.bindUdp(transport, group, new InetSocketAddress(config.address(), config.port()),
+                    config.reusePort(), socketBuffer, quicCodec);
+        }
+        port = ((InetSocketAddress) udpChannel.localAddress()).getPort();
+        dispatcher.altSvc(WorkerConfig.altSvc(port));
+        if (config.tcpFd() >= 0) {
+            tcpChannel = Listeners.adoptTcp(transport, group, config.tcpFd(), TCP_BACKLOG, tcp.childInitializer());
+        } else {
+            tcpChannel = Listeners.bindTcp(transport, group, new InetSocketAddress(config.address(), port),
+                    config.reusePort(), TCP_BACKLOG, tcp.childInitializer());
+        }
+        log.info("serving {} on udp+tcp {} (transport {}, GSO {}, TLS {} for TCP)", tls.describe(), port,
+                transport.id(), transport.supportsGso() && config.quic().gsoSegments() > 1
+                        ? "on, " + config.quic().gsoSegments() + " segments" : "off",
+                OpenSsl.isAvailable() ? "BoringSSL" : "JDK");
+    }
+
+    /**
+     * Drains in four phases: stop accepting (close the TCP listener, refuse new QUIC connections), send GOAWAY on
+     * every HTTP/3 and HTTP/2 connection (and close idle HTTP/1.1 ones), wait for in-flight requests up to
+     * {@link WorkerConfig#drainTimeout()}, then close everything. Completes when closed.
+     */
+    public CompletableFuture<Void> drain() {
+        return drain(config.drainTimeout());
+    }
+
+    /** {@link #drain()} with an explicit deadline. */
+    public CompletableFuture<Void> drain(Duration timeout) {
+        dispatcher.startDraining();
+        if (tcpChannel != null) {
+            tcpChannel.close();
+        }
+        quicConnections.goAway();
+        if (tcpConnections != null) {
+            tcpConnections.goAway();
+        }
+        int inFlight = dispatcher.inFlight();
+        log.info("draining: {} requests in flight, {} QUIC and {} TCP connections, deadline {}", inFlight,
+                quicConnections.size(), tcpConnections == null ? 0 : tcpConnections.size(),
+                ConfigValues.format(timeout));
+        return dispatcher.whenIdle()
+                .orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
+                .handle((ok, error) -> {
+                    if (error instanceof TimeoutException) {
+                        log.warn("drain deadline of {} passed with {} requests still in flight; closing them",
+                                ConfigValues.format(timeout), dispatcher.inFlight());
+                    }
+                    return null;
+                })
+                .thenCompose(ignored -> stop());
+    }
+
+    /** Closes everything at once; in-flight requests are cut off. Completes when closed. */
+    public CompletableFuture<Void> stop() {
+        RuntimeException failure = closeEverything();
+        return failure == null ? CompletableFuture.completedFuture(null) : CompletableFuture.failedFuture(failure);
+    }
+
+    private RuntimeException closeEverything() {
+        RuntimeException failures = new RuntimeException("worker stop failed");
+        quicConnections.closeAll();
+        if (tcpConnections != null) {
+            tcpConnections.closeAll();
+        }
+        for (Channel channel : new Channel[] {tcpChannel, udpChannel}) {
+            if (channel != null) {
+                try {
+                    channel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+                } catch (RuntimeException e) {
+                    failures.addSuppressed(e);
+                }
+            }
+        }
+        if (group != null) {
+            try {
+                group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+            } catch (RuntimeException e) {
+                failures.addSuppressed(e);
+            }
+        }
+        dispatcher.shutdownNow();
+        return failures.getSuppressed().length == 0 ? null : failures;
+    }
+}

@@ -1,0 +1,220 @@
+package dev.quicfleet.worker;
+
+import dev.quicfleet.transport.QuicLimits;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Everything one worker process needs to serve. Immutable and validated on construction: an invalid value fails with
+ * a message naming the key (as on the command line and in the config file), the value and what is expected.
+ *
+ * @param address      the address to listen on (UDP and TCP); {@code 0.0.0.0} by default
+ * @param port         the UDP and TCP port (the same number); {@code 0} picks a free one (tests); default 4433
+ * @param cert         PEM certificate chain, or {@code null} for the generated development certificate
+ * @param key          PEM private key for {@code cert}
+ * @param stateDir     where the development certificate is kept
+ * @param transport    {@code auto} (io_uring, then epoll, then NIO) or a transport name
+ * @param ioThreads    event loop threads (the design runs one worker per core, so 1 by default)
+ * @param slot         the worker slot number (0 for a lone worker; the supervisor assigns 0..N-1)
+ * @param reusePort    bind with {@code SO_REUSEPORT} (several processes on one port); off for a lone worker so a
+ *                     second copy on the same port fails loudly instead of silently sharing the traffic
+ * @param udpFd        adopt this already bound UDP socket instead of binding ({@code -1}: bind)
+ * @param tcpFd        adopt this already listening TCP socket instead of binding ({@code -1}: bind)
+ * @param drainTimeout how long in-flight requests may finish after SIGTERM; default 10s
+ * @param idleTimeout  idle connections are closed after this (QUIC idle timeout and TCP keep-alive); default 30s
+ * @param bodyTimeout  a handler waiting this long for request body bytes or for the client to read the response
+ *                     fails; default 60s
+ * @param quic         QUIC transport limits (streams, windows, payload size, GSO, socket buffers)
+ * @param staticDir    a directory served as static files under {@code staticPrefix}, or {@code null}
+ * @param staticPrefix the URL path prefix of {@code staticDir}; default {@code /static}
+ */
+public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
+                           int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
+                           Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
+                           String staticPrefix) {
+
+    /** The default port, for UDP and TCP. */
+    public static final int DEFAULT_PORT = 4433;
+
+    /** Validates every field. */
+    public WorkerConfig {
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(stateDir, "state-dir");
+        Objects.requireNonNull(quic, "quic");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port: " + port + " (expected: 1..65535, or 0 for a free port)");
+        }
+        if ((cert == null) != (key == null)) {
+            throw new IllegalArgumentException(cert == null
+                    ? "cert: missing while key is set to " + key + " (expected: both --cert and --key, or neither "
+                      + "for the development certificate)"
+                    : "key: missing while cert is set to " + cert + " (expected: both --cert and --key, or neither "
+                      + "for the development certificate)");
+        }
+        transport = transport == null ? "auto" : transport;
+        if (!transport.equals("auto")) {
+            dev.quicfleet.transport.Transport.parse(transport);
+        }
+        if (ioThreads < 1 || ioThreads > 256) {
+            throw new IllegalArgumentException("io-threads: " + ioThreads + " (expected: 1..256)");
+        }
+        if (slot < 0 || slot > 255) {
+            throw new IllegalArgumentException("slot: " + slot + " (expected: 0..255)");
+        }
+        if (udpFd < -1 || tcpFd < -1) {
+            throw new IllegalArgumentException("udp-fd/tcp-fd: " + udpFd + "/" + tcpFd
+                    + " (expected: an open file descriptor number, or -1 to bind)");
+        }
+        checkDuration("drain-timeout", drainTimeout, Duration.ZERO, Duration.ofHours(1));
+        checkDuration("idle-timeout", idleTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
+        checkDuration("body-timeout", bodyTimeout, Duration.ofSeconds(1), Duration.ofHours(1));
+        staticPrefix = staticPrefix == null ? "/static" : staticPrefix;
+        if (!staticPrefix.startsWith("/")) {
+            throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
+        }
+    }
+
+    /** A builder with the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
+    public static String altSvc(int port) {
+        return "h3=\":" + port + "\"; ma=86400";
+    }
+
+    /** The default state directory: {@code $XDG_STATE_HOME/quicfleet} or {@code ~/.local/state/quicfleet}. */
+    public static Path defaultStateDir() {
+        String xdg = System.getenv("XDG_STATE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg)
+                : Path.of(System.getProperty("user.home"), ".local", "state");
+        return base.resolve("quicfleet");
+    }
+
+    private static void checkDuration(String key, Duration value, Duration min, Duration max) {
+        if (value == null || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw new IllegalArgumentException(key + ": " + (value == null ? "missing" : ConfigValues.format(value))
+                    + " (expected: " + ConfigValues.format(min) + ".." + ConfigValues.format(max) + ")");
+        }
+    }
+
+    /** Builds a {@link WorkerConfig}; every setter is optional. */
+    public static final class Builder {
+        private InetAddress address;
+        private int port = DEFAULT_PORT;
+        private Path cert;
+        private Path key;
+        private Path stateDir = defaultStateDir();
+        private String transport = "auto";
+        private int ioThreads = 1;
+        private int slot;
+        private boolean reusePort;
+        private int udpFd = -1;
+        private int tcpFd = -1;
+        private Duration drainTimeout = Duration.ofSeconds(10);
+        private Duration idleTimeout = Duration.ofSeconds(30);
+        private Duration bodyTimeout = Duration.ofSeconds(60);
+        private QuicLimits quic = QuicLimits.defaults();
+        private Path staticDir;
+        private String staticPrefix = "/static";
+
+        private Builder() {
+            try {
+                address = InetAddress.getByAddress(new byte[4]);
+            } catch (UnknownHostException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        public Builder address(InetAddress address) {
+            this.address = address;
+            return this;
+        }
+
+        public Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        /** Certificate chain and key (PEM); both or neither. */
+        public Builder tls(Path cert, Path key) {
+            this.cert = cert;
+            this.key = key;
+            return this;
+        }
+
+        public Builder stateDir(Path stateDir) {
+            this.stateDir = stateDir;
+            return this;
+        }
+
+        public Builder transport(String transport) {
+            this.transport = transport;
+            return this;
+        }
+
+        public Builder ioThreads(int ioThreads) {
+            this.ioThreads = ioThreads;
+            return this;
+        }
+
+        public Builder slot(int slot) {
+            this.slot = slot;
+            return this;
+        }
+
+        public Builder reusePort(boolean reusePort) {
+            this.reusePort = reusePort;
+            return this;
+        }
+
+        /** Adopt already bound sockets (the supervisor's); {@code -1} binds. */
+        public Builder adopt(int udpFd, int tcpFd) {
+            this.udpFd = udpFd;
+            this.tcpFd = tcpFd;
+            return this;
+        }
+
+        public Builder drainTimeout(Duration drainTimeout) {
+            this.drainTimeout = drainTimeout;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration idleTimeout) {
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        public Builder bodyTimeout(Duration bodyTimeout) {
+            this.bodyTimeout = bodyTimeout;
+            return this;
+        }
+
+        public Builder quic(QuicLimits quic) {
+            this.quic = quic;
+            return this;
+        }
+
+        public Builder staticFiles(Path dir, String prefix) {
+            this.staticDir = dir;
+            this.staticPrefix = prefix;
+            return this;
+        }
+
+        /**
+         * Builds and validates. The QUIC idle timeout follows {@link #idleTimeout} so one setting governs idle
+         * connections on every protocol.
+         */
+        public WorkerConfig build() {
+            checkDuration("idle-timeout", idleTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
+            QuicLimits limits = new QuicLimits(idleTimeout, quic.maxStreams(), quic.maxData(), quic.maxStreamData(),
+                    quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer());
+            return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
+                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix);
+        }
+    }
+}

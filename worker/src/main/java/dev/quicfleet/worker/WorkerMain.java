@@ -1,0 +1,336 @@
+package dev.quicfleet.worker;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.quicfleet.transport.ListenerException;
+import dev.quicfleet.transport.QuicLimits;
+import dev.quicfleet.transport.Transport;
+import dev.quicfleet.transport.TransportUnavailableException;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+
+/**
+ * The worker process: {@code java -jar quicfleet-worker.jar [options]} (or {@code ./scripts/worker}).
+ *
+ * <p>Every option can also come from a YAML file ({@code --config FILE}) under the same name without the dashes;
+ * flags win over the file. Exit codes: 0 after a clean drain, 2 for anything the operator must fix (a bad flag or
+ * config value, a bad certificate, a port in use, an unavailable transport), 1 for anything else.
+ *
+ * <p>Signals: SIGTERM or SIGINT drains (GOAWAY, in-flight requests finish up to {@code --drain-timeout}) and exits 0;
+ * a second signal stops at once.
+ */
+@Command(name = "worker", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
+        versionProvider = WorkerMain.Version.class,
+        description = "Serves HTTP/3 on UDP and HTTP/2 + HTTP/1.1 (TLS) on TCP of the same port.")
+public final class WorkerMain {
+
+    /** Exit code for input the operator must fix. */
+    static final int EXIT_CONFIG = 2;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML file with the same keys as the flags.")
+    Path configFile;
+
+    @Option(names = "--address", paramLabel = "IP", defaultValue = "0.0.0.0",
+            description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String address;
+
+    @Option(names = "--port", defaultValue = "4433",
+            description = "UDP and TCP port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--cert", paramLabel = "PEM", description = "Certificate chain (PEM, EC or RSA).")
+    Path cert;
+
+    @Option(names = "--key", paramLabel = "PEM", description = "Private key of --cert (PEM).")
+    Path key;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Where the development certificate lives (default: $XDG_STATE_HOME/quicfleet or "
+                    + "~/.local/state/quicfleet).")
+    Path stateDir;
+
+    @Option(names = "--transport", defaultValue = "auto",
+            description = "auto, io_uring, epoll or nio (default: ${DEFAULT-VALUE}: the best available).")
+    String transport;
+
+    @Option(names = "--io-threads", defaultValue = "1", description = "Event loop threads (default: ${DEFAULT-VALUE}).")
+    int ioThreads;
+
+    @Option(names = "--slot", defaultValue = "0", description = "Worker slot number (default: ${DEFAULT-VALUE}).")
+    int slot;
+
+    @Option(names = "--reuse-port", description = "Bind with SO_REUSEPORT so several workers share the port.")
+    boolean reusePort;
+
+    @Option(names = "--udp-fd", defaultValue = "-1", paramLabel = "FD", description = "Adopt this bound UDP socket.")
+    int udpFd;
+
+    @Option(names = "--tcp-fd", defaultValue = "-1", paramLabel = "FD", description = "Adopt this listening TCP socket.")
+    int tcpFd;
+
+    @Option(names = "--drain-timeout", defaultValue = "10s", paramLabel = "DURATION",
+            description = "How long in-flight requests may finish on SIGTERM (default: ${DEFAULT-VALUE}).")
+    String drainTimeout;
+
+    @Option(names = "--idle-timeout", defaultValue = "30s", paramLabel = "DURATION",
+            description = "Idle connections close after this (default: ${DEFAULT-VALUE}).")
+    String idleTimeout;
+
+    @Option(names = "--body-timeout", defaultValue = "60s", paramLabel = "DURATION",
+            description = "A stalled request or response body fails after this (default: ${DEFAULT-VALUE}).")
+    String bodyTimeout;
+
+    @Option(names = "--quic-max-streams", defaultValue = "256",
+            description = "Concurrent requests per QUIC/HTTP/2 connection (default: ${DEFAULT-VALUE}).")
+    long quicMaxStreams;
+
+    @Option(names = "--quic-max-data", defaultValue = "16MiB", paramLabel = "SIZE",
+            description = "Connection receive window (default: ${DEFAULT-VALUE}).")
+    String quicMaxData;
+
+    @Option(names = "--quic-max-stream-data", defaultValue = "1MiB", paramLabel = "SIZE",
+            description = "Per-stream receive window (default: ${DEFAULT-VALUE}).")
+    String quicMaxStreamData;
+
+    @Option(names = "--quic-max-udp-payload", defaultValue = "1350",
+            description = "Largest UDP payload sent or accepted (default: ${DEFAULT-VALUE}).")
+    int quicMaxUdpPayload;
+
+    @Option(names = "--quic-gso-segments", defaultValue = "16",
+            description = "Packets per UDP GSO send, 1 disables GSO (default: ${DEFAULT-VALUE}).")
+    int quicGsoSegments;
+
+    @Option(names = "--udp-socket-buffer", defaultValue = "4MiB", paramLabel = "SIZE",
+            description = "UDP SO_RCVBUF/SO_SNDBUF (default: ${DEFAULT-VALUE}).")
+    String udpSocketBuffer;
+
+    @Option(names = "--static-dir", paramLabel = "DIR", description = "Serve this directory as static files.")
+    Path staticDir;
+
+    @Option(names = "--static-prefix", defaultValue = "/static", paramLabel = "PATH",
+            description = "URL prefix of --static-dir (default: ${DEFAULT-VALUE}).")
+    String staticPrefix;
+
+    /** Runs the worker; returns only by exiting the JVM. */
+    public static void main(String[] args) {
+        // Every log line carries the slot: set it before the first logger is created.
+        System.setProperty("quicfleet.slot", preScan(args, "--slot", "0"));
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Parses, starts, serves until a signal, drains. Returns the exit code. */
+    static int run(String[] args, PrintWriter out, PrintWriter err) {
+        WorkerMain options = new WorkerMain();
+        CommandLine cli = new CommandLine(options).setOut(out).setErr(err);
+        WorkerConfig config;
+        try {
+            String file = preScan(args, "--config", null);
+            if (file != null) {
+                cli.setDefaultValueProvider(new YamlDefaults(Path.of(file), cli));
+            }
+            CommandLine.ParseResult parsed = cli.parseArgs(args);
+            if (CommandLine.printHelpIfRequested(parsed)) {
+                return 0;
+            }
+            config = options.toConfig();
+        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            err.println("(run with --help for the list of options)");
+            return EXIT_CONFIG;
+        }
+        return serve(config, out, err);
+    }
+
+    private static int serve(WorkerConfig config, PrintWriter out, PrintWriter err) {
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerMain.class);
+        Transport transport;
+        try {
+            transport = Worker.resolveTransport(config);
+        } catch (TransportUnavailableException | IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
+        Worker worker = buildWorker(config, transport);
+        try {
+            worker.start().join();
+        } catch (java.util.concurrent.CompletionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof TlsConfigException || cause instanceof ListenerException
+                    || cause instanceof IllegalArgumentException || cause instanceof UnsupportedOperationException) {
+                err.println("error: " + cause.getMessage());
+                return EXIT_CONFIG;
+            }
+            log.error("worker failed to start", cause);
+            return 1;
+        }
+        CountDownLatch stop = new CountDownLatch(1);
+        AtomicInteger signals = new AtomicInteger();
+        Runnable onSignal = () -> {
+            if (signals.incrementAndGet() == 1) {
+                stop.countDown();
+            } else {
+                log.warn("second signal: stopping now without waiting for in-flight requests");
+                worker.stop();
+                Runtime.getRuntime().halt(1);
+            }
+        };
+        Signals.handle(onSignal, "TERM", "INT");
+        TlsMaterial tls = worker.tls();
+        if (tls.generated()) {
+            log.info("development certificate {} (for Chromium: --ignore-certificate-errors-spki-list={})",
+                    tls.certFile(), tls.spkiSha256Base64());
+        }
+        String host = config.address().getHostAddress();
+        out.printf("ready: worker %d pid %d udp+tcp %s:%d transport %s%n", config.slot(), ProcessHandle.current().pid(),
+                host.contains(":") ? "[" + host + "]" : host, worker.port(), worker.transport().id());
+        out.flush();
+        while (stop.getCount() > 0) {
+            try {
+                stop.await();
+            } catch (InterruptedException e) {
+                // only a signal ends serving
+            }
+        }
+        log.info("signal received: draining (deadline {})", ConfigValues.format(config.drainTimeout()));
+        worker.drain().join();
+        log.info("stopped");
+        return 0;
+    }
+
+    /** Assembles the worker's site: demo routes, optional static files. */
+    private static Worker buildWorker(WorkerConfig config, Transport transport) {
+        WorkerIdentity identity = new WorkerIdentity(config.slot(), ProcessHandle.current().pid(), transport.id());
+        Worker[] self = new Worker[1];
+        Router.Builder routes = Router.builder();
+        if (config.staticDir() != null) {
+            routes.route(config.staticPrefix(), new StaticFiles(config.staticDir()));
+        }
+        new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes);
+        self[0] = new Worker(config, routes.build(), transport);
+        return self[0];
+    }
+
+    WorkerConfig toConfig() {
+        InetAddress bind;
+        try {
+            bind = InetAddress.getByName(address);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("address: " + address + " (expected: an IP address of this machine)");
+        }
+        WorkerConfig.Builder builder = WorkerConfig.builder()
+                .address(bind)
+                .port(port)
+                .tls(cert, key)
+                .transport(transport)
+                .ioThreads(ioThreads)
+                .slot(slot)
+                .reusePort(reusePort)
+                .adopt(udpFd, tcpFd)
+                .drainTimeout(ConfigValues.duration("drain-timeout", drainTimeout))
+                .idleTimeout(ConfigValues.duration("idle-timeout", idleTimeout))
+                .bodyTimeout(ConfigValues.duration("body-timeout", bodyTimeout))
+                .quic(new QuicLimits(Duration.ofSeconds(30), quicMaxStreams,
+                        ConfigValues.size("quic-max-data", quicMaxData),
+                        ConfigValues.size("quic-max-stream-data", quicMaxStreamData), quicMaxUdpPayload,
+                        quicGsoSegments, (int) Math.min(Integer.MAX_VALUE,
+                        ConfigValues.size("udp-socket-buffer", udpSocketBuffer))))
+                .staticFiles(staticDir, staticPrefix);
+        if (stateDir != null) {
+            builder.stateDir(stateDir);
+        }
+        if (staticDir != null && !Files.isDirectory(staticDir)) {
+            throw new IllegalArgumentException("static-dir: " + staticDir + " (expected: an existing directory)");
+        }
+        return builder.build();
+    }
+
+    /** Finds {@code --name VALUE} or {@code --name=VALUE} before picocli runs. */
+    static String preScan(String[] args, String name, String fallback) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals(name) && i + 1 < args.length) {
+                return args[i + 1];
+            }
+            if (args[i].startsWith(name + "=")) {
+                return args[i].substring(name.length() + 1);
+            }
+        }
+        return fallback;
+    }
+
+    /** Option defaults from a YAML file whose keys are the long option names without dashes. */
+    static final class YamlDefaults implements CommandLine.IDefaultValueProvider {
+        private final Map<String, String> values = new java.util.HashMap<>();
+
+        YamlDefaults(Path file, CommandLine cli) {
+            JsonNode root;
+            try {
+                root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+            } catch (IOException e) {
+                throw new IllegalArgumentException("config: cannot read " + file + ": " + e.getMessage());
+            }
+            if (root == null || root.isMissingNode() || root.isNull()) {
+                return;
+            }
+            if (!root.isObject()) {
+                throw new IllegalArgumentException("config: " + file + " (expected: a YAML mapping of option names "
+                        + "to values, e.g. \"port: 4433\")");
+            }
+            Set<String> known = new TreeSet<>();
+            for (OptionSpec option : cli.getCommandSpec().options()) {
+                known.add(option.longestName().replaceFirst("^--", ""));
+            }
+            known.removeAll(Set.of("help", "version", "config"));
+            for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> field = it.next();
+                if (!known.contains(field.getKey())) {
+                    throw new IllegalArgumentException("config: unknown key \"" + field.getKey() + "\" in " + file
+                            + " (expected one of: " + String.join(", ", known) + ")");
+                }
+                JsonNode value = field.getValue();
+                if (!value.isValueNode()) {
+                    throw new IllegalArgumentException("config: " + field.getKey() + " in " + file
+                            + " (expected: a single value, not a list or mapping)");
+                }
+                values.put(field.getKey(), value.asText());
+            }
+        }
+
+        @Override
+        public String defaultValue(ArgSpec argSpec) {
+            if (argSpec instanceof OptionSpec option) {
+                String value = values.get(option.longestName().replaceFirst("^--", ""));
+                if (value != null) {
+                    return value;
+                }
+                return option.defaultValue();
+            }
+            return null;
+        }
+    }
+
+    /** {@code --version}: the jar's implementation version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String version = WorkerMain.class.getPackage().getImplementationVersion();
+            return new String[] {"quicfleet worker " + (version == null ? "(development build)" : version)};
+        }
+    }
+}
