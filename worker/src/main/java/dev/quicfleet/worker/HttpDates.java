@@ -35,6 +35,22 @@ final class HttpDates {
     private static final DateTimeFormatter ASCTIME =
             DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss uuuu", Locale.ENGLISH).withZone(ZoneOffset.UTC);
 
+    private record Cached(long second, String text) {
+    }
+
+    private static volatile Cached cached = new Cached(Long.MIN_VALUE, "");
+
+    /** The current time as IMF-fixdate, for the {@code date} header; formatted at most once per second. */
+    static String now() {
+        long second = System.currentTimeMillis() / 1000;
+        Cached c = cached;
+        if (c.second != second) {
+            c = new Cached(second, IMF_FIXDATE.format(Instant.ofEpochSecond(second)));
+            cached = c;
+        }
+        return c.text;
+    }
+
     private HttpDates() {
     }
 
