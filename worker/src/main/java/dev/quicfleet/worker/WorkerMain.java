@@ -137,25 +137,36 @@ public final class WorkerMain {
 
     /** Parses, starts, serves until a signal, drains. Returns the exit code. */
     static int run(String[] args, PrintWriter out, PrintWriter err) {
-        WorkerMain options = new WorkerMain();
-        CommandLine cli = new CommandLine(options).setOut(out).setErr(err);
         WorkerConfig config;
         try {
-            String file = preScan(args, "--config", null);
-            if (file != null) {
-                cli.setDefaultValueProvider(new YamlDefaults(Path.of(file), cli));
-            }
-            CommandLine.ParseResult parsed = cli.parseArgs(args);
-            if (CommandLine.printHelpIfRequested(parsed)) {
-                return 0;
-            }
-            config = options.toConfig();
+            config = parse(args, out);
         } catch (CommandLine.ParameterException | IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             err.println("(run with --help for the list of options)");
             return EXIT_CONFIG;
         }
-        return serve(config, out, err);
+        return config == null ? 0 : serve(config, out, err);
+    }
+
+    /**
+     * Parses flags (and the YAML file named by {@code --config}) into a validated config; {@code null} when help or
+     * the version was printed to {@code out}.
+     *
+     * @throws CommandLine.ParameterException for a malformed flag
+     * @throws IllegalArgumentException       for a value out of range, naming the key
+     */
+    static WorkerConfig parse(String[] args, PrintWriter out) {
+        WorkerMain options = new WorkerMain();
+        CommandLine cli = new CommandLine(options).setOut(out).setErr(out);
+        String file = preScan(args, "--config", null);
+        if (file != null) {
+            cli.setDefaultValueProvider(new YamlDefaults(Path.of(file), cli));
+        }
+        CommandLine.ParseResult parsed = cli.parseArgs(args);
+        if (CommandLine.printHelpIfRequested(parsed)) {
+            return null;
+        }
+        return options.toConfig();
     }
 
     private static int serve(WorkerConfig config, PrintWriter out, PrintWriter err) {

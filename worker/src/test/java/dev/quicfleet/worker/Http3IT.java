@@ -1,0 +1,89 @@
+package dev.quicfleet.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** HTTP/3 against a real worker process, with the independent ngtcp2 client (GnuTLS, not quiche/BoringSSL). */
+class Http3IT {
+
+    @TempDir
+    static Path tmp;
+    static WorkerProcess worker;
+
+    @BeforeAll
+    static void startWorker() throws Exception {
+        worker = WorkerProcess.start(tmp.resolve("state"));
+    }
+
+    @AfterAll
+    static void stopWorker() throws Exception {
+        if (worker != null) {
+            worker.close();
+        }
+    }
+
+    @Test
+    void whoamiOverHttp3SaysH3() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("whoami"));
+        Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
+                Duration.ofSeconds(30), "/whoami");
+        assertThat(dir.resolve("whoami")).as("gtlsclient stderr: %s", run.stderrText()).exists();
+        JsonNode whoami = new ObjectMapper().readTree(dir.resolve("whoami").toFile());
+        assertThat(whoami.get("protocol").asText()).isEqualTo("h3");
+        assertThat(whoami.get("worker").asInt()).isZero();
+        assertThat(whoami.get("pid").asLong()).isEqualTo(worker.pid());
+        assertThat(whoami.get("transport").asText()).isEqualTo(worker.transport());
+        assertThat(whoami.get("remote").asText()).startsWith("127.0.0.1:");
+        assertThat(whoami.has("tlsResumed")).isTrue();
+        assertThat(whoami.get("earlyData").asBoolean()).isFalse();
+    }
+
+    @Test
+    void hundredMegabyteDownloadArrivesComplete() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("download"));
+        Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
+                Duration.ofSeconds(120), "/bytes/104857600");
+        Path file = dir.resolve("104857600");
+        assertThat(run.stderrText()).doesNotContain("ERR_");
+        assertThat(Files.size(file)).isEqualTo(104_857_600L);
+        // The content is the demo's a..z pattern restarting every 64 KiB: check every byte.
+        byte[] pattern = new byte[64 * 1024];
+        for (int i = 0; i < pattern.length; i++) {
+            pattern[i] = (byte) ('a' + i % 26);
+        }
+        try (var in = Files.newInputStream(file)) {
+            byte[] chunk = new byte[pattern.length];
+            for (int read; (read = in.readNBytes(chunk, 0, chunk.length)) > 0; ) {
+                assertThat(java.util.Arrays.equals(chunk, 0, read, pattern, 0, read)).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void echoReturnsTheSameTwentyMegabytes() throws Exception {
+        Path body = tmp.resolve("upload.bin");
+        byte[] data = new byte[20_000_000];
+        new Random(42).nextBytes(data);
+        Files.write(body, data);
+        Path dir = Files.createDirectories(tmp.resolve("echo"));
+        Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "-m", "POST", "-d", body.toString(),
+                "--download", dir.toString()), Duration.ofSeconds(120), "/echo");
+        assertThat(run.stderrText()).doesNotContain("ERR_");
+        byte[] echoed = Files.readAllBytes(dir.resolve("echo"));
+        assertThat(echoed.length).isEqualTo(data.length);
+        assertThat(MessageDigest.getInstance("SHA-256").digest(echoed))
+                .isEqualTo(MessageDigest.getInstance("SHA-256").digest(data));
+    }
+}

@@ -1,0 +1,150 @@
+package dev.quicfleet.worker;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The independent HTTP/3 peers the integration tests drive (installed by {@code scripts/install-test-deps}): the
+ * ngtcp2 example client ({@code gtlsclient}, GnuTLS, no quiche or BoringSSL) and headless Chromium. Neither exits
+ * non-zero on an HTTP or QUIC failure (see docs/TEST-PEERS.md), so results are read from their output.
+ */
+final class Peers {
+
+    static final String GTLSCLIENT = "/usr/bin/gtlsclient";
+    static final String CHROMIUM = "/usr/bin/chromium";
+
+    private Peers() {
+    }
+
+    /** One line of a peer's output and when it arrived (ms since the peer started). */
+    record Line(long millis, String text) {
+    }
+
+    /** What a peer run produced. */
+    record Run(int exitCode, List<Line> stdout, List<Line> stderr) {
+        boolean stderrContains(String text) {
+            return stderr.stream().anyMatch(l -> l.text().contains(text));
+        }
+
+        String stderrText() {
+            StringBuilder out = new StringBuilder();
+            stderr.forEach(l -> out.append(l.text()).append('\n'));
+            return out.toString();
+        }
+
+        String stdoutText() {
+            StringBuilder out = new StringBuilder();
+            stdout.forEach(l -> out.append(l.text()).append('\n'));
+            return out.toString();
+        }
+    }
+
+    static void requireInstalled(String binary) {
+        if (!Files.isExecutable(Path.of(binary))) {
+            throw new IllegalStateException(binary + " is not installed: run ./scripts/install-test-deps (the README's "
+                    + "test command ./scripts/test does it)");
+        }
+    }
+
+    /**
+     * Runs gtlsclient against 127.0.0.1:{@code port}. {@code args} go before the address; {@code paths} become
+     * {@code https://localhost:PORT/path} URIs.
+     */
+    static Run gtlsclient(int port, List<String> args, Duration timeout, String... paths)
+            throws IOException, InterruptedException {
+        requireInstalled(GTLSCLIENT);
+        List<String> command = new ArrayList<>(List.of(GTLSCLIENT, "--exit-on-all-streams-close",
+                "--handshake-timeout=10s", "--timeout=15s"));
+        command.addAll(args);
+        command.add("127.0.0.1");
+        command.add(Integer.toString(port));
+        for (String path : paths) {
+            command.add("https://localhost:" + port + path);
+        }
+        return run(command, timeout, null);
+    }
+
+    /** Loads {@code path} in headless Chromium forced onto HTTP/3 and returns the DOM after scripts ran. */
+    static Run chromiumDumpDom(int port, String spkiSha256Base64, String path, Duration timeout)
+            throws IOException, InterruptedException {
+        requireInstalled(CHROMIUM);
+        Path profile = Files.createTempDirectory("quicfleet-chromium");
+        try {
+            List<String> command = List.of(CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--user-data-dir=" + profile, "--enable-quic",
+                    "--origin-to-force-quic-on=localhost:" + port,
+                    "--ignore-certificate-errors-spki-list=" + spkiSha256Base64,
+                    "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND",
+                    "--dump-dom", "https://localhost:" + port + path);
+            return run(command, timeout, null);
+        } finally {
+            try (Stream<Path> files = Files.walk(profile)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    /** Runs a command with a deadline; kills it (by its pid, and its children) when the deadline passes. */
+    static Run run(List<String> command, Duration timeout, Path workDir) throws IOException, InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder(command);
+        if (workDir != null) {
+            builder.directory(workDir.toFile());
+        }
+        long start = System.nanoTime();
+        Process process = builder.start();
+        process.getOutputStream().close();
+        List<Line> out = new ArrayList<>();
+        List<Line> err = new ArrayList<>();
+        Thread outPump = pump(process, process.getInputStream(), out, start);
+        Thread errPump = pump(process, process.getErrorStream(), err, start);
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new AssertionError(command.get(0) + " did not finish within " + timeout + "; stderr tail: "
+                        + tail(err));
+            }
+            outPump.join(5000);
+            errPump.join(5000);
+            synchronized (out) {
+                synchronized (err) {
+                    return new Run(process.exitValue(), List.copyOf(out), List.copyOf(err));
+                }
+            }
+        } finally {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+        }
+    }
+
+    private static String tail(List<Line> lines) {
+        synchronized (lines) {
+            return lines.subList(Math.max(0, lines.size() - 10), lines.size()).toString();
+        }
+    }
+
+    private static Thread pump(Process process, java.io.InputStream in, List<Line> sink, long start) {
+        return Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = reader.readLine()) != null) {
+                    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                    synchronized (sink) {
+                        sink.add(new Line(millis, line));
+                    }
+                }
+            } catch (IOException e) {
+                // process gone
+            }
+        });
+    }
+}
