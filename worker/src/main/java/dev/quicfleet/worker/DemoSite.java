@@ -17,7 +17,8 @@ import java.util.function.BooleanSupplier;
  *   <li>{@code /} an HTML page (worker, protocol, resumption; the browser's own view of the protocol via script)</li>
  *   <li>{@code /whoami} the same facts as JSON</li>
  *   <li>{@code /echo} the request body back, any method</li>
- *   <li>{@code /sse} 20 server-sent events, one every 50 ms, each flushed on its own (a token stream)</li>
+ *   <li>{@code /sse} 20 server-sent events, one every 50 ms, each flushed on its own (a token stream);
+ *       {@code ?n=} and {@code ?interval=} change count and pace</li>
  *   <li>{@code /bytes/{n}} n bytes (up to 1 GiB; {@code 64k}, {@code 10m} accepted), for throughput tests</li>
  *   <li>{@code /healthz} {@code 200 ok}, or {@code 503 draining} once the worker drains</li>
  * </ul>
@@ -93,12 +94,28 @@ final class DemoSite {
     }
 
     static void sse(Request request, Response response) throws IOException, InterruptedException {
+        int events;
+        long interval;
+        try {
+            String n = request.queryParam("n");
+            String every = request.queryParam("interval");
+            events = n == null ? SSE_EVENTS : Integer.parseInt(n);
+            interval = every == null ? SSE_INTERVAL_MILLIS : ConfigValues.duration("interval", every).toMillis();
+        } catch (IllegalArgumentException e) {
+            events = -1;
+            interval = -1;
+        }
+        if (events < 1 || events > 1000 || interval < 0 || interval > 10_000) {
+            response.send(400, "text/plain; charset=utf-8", "usage: /sse?n=1..1000&interval=0ms..10s "
+                    + "(default: 20 events, 50ms apart)\n");
+            return;
+        }
         response.header("content-type", "text/event-stream; charset=utf-8");
         response.header("cache-control", "no-store");
         OutputStream out = response.body();
-        for (int i = 0; i < SSE_EVENTS; i++) {
+        for (int i = 0; i < events; i++) {
             if (i > 0) {
-                Thread.sleep(SSE_INTERVAL_MILLIS);
+                Thread.sleep(interval);
             }
             String token = TOKENS[i % TOKENS.length];
             String event = "id: " + i + "\nevent: token\ndata: {\"i\":" + i + ",\"token\":\"" + token + "\",\"t\":"

@@ -185,7 +185,8 @@ public final class Worker {
     public CompletableFuture<Void> drain(Duration timeout) {
         dispatcher.startDraining();
         if (tcpChannel != null) {
-            tcpChannel.close();
+            // Phase 1 completes before GOAWAY: no connection is accepted after this returns.
+            tcpChannel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         }
         quicConnections.goAway();
         if (tcpConnections != null) {
@@ -204,7 +205,9 @@ public final class Worker {
                     }
                     return null;
                 })
-                .thenCompose(ignored -> stop());
+                // whenIdle() completes on an event loop; closing blocks, so it runs on a thread of its own.
+                .thenComposeAsync(ignored -> stop(),
+                        task -> Thread.ofPlatform().name("quicfleet-drain-" + config.slot()).start(task));
     }
 
     /** Closes everything at once; in-flight requests are cut off. Completes when closed. */

@@ -220,7 +220,12 @@ public final class WorkerMain {
             }
         }
         log.info("signal received: draining (deadline {})", ConfigValues.format(config.drainTimeout()));
-        worker.drain().join();
+        try {
+            worker.drain().join();
+        } catch (java.util.concurrent.CompletionException e) {
+            log.error("stopping failed", e.getCause());
+            return 1;
+        }
         log.info("stopped");
         return 0;
     }

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -62,6 +63,12 @@ final class Peers {
      */
     static Run gtlsclient(int port, List<String> args, Duration timeout, String... paths)
             throws IOException, InterruptedException {
+        return gtlsclient(port, args, timeout, line -> { }, paths);
+    }
+
+    /** {@link #gtlsclient(int, List, Duration, String...)}, calling {@code onStderr} as each line arrives. */
+    static Run gtlsclient(int port, List<String> args, Duration timeout, Consumer<Line> onStderr, String... paths)
+            throws IOException, InterruptedException {
         requireInstalled(GTLSCLIENT);
         List<String> command = new ArrayList<>(List.of(GTLSCLIENT, "--exit-on-all-streams-close",
                 "--handshake-timeout=10s", "--timeout=15s"));
@@ -71,7 +78,7 @@ final class Peers {
         for (String path : paths) {
             command.add("https://localhost:" + port + path);
         }
-        return run(command, timeout, null);
+        return run(command, timeout, null, onStderr);
     }
 
     /** Loads {@code path} in headless Chromium forced onto HTTP/3 and returns the DOM after scripts ran. */
@@ -87,7 +94,7 @@ final class Peers {
                     "--ignore-certificate-errors-spki-list=" + spkiSha256Base64,
                     "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND",
                     "--dump-dom", "https://localhost:" + port + path);
-            return run(command, timeout, null);
+            return run(command, timeout, null, line -> { });
         } finally {
             try (Stream<Path> files = Files.walk(profile)) {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -96,7 +103,8 @@ final class Peers {
     }
 
     /** Runs a command with a deadline; kills it (by its pid, and its children) when the deadline passes. */
-    static Run run(List<String> command, Duration timeout, Path workDir) throws IOException, InterruptedException {
+    static Run run(List<String> command, Duration timeout, Path workDir, Consumer<Line> onStderr)
+            throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command);
         if (workDir != null) {
             builder.directory(workDir.toFile());
@@ -106,8 +114,8 @@ final class Peers {
         process.getOutputStream().close();
         List<Line> out = new ArrayList<>();
         List<Line> err = new ArrayList<>();
-        Thread outPump = pump(process, process.getInputStream(), out, start);
-        Thread errPump = pump(process, process.getErrorStream(), err, start);
+        Thread outPump = pump(process.getInputStream(), out, start, line -> { });
+        Thread errPump = pump(process.getErrorStream(), err, start, onStderr);
         try {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 throw new AssertionError(command.get(0) + " did not finish within " + timeout + "; stderr tail: "
@@ -132,15 +140,16 @@ final class Peers {
         }
     }
 
-    private static Thread pump(Process process, java.io.InputStream in, List<Line> sink, long start) {
+    private static Thread pump(java.io.InputStream in, List<Line> sink, long start, Consumer<Line> listener) {
         return Thread.ofPlatform().daemon().start(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
-                    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                    Line entry = new Line(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start), line);
                     synchronized (sink) {
-                        sink.add(new Line(millis, line));
+                        sink.add(entry);
                     }
+                    listener.accept(entry);
                 }
             } catch (IOException e) {
                 // process gone

@@ -118,9 +118,12 @@ final class WorkerProcess implements AutoCloseable {
         return String.join("\n", stdout);
     }
 
-    /** Sends SIGTERM. */
+    /**
+     * Sends SIGTERM. Through the {@link ProcessHandle}: {@link Process#destroy()} also closes our ends of the
+     * child's pipes, and everything it logs while draining would be lost.
+     */
     void terminate() {
-        process.destroy();
+        process.toHandle().destroy();
     }
 
     /** Waits (bounded) for the process to exit and returns its exit code. */
@@ -173,11 +176,16 @@ final class WorkerProcess implements AutoCloseable {
         });
     }
 
+    /** Kills the process by its pid (SIGKILL) if it still runs, and waits (bounded) for it to go. */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         if (process.isAlive()) {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 }

@@ -1,0 +1,124 @@
+package dev.quicfleet.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** SIGTERM drains: GOAWAY, in-flight requests finish, new connections are refused, exit 0. */
+class DrainIT {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void inFlightStreamsFinishOnSigtermAndTheWorkerExitsZero() throws Exception {
+        try (WorkerProcess worker = WorkerProcess.start(tmp.resolve("state"), "--drain-timeout", "10s")) {
+            // An HTTP/2 and an HTTP/3 server-sent-event stream (20 events over ~5 s each) are in flight when SIGTERM
+            // arrives.
+            HttpClient client = TestClients.http(tmp.resolve("state"), HttpClient.Version.HTTP_2);
+            CountDownLatch firstEvent = new CountDownLatch(1);
+            // Read on a thread of our own: blocking in a sendAsync() continuation would stall the client's own
+            // delivery thread.
+            CompletableFuture<Long> h2Events = CompletableFuture.supplyAsync(() -> {
+                try {
+                    HttpResponse<Stream<String>> response = client.send(HttpRequest.newBuilder(
+                                    URI.create("https://localhost:" + worker.port() + "/sse?interval=250ms"))
+                            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofLines());
+                    try (Stream<String> lines = response.body()) {
+                        return lines.filter(l -> l.startsWith("data: {\"i\""))
+                                .peek(l -> firstEvent.countDown()).count();
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Path dir = Files.createDirectories(tmp.resolve("h3"));
+            CountDownLatch firstH3Data = new CountDownLatch(1);
+            CompletableFuture<Peers.Run> h3 = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return Peers.gtlsclient(worker.port(), List.of("--no-http-dump", "--download", dir.toString()),
+                            Duration.ofSeconds(30), line -> {
+                                if (line.text().contains("frm rx") && line.text().contains(" id=0x0 ")) {
+                                    firstH3Data.countDown();
+                                }
+                            }, "/sse?interval=250ms");
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertThat(firstEvent.await(15, TimeUnit.SECONDS)).isTrue();
+            assertThat(firstH3Data.await(15, TimeUnit.SECONDS)).isTrue();
+
+            worker.terminate();
+            assertThat(worker.awaitStderr(l -> l.contains("draining:"), Duration.ofSeconds(10)))
+                    .as(worker.stderr()).contains("draining: 2 requests in flight, 1 QUIC and 1 TCP connections");
+            // Stop accepting: the TCP listener is closed while the in-flight streams still run.
+            assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), worker.port()).close())
+                    .isInstanceOf(ConnectException.class);
+
+            assertThat(h2Events.get(30, TimeUnit.SECONDS)).isEqualTo(20);
+            Peers.Run run = h3.get(30, TimeUnit.SECONDS);
+            String body = Files.readString(dir.resolve("sse?interval=250ms"));
+            assertThat(body.lines().filter(l -> l.startsWith("data: {\"i\"")).count()).isEqualTo(20);
+            assertThat(body).endsWith("event: done\ndata: {}\n\n");
+            // GOAWAY travels on the server's HTTP/3 control stream (id 3): after SETTINGS (its first frame),
+            // the client received a second write on that stream.
+            long controlStreamFrames = run.stderr().stream()
+                    .filter(l -> l.text().contains("frm rx") && l.text().contains("STREAM")
+                            && l.text().contains(" id=0x3 "))
+                    .count();
+            assertThat(controlStreamFrames).as("control stream frames; stderr: %s", run.stderrText())
+                    .isGreaterThanOrEqualTo(2);
+
+            assertThat(worker.awaitExit(Duration.ofSeconds(20))).as(worker.stderr()).isZero();
+            assertThat(worker.stderr()).contains("stopped").doesNotContain("Exception");
+        }
+    }
+
+    @Test
+    void drainDeadlineCutsOffAStalledRequest() throws Exception {
+        try (WorkerProcess worker = WorkerProcess.start(tmp.resolve("state"), "--drain-timeout", "1s");
+             SSLSocket socket = (SSLSocket) TestClients.trusting(tmp.resolve("state/dev-cert.pem"))
+                     .getSocketFactory().createSocket(InetAddress.getLoopbackAddress(), worker.port())) {
+            SSLParameters params = socket.getSSLParameters();
+            params.setApplicationProtocols(new String[] {"http/1.1"});
+            socket.setSSLParameters(params);
+            socket.startHandshake();
+            // An upload that promises a megabyte and stalls after ten bytes: /echo waits for the rest.
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1000000\r\n\r\n0123456789")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            assertThat(worker.awaitStderr(l -> false, Duration.ofMillis(300))).isNull();
+
+            long start = System.nanoTime();
+            worker.terminate();
+            assertThat(worker.awaitExit(Duration.ofSeconds(15))).as(worker.stderr()).isZero();
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(millis).as("exit took %d ms with a 1s drain deadline", millis).isLessThan(10_000);
+            assertThat(worker.stderr()).contains("draining: 1 requests in flight")
+                    .contains("drain deadline of 1s passed with 1 requests still in flight");
+        }
+    }
+}
