@@ -1,0 +1,156 @@
+package dev.quicfleet.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** Flags and the YAML config file: same keys, flags win, every bad value named with what is expected. */
+class WorkerMainTest {
+
+    @TempDir
+    Path tmp;
+
+    private static WorkerConfig parse(String... args) {
+        return WorkerMain.parse(args, new PrintWriter(new StringWriter()));
+    }
+
+    @Test
+    void defaultsAreTheDocumentedOnes() {
+        WorkerConfig config = parse();
+        assertThat(config.port()).isEqualTo(4433);
+        assertThat(config.address().getHostAddress()).isEqualTo("0.0.0.0");
+        assertThat(config.transport()).isEqualTo("auto");
+        assertThat(config.drainTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(config.idleTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(config.quic().idleTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(config.quic().maxStreams()).isEqualTo(256);
+        assertThat(config.quic().maxData()).isEqualTo(16L << 20);
+        assertThat(config.cert()).isNull();
+        assertThat(config.reusePort()).isFalse();
+        assertThat(config.udpFd()).isEqualTo(-1);
+    }
+
+    @Test
+    void flagsSetEveryOption() {
+        WorkerConfig config = parse("--address", "127.0.0.1", "--port", "8443", "--transport", "epoll",
+                "--drain-timeout", "2m", "--idle-timeout", "45s", "--body-timeout", "PT90S", "--quic-max-streams",
+                "100", "--quic-max-data", "32MiB", "--quic-max-stream-data", "2m", "--quic-max-udp-payload", "1452",
+                "--quic-gso-segments", "8", "--udp-socket-buffer", "8MiB", "--slot", "3", "--reuse-port",
+                "--io-threads", "2", "--static-dir", tmp.toString(), "--static-prefix", "/files");
+        assertThat(config.address().getHostAddress()).isEqualTo("127.0.0.1");
+        assertThat(config.port()).isEqualTo(8443);
+        assertThat(config.transport()).isEqualTo("epoll");
+        assertThat(config.drainTimeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(config.idleTimeout()).isEqualTo(Duration.ofSeconds(45));
+        assertThat(config.quic().idleTimeout()).isEqualTo(Duration.ofSeconds(45));
+        assertThat(config.bodyTimeout()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(config.quic().maxStreams()).isEqualTo(100);
+        assertThat(config.quic().maxData()).isEqualTo(32L << 20);
+        assertThat(config.quic().maxStreamData()).isEqualTo(2L << 20);
+        assertThat(config.quic().maxUdpPayload()).isEqualTo(1452);
+        assertThat(config.quic().gsoSegments()).isEqualTo(8);
+        assertThat(config.quic().udpSocketBuffer()).isEqualTo(8 << 20);
+        assertThat(config.slot()).isEqualTo(3);
+        assertThat(config.reusePort()).isTrue();
+        assertThat(config.ioThreads()).isEqualTo(2);
+        assertThat(config.staticDir()).isEqualTo(tmp);
+        assertThat(config.staticPrefix()).isEqualTo("/files");
+    }
+
+    @Test
+    void yamlFileUsesTheFlagNamesAndFlagsWin() throws Exception {
+        Path file = Files.writeString(tmp.resolve("worker.yaml"), """
+                # the same keys as the flags, without the dashes
+                port: 9443
+                address: 127.0.0.1
+                drain-timeout: 30s
+                quic-max-streams: 64
+                reuse-port: true
+                """);
+        WorkerConfig fromFile = parse("--config", file.toString());
+        assertThat(fromFile.port()).isEqualTo(9443);
+        assertThat(fromFile.address().getHostAddress()).isEqualTo("127.0.0.1");
+        assertThat(fromFile.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(fromFile.quic().maxStreams()).isEqualTo(64);
+        assertThat(fromFile.reusePort()).isTrue();
+
+        WorkerConfig overridden = parse("--config", file.toString(), "--port", "7443");
+        assertThat(overridden.port()).isEqualTo(7443);
+        assertThat(overridden.drainTimeout()).isEqualTo(Duration.ofSeconds(30));
+    }
+
+    @Test
+    void unknownYamlKeyIsNamedWithTheValidOnes() throws Exception {
+        Path file = Files.writeString(tmp.resolve("typo.yaml"), "prot: 9443\n");
+        assertThatThrownBy(() -> parse("--config", file.toString()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("config: unknown key \"prot\" in " + file)
+                .hasMessageContaining("port");
+    }
+
+    @Test
+    void invalidYamlValueNamesTheKeyAndTheExpectation() throws Exception {
+        Path file = Files.writeString(tmp.resolve("bad.yaml"), "quic-max-udp-payload: 500\n");
+        assertThatThrownBy(() -> parse("--config", file.toString()))
+                .hasMessage("quic-max-udp-payload: 500 (expected: 1200..65527)");
+        Path nested = Files.writeString(tmp.resolve("nested.yaml"), "port:\n  - 1\n  - 2\n");
+        assertThatThrownBy(() -> parse("--config", nested.toString()))
+                .hasMessageContaining("port").hasMessageContaining("expected: a single value");
+    }
+
+    @Test
+    void missingConfigFileIsNamed() {
+        Path missing = tmp.resolve("missing.yaml");
+        assertThatThrownBy(() -> parse("--config", missing.toString()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("config: cannot read " + missing);
+    }
+
+    @Test
+    void valuesOutOfRangeNameKeyValueAndRange() {
+        assertThatThrownBy(() -> parse("--port", "70000"))
+                .hasMessage("port: 70000 (expected: 1..65535, or 0 for a free port)");
+        assertThatThrownBy(() -> parse("--drain-timeout", "2h"))
+                .hasMessage("drain-timeout: 2h (expected: 0s..1h)");
+        assertThatThrownBy(() -> parse("--idle-timeout", "0s"))
+                .hasMessage("idle-timeout: 0s (expected: 1s..10m)");
+        assertThatThrownBy(() -> parse("--quic-max-data", "lots"))
+                .hasMessage("quic-max-data: lots (expected: a byte size such as 65536, 64k, 16MiB or 1g)");
+        assertThatThrownBy(() -> parse("--address", "not-an-ip.invalid"))
+                .hasMessage("address: not-an-ip.invalid (expected: an IP address of this machine)");
+        assertThatThrownBy(() -> parse("--static-dir", tmp.resolve("nope").toString()))
+                .hasMessage("static-dir: " + tmp.resolve("nope") + " (expected: an existing directory)");
+    }
+
+    @Test
+    void certWithoutKeyIsRefused() {
+        assertThatThrownBy(() -> parse("--cert", "/x/cert.pem"))
+                .hasMessageStartingWith("key: missing while cert is set to /x/cert.pem");
+    }
+
+    @Test
+    void malformedFlagIsAPicocliError() {
+        assertThatThrownBy(() -> parse("--port", "http"))
+                .isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("'--port'");
+    }
+
+    @Test
+    void runReturnsTwoForBadInputAndZeroForHelp() {
+        StringWriter err = new StringWriter();
+        StringWriter out = new StringWriter();
+        assertThat(WorkerMain.run(new String[] {"--port", "-5"}, new PrintWriter(out), new PrintWriter(err)))
+                .isEqualTo(2);
+        assertThat(err.toString()).startsWith("error: port: -5 (expected: 1..65535, or 0 for a free port)");
+        assertThat(WorkerMain.run(new String[] {"--help"}, new PrintWriter(out), new PrintWriter(err))).isZero();
+        assertThat(out.toString()).contains("--drain-timeout").contains("--config");
+    }
+}
