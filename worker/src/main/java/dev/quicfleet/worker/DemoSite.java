@@ -49,15 +49,14 @@ final class DemoSite {
         this.draining = draining;
     }
 
-    /** Adds the demo routes to {@code router}. */
-    Router.Builder addTo(Router.Builder router) {
-        return router
-                .route("/whoami", this::whoami)
+    /** Adds the demo routes to {@code router}; the HTML page on {@code /} only when {@code withPage}. */
+    Router.Builder addTo(Router.Builder router, boolean withPage) {
+        router.route("/whoami", this::whoami)
                 .route("/echo", DemoSite::echo)
                 .route("/sse", DemoSite::sse)
                 .route("/bytes", DemoSite::bytes)
-                .route("/healthz", this::healthz)
-                .route("/", this::page);
+                .route("/healthz", this::healthz);
+        return withPage ? router.route("/", this::page) : router;
     }
 
     Map<String, Object> facts(Request request) {

@@ -498,7 +498,8 @@ abstract class Exchange implements Request {
             }
             boolean hasTrailers = !responseTrailers.isEmpty();
             if (!committed) {
-                if (!responseHeaders.contains("content-length") && !noBodyStatus(status)) {
+                // With trailers, leave the length out: HTTP/1.1 can carry trailers only in a chunked body.
+                if (!hasTrailers && !responseHeaders.contains("content-length") && !noBodyStatus(status)) {
                     responseHeaders.set("content-length", Long.toString(written));
                 }
                 boolean bodyLeft = buffer != null && buffer.isReadable();

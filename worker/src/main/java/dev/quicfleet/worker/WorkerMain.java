@@ -51,7 +51,7 @@ public final class WorkerMain {
             description = "Address to listen on (default: ${DEFAULT-VALUE}).")
     String address;
 
-    @Option(names = "--port", defaultValue = "4433",
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "4433",
             description = "UDP and TCP port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
     int port;
 
@@ -66,14 +66,14 @@ public final class WorkerMain {
                     + "~/.local/state/quicfleet).")
     Path stateDir;
 
-    @Option(names = "--transport", defaultValue = "auto",
+    @Option(names = "--transport", paramLabel = "NAME", defaultValue = "auto",
             description = "auto, io_uring, epoll or nio (default: ${DEFAULT-VALUE}: the best available).")
     String transport;
 
-    @Option(names = "--io-threads", defaultValue = "1", description = "Event loop threads (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--io-threads", paramLabel = "N", defaultValue = "1", description = "Event loop threads (default: ${DEFAULT-VALUE}).")
     int ioThreads;
 
-    @Option(names = "--slot", defaultValue = "0", description = "Worker slot number (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--slot", paramLabel = "N", defaultValue = "0", description = "Worker slot number (default: ${DEFAULT-VALUE}).")
     int slot;
 
     @Option(names = "--reuse-port", description = "Bind with SO_REUSEPORT so several workers share the port.")
@@ -97,7 +97,7 @@ public final class WorkerMain {
             description = "A stalled request or response body fails after this (default: ${DEFAULT-VALUE}).")
     String bodyTimeout;
 
-    @Option(names = "--quic-max-streams", defaultValue = "256",
+    @Option(names = "--quic-max-streams", paramLabel = "N", defaultValue = "256",
             description = "Concurrent requests per QUIC/HTTP/2 connection (default: ${DEFAULT-VALUE}).")
     long quicMaxStreams;
 
@@ -109,11 +109,11 @@ public final class WorkerMain {
             description = "Per-stream receive window (default: ${DEFAULT-VALUE}).")
     String quicMaxStreamData;
 
-    @Option(names = "--quic-max-udp-payload", defaultValue = "1350",
+    @Option(names = "--quic-max-udp-payload", paramLabel = "BYTES", defaultValue = "1350",
             description = "Largest UDP payload sent or accepted (default: ${DEFAULT-VALUE}).")
     int quicMaxUdpPayload;
 
-    @Option(names = "--quic-gso-segments", defaultValue = "16",
+    @Option(names = "--quic-gso-segments", paramLabel = "N", defaultValue = "16",
             description = "Packets per UDP GSO send, 1 disables GSO (default: ${DEFAULT-VALUE}).")
     int quicGsoSegments;
 
@@ -238,7 +238,9 @@ public final class WorkerMain {
         if (config.staticDir() != null) {
             routes.route(config.staticPrefix(), new StaticFiles(config.staticDir()));
         }
-        new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes);
+        // Static files mounted on "/" take the place of the demo page; the other demo routes stay.
+        boolean staticOnRoot = config.staticDir() != null && config.staticPrefix().equals("/");
+        new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes, !staticOnRoot);
         self[0] = new Worker(config, routes.build(), transport);
         return self[0];
     }

@@ -2,29 +2,12 @@ package dev.quicfleet.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioDatagramChannel;
-import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
-import io.netty.handler.codec.http3.Http3;
-import io.netty.handler.codec.http3.Http3ClientConnectionHandler;
-import io.netty.handler.codec.http3.Http3DataFrame;
-import io.netty.handler.codec.http3.Http3HeadersFrame;
-import io.netty.handler.codec.http3.Http3RequestStreamInboundHandler;
-import io.netty.handler.codec.quic.QuicChannel;
-import io.netty.handler.codec.quic.QuicSslContext;
-import io.netty.handler.codec.quic.QuicSslContextBuilder;
-import io.netty.handler.codec.quic.QuicStreamChannel;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -141,60 +124,17 @@ class BackpressureTest {
 
     @Test
     void http3ResponseWriterStallsWhileTheStreamWindowIsClosed() throws Exception {
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        try {
-            QuicSslContext ssl = QuicSslContextBuilder.forClient()
-                    .trustManager(TlsMaterial.developmentCertificate(tmp.resolve("state"), Clock.systemUTC()).leaf())
-                    .applicationProtocols(Http3.supportedApplicationProtocols())
-                    .build();
-            Channel udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
-                    .handler(Http3.newQuicClientCodecBuilder()
-                            .sslEngineProvider(q -> ssl.newEngine(q.alloc(), "localhost", worker.port()))
-                            .maxIdleTimeout(30, TimeUnit.SECONDS)
-                            .initialMaxData(4 << 20)
-                            // the client grants the server 1 MiB per stream until it reads
-                            .initialMaxStreamDataBidirectionalLocal(1 << 20)
-                            .build())
-                    .bind(0).sync().channel();
-            QuicChannel quic = QuicChannel.newBootstrap(udp)
-                    .handler(new Http3ClientConnectionHandler())
-                    .remoteAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), worker.port()))
-                    .connect().get(10, TimeUnit.SECONDS);
-            AtomicLong received = new AtomicLong();
-            CompletableFuture<Void> done = new CompletableFuture<>();
-            QuicStreamChannel stream = Http3.newRequestStream(quic, new Http3RequestStreamInboundHandler() {
-                @Override
-                protected void channelRead(ChannelHandlerContext ctx, Http3HeadersFrame frame) {
-                }
-
-                @Override
-                protected void channelRead(ChannelHandlerContext ctx, Http3DataFrame frame) {
-                    received.addAndGet(frame.content().readableBytes());
-                    frame.release();
-                }
-
-                @Override
-                protected void channelInputClosed(ChannelHandlerContext ctx) {
-                    done.complete(null);
-                }
-            }).get(10, TimeUnit.SECONDS);
-            stream.config().setAutoRead(false);
-            Http3HeadersFrame request = new DefaultHttp3HeadersFrame();
-            request.headers().method("GET").path("/big").authority("localhost").scheme("https");
-            stream.writeAndFlush(request).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT).sync();
-
+        X509Certificate cert = TlsMaterial.developmentCertificate(tmp.resolve("state"), Clock.systemUTC()).leaf();
+        // the client grants the server 1 MiB per stream, and does not read
+        try (TestH3Client client = new TestH3Client(worker.port(), cert, 1 << 20)) {
+            TestH3Client.Exchange exchange = client.get("/big", false);
             long stalledAt = awaitStable(handlerWrote::get);
             // 1 MiB window + the worker's bounded queue + one chunk: a few MiB at most, not 64.
             assertThat(stalledAt).isGreaterThan(0).isLessThan(8L << 20);
 
-            stream.config().setAutoRead(true);
-            stream.read();
-            done.get(60, TimeUnit.SECONDS);
-            assertThat(received.get()).isEqualTo(TOTAL);
-            quic.close().sync();
-            udp.close().sync();
-        } finally {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            TestH3Client.resume(exchange);
+            exchange.done.get(60, TimeUnit.SECONDS);
+            assertThat(exchange.bodyBytes.get()).isEqualTo(TOTAL);
         }
     }
 
