@@ -311,7 +311,17 @@ abstract class Exchange implements Request {
     // ---- internals ----
 
     private void fail(Throwable failure) {
-        if (!committed) {
+        boolean clientGone = failure instanceof IOException
+                && (writeFailure != null || requestBody.failed() || !channel.isActive());
+        if (clientGone) {
+            // Not the handler's fault and nothing to answer: one DEBUG line, no stack, no 500.
+            log.debug("client went away during {} {}: {}", method, path, failure.toString());
+            if (!finished) {
+                finished = true;
+                responseBody.discardBuffered();
+                post(this::doAbort);
+            }
+        } else if (!committed) {
             log.warn("handler failed for {} {}: {}", method, path, failure.toString(), failure);
             responseBody.discardBuffered();
             responseHeaders = new Headers();
@@ -327,12 +337,8 @@ abstract class Exchange implements Request {
                 post(this::doAbort);
             }
         } else if (!finished) {
-            if (failure instanceof IOException && writeFailure != null) {
-                log.debug("client went away during {} {}: {}", method, path, failure.toString());
-            } else {
-                log.warn("handler failed after the response was committed for {} {}: {}; resetting the stream",
-                        method, path, failure.toString(), failure);
-            }
+            log.warn("handler failed after the response was committed for {} {}: {}; resetting the stream",
+                    method, path, failure.toString(), failure);
             finished = true;
             responseBody.discardBuffered();
             post(this::doAbort);

@@ -30,7 +30,6 @@ final class RequestBody extends InputStream {
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<ByteBuf> queue = new ArrayDeque<>();
     private long queuedBytes;
-    private long receivedBytes;
     private boolean ended;
     private boolean discarding;
     private IOException failure;
@@ -51,7 +50,6 @@ final class RequestBody extends InputStream {
                 data.release();
                 return;
             }
-            receivedBytes += data.readableBytes();
             if (data.isReadable()) {
                 queue.add(data);
                 queuedBytes += data.readableBytes();
@@ -113,10 +111,11 @@ final class RequestBody extends InputStream {
         }
     }
 
-    long receivedBytes() {
+    /** Whether the body broke off (stream reset, connection lost). */
+    boolean failed() {
         lock.lock();
         try {
-            return receivedBytes;
+            return failure != null;
         } finally {
             lock.unlock();
         }
