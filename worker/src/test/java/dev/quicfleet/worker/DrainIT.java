@@ -18,10 +18,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +33,13 @@ class DrainIT {
 
     @TempDir
     Path tmp;
+    /** The clients block for seconds: each gets a thread (the common pool may have only one or two). */
+    private final ExecutorService clients = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().daemon().factory());
+
+    @AfterEach
+    void stopClients() {
+        clients.shutdownNow();
+    }
 
     @Test
     void inFlightStreamsFinishOnSigtermAndTheWorkerExitsZero() throws Exception {
@@ -52,7 +62,7 @@ class DrainIT {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            });
+            }, clients);
             Path dir = Files.createDirectories(tmp.resolve("h3"));
             CountDownLatch firstH3Data = new CountDownLatch(1);
             CompletableFuture<Peers.Run> h3 = CompletableFuture.supplyAsync(() -> {
@@ -66,13 +76,27 @@ class DrainIT {
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
-            });
+            }, clients);
+            // A third stream from nghttp2's client, which prints the frames it receives (GOAWAY included).
+            CountDownLatch firstNghttpData = new CountDownLatch(1);
+            CompletableFuture<Peers.Run> nghttp = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return Peers.nghttp(worker.port(), "/sse?interval=250ms", Duration.ofSeconds(30), line -> {
+                        if (line.text().contains("recv DATA frame")) {
+                            firstNghttpData.countDown();
+                        }
+                    });
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }, clients);
             assertThat(firstEvent.await(15, TimeUnit.SECONDS)).isTrue();
             assertThat(firstH3Data.await(15, TimeUnit.SECONDS)).isTrue();
+            assertThat(firstNghttpData.await(15, TimeUnit.SECONDS)).isTrue();
 
             worker.terminate();
             assertThat(worker.awaitStderr(l -> l.contains("draining:"), Duration.ofSeconds(10)))
-                    .as(worker.stderr()).contains("draining: 2 requests in flight, 1 QUIC and 1 TCP connections");
+                    .as(worker.stderr()).contains("draining: 3 requests in flight, 1 QUIC and 2 TCP connections");
             // Stop accepting: the TCP listener is closed while the in-flight streams still run.
             assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), worker.port()).close())
                     .isInstanceOf(ConnectException.class);
@@ -90,6 +114,14 @@ class DrainIT {
                     .count();
             assertThat(controlStreamFrames).as("control stream frames; stderr: %s", run.stderrText())
                     .isGreaterThanOrEqualTo(2);
+
+            // HTTP/2: GOAWAY(NO_ERROR) naming the in-flight stream, which still ends normally with all its data.
+            String frames = nghttp.get(30, TimeUnit.SECONDS).stdoutText();
+            assertThat(frames).contains("recv GOAWAY frame").containsPattern(
+                    "last_stream_id=\\d+, error_code=NO_ERROR\\(0x00\\)");
+            assertThat(frames.lines().filter(l -> l.contains("recv DATA frame")).count())
+                    .isGreaterThanOrEqualTo(20);
+            assertThat(frames).containsPattern("recv DATA frame <length=\\d+, flags=0x01");
 
             assertThat(worker.awaitExit(Duration.ofSeconds(20))).as(worker.stderr()).isZero();
             assertThat(worker.stderr()).contains("stopped").doesNotContain("Exception");

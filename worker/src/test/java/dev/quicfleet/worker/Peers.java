@@ -23,6 +23,7 @@ final class Peers {
 
     static final String GTLSCLIENT = "/usr/bin/gtlsclient";
     static final String CHROMIUM = "/usr/bin/chromium";
+    static final String NGHTTP = "/usr/bin/nghttp";
 
     private Peers() {
     }
@@ -78,7 +79,19 @@ final class Peers {
         for (String path : paths) {
             command.add("https://localhost:" + port + path);
         }
-        return run(command, timeout, null, onStderr);
+        return run(command, timeout, null, onStderr, line -> { });
+    }
+
+    /**
+     * Runs nghttp2's HTTP/2 client with {@code -v} (every frame sent and received, on stdout) and {@code -n}
+     * (bodies discarded) against https://localhost:{@code port}{@code path}; {@code onStdout} sees each line.
+     */
+    static Run nghttp(int port, String path, Duration timeout, Consumer<Line> onStdout)
+            throws IOException, InterruptedException {
+        requireInstalled(NGHTTP);
+        List<String> command = List.of(NGHTTP, "-v", "-n", "--timeout=20",
+                "https://localhost:" + port + path);
+        return run(command, timeout, null, line -> { }, onStdout);
     }
 
     /** Loads {@code path} in headless Chromium forced onto HTTP/3 and returns the DOM after scripts ran. */
@@ -94,7 +107,7 @@ final class Peers {
                     "--ignore-certificate-errors-spki-list=" + spkiSha256Base64,
                     "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND",
                     "--dump-dom", "https://localhost:" + port + path);
-            return run(command, timeout, null, line -> { });
+            return run(command, timeout, null, line -> { }, line -> { });
         } finally {
             try (Stream<Path> files = Files.walk(profile)) {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
@@ -103,8 +116,8 @@ final class Peers {
     }
 
     /** Runs a command with a deadline; kills it (by its pid, and its children) when the deadline passes. */
-    static Run run(List<String> command, Duration timeout, Path workDir, Consumer<Line> onStderr)
-            throws IOException, InterruptedException {
+    static Run run(List<String> command, Duration timeout, Path workDir, Consumer<Line> onStderr,
+                   Consumer<Line> onStdout) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command);
         if (workDir != null) {
             builder.directory(workDir.toFile());
@@ -114,7 +127,7 @@ final class Peers {
         process.getOutputStream().close();
         List<Line> out = new ArrayList<>();
         List<Line> err = new ArrayList<>();
-        Thread outPump = pump(process.getInputStream(), out, start, line -> { });
+        Thread outPump = pump(process.getInputStream(), out, start, onStdout);
         Thread errPump = pump(process.getErrorStream(), err, start, onStderr);
         try {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
