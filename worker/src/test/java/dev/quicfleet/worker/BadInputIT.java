@@ -29,31 +29,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Bad input of every kind gets a clear answer and never disturbs good traffic. */
 class BadInputIT {
 
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
 
-    @TempDir
-    static Path tmp;
-    static WorkerProcess worker;
-
-    @BeforeAll
-    static void startWorker() throws Exception {
-        worker = WorkerProcess.start(tmp.resolve("state"));
-    }
-
-    @AfterAll
-    static void stopWorker() throws Exception {
-        if (worker != null) {
-            worker.close();
-        }
-    }
+    @RegisterExtension
+    static RunningWorker worker = new RunningWorker();
 
     @Test
     void malformedDatagramsDoNotDisturbAConcurrentDownload() throws Exception {
@@ -74,7 +59,7 @@ class BadInputIT {
                 throw new IllegalStateException(e);
             }
         });
-        Path dir = Files.createDirectories(tmp.resolve("flooded"));
+        Path dir = worker.scratch("flooded");
         try {
             Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
                     Duration.ofSeconds(60), "/bytes/20m");
@@ -85,7 +70,7 @@ class BadInputIT {
         }
         assertThat(sent.get()).isGreaterThan(100);
         assertThat(Files.size(dir.resolve("20m"))).isEqualTo(20L << 20);
-        assertThat(worker.isAlive()).isTrue();
+        assertThat(worker.process().isAlive()).isTrue();
         Peers.Run after = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
                 Duration.ofSeconds(30), "/healthz");
         assertThat(Files.readString(dir.resolve("healthz"))).as(after.stderrText()).isEqualTo("ok\n");
@@ -142,7 +127,7 @@ class BadInputIT {
 
     @Test
     void malformedHttp1RequestGetsBadRequestWhileOthersAreServed() throws Exception {
-        HttpClient client = TestClients.http(tmp.resolve("state"), HttpClient.Version.HTTP_2);
+        HttpClient client = TestClients.http(worker.stateDir(), HttpClient.Version.HTTP_2);
         CompletableFuture<HttpResponse<String>> good = client.sendAsync(HttpRequest.newBuilder(
                         URI.create("https://localhost:" + worker.port() + "/sse")).timeout(Duration.ofSeconds(30))
                 .build(), HttpResponse.BodyHandlers.ofString());
@@ -160,7 +145,7 @@ class BadInputIT {
 
     /** Sends {@code request} over TLS (ALPN http/1.1) and returns everything the worker answers. */
     private static String rawHttp1(String request) throws Exception {
-        var factory = TestClients.trusting(tmp.resolve("state/dev-cert.pem")).getSocketFactory();
+        var factory = TestClients.trusting(worker.stateDir().resolve("dev-cert.pem")).getSocketFactory();
         try (SSLSocket socket = (SSLSocket) factory.createSocket(LOOPBACK, worker.port())) {
             socket.setSoTimeout(10_000);
             SSLParameters params = socket.getSSLParameters();
@@ -189,7 +174,7 @@ class BadInputIT {
 
     @Test
     void missingCertificateExitsWithTwoAndOneClearLine() throws Exception {
-        Path missing = tmp.resolve("nope/cert.pem");
+        Path missing = worker.file("nope/cert.pem");
         WorkerProcess failed = assertStartFails(List.of("--cert", missing.toString(), "--key", missing.toString()),
                 "error: certificate file not found: " + missing);
         assertThat(failed.stderr().lines().filter(l -> l.startsWith("error:")).count()).isEqualTo(1);
@@ -205,10 +190,10 @@ class BadInputIT {
                 now.plusSeconds(86_400));
         X509Certificate expired = TestCertificates.selfSigned(keys, "localhost", now.minusSeconds(7 * 86_400),
                 now.minusSeconds(86_400));
-        Path cert = TestCertificates.writeCertificates(tmp.resolve("valid.pem"), valid);
-        Path oldCert = TestCertificates.writeCertificates(tmp.resolve("expired.pem"), expired);
-        Path wrongKey = TestCertificates.writePkcs8(tmp.resolve("other-key.pem"), other.getPrivate());
-        Path key = TestCertificates.writePkcs8(tmp.resolve("key.pem"), keys.getPrivate());
+        Path cert = TestCertificates.writeCertificates(worker.file("valid.pem"), valid);
+        Path oldCert = TestCertificates.writeCertificates(worker.file("expired.pem"), expired);
+        Path wrongKey = TestCertificates.writePkcs8(worker.file("other-key.pem"), other.getPrivate());
+        Path key = TestCertificates.writePkcs8(worker.file("key.pem"), keys.getPrivate());
 
         assertStartFails(List.of("--cert", cert.toString(), "--key", wrongKey.toString()), "does not match");
         assertStartFails(List.of("--cert", oldCert.toString(), "--key", key.toString()), "expired on");
@@ -234,7 +219,7 @@ class BadInputIT {
     }
 
     private static WorkerProcess assertStartFails(List<String> args, String message) throws Exception {
-        try (WorkerProcess failed = WorkerProcess.launch(tmp.resolve("state"), args.toArray(String[]::new))) {
+        try (WorkerProcess failed = WorkerProcess.launch(worker.stateDir(), args.toArray(String[]::new))) {
             int exit = failed.awaitExit(Duration.ofSeconds(60));
             assertThat(exit).as("exit code for %s; stderr: %s", args, failed.stderr()).isEqualTo(2);
             assertThat(failed.stderr()).contains(message);

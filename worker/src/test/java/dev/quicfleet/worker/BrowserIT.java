@@ -2,42 +2,31 @@ package dev.quicfleet.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A real browser: headless Chromium loads the demo page over HTTP/3 and reports the protocol it used. */
 class BrowserIT {
 
     private static final Pattern SPKI = Pattern.compile("--ignore-certificate-errors-spki-list=(\\S+)\\)");
 
-    @TempDir
-    static Path tmp;
-    static WorkerProcess worker;
+    @RegisterExtension
+    static RunningWorker worker = new RunningWorker();
     static String spki;
 
     @BeforeAll
-    static void startWorker() throws Exception {
-        worker = WorkerProcess.start(tmp.resolve("state"));
+    static void readPin() throws Exception {
         // The worker prints the pin Chromium needs for the generated development certificate.
-        String line = worker.awaitStderr(l -> l.contains("--ignore-certificate-errors-spki-list="),
+        String line = worker.process().awaitStderr(l -> l.contains("--ignore-certificate-errors-spki-list="),
                 Duration.ofSeconds(10));
-        assertThat(line).as("stderr: %s", worker.stderr()).isNotNull();
+        assertThat(line).as("stderr: %s", worker.process().stderr()).isNotNull();
         Matcher m = SPKI.matcher(line);
         assertThat(m.find()).isTrue();
         spki = m.group(1);
-    }
-
-    @AfterAll
-    static void stopWorker() throws Exception {
-        if (worker != null) {
-            worker.close();
-        }
     }
 
     @Test

@@ -10,41 +10,26 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** HTTP/3 against a real worker process, with the independent ngtcp2 client (GnuTLS, not quiche/BoringSSL). */
 class Http3IT {
 
-    @TempDir
-    static Path tmp;
-    static WorkerProcess worker;
-
-    @BeforeAll
-    static void startWorker() throws Exception {
-        worker = WorkerProcess.start(tmp.resolve("state"));
-    }
-
-    @AfterAll
-    static void stopWorker() throws Exception {
-        if (worker != null) {
-            worker.close();
-        }
-    }
+    @RegisterExtension
+    static RunningWorker worker = new RunningWorker();
 
     @Test
     void whoamiOverHttp3SaysH3() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("whoami"));
+        Path dir = worker.scratch("whoami");
         Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
                 Duration.ofSeconds(30), "/whoami");
         assertThat(dir.resolve("whoami")).as("gtlsclient stderr: %s", run.stderrText()).exists();
         JsonNode whoami = new ObjectMapper().readTree(dir.resolve("whoami").toFile());
         assertThat(whoami.get("protocol").asText()).isEqualTo("h3");
         assertThat(whoami.get("worker").asInt()).isZero();
-        assertThat(whoami.get("pid").asLong()).isEqualTo(worker.pid());
-        assertThat(whoami.get("transport").asText()).isEqualTo(worker.transport());
+        assertThat(whoami.get("pid").asLong()).isEqualTo(worker.process().pid());
+        assertThat(whoami.get("transport").asText()).isEqualTo(worker.process().transport());
         assertThat(whoami.get("remote").asText()).startsWith("127.0.0.1:");
         assertThat(whoami.has("tlsResumed")).isTrue();
         assertThat(whoami.get("earlyData").asBoolean()).isFalse();
@@ -52,7 +37,7 @@ class Http3IT {
 
     @Test
     void hundredMegabyteDownloadArrivesComplete() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("download"));
+        Path dir = worker.scratch("download");
         Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
                 Duration.ofSeconds(120), "/bytes/104857600");
         Path file = dir.resolve("104857600");
@@ -73,11 +58,11 @@ class Http3IT {
 
     @Test
     void echoReturnsTheSameTwentyMegabytes() throws Exception {
-        Path body = tmp.resolve("upload.bin");
+        Path body = worker.file("upload.bin");
         byte[] data = new byte[20_000_000];
         new Random(42).nextBytes(data);
         Files.write(body, data);
-        Path dir = Files.createDirectories(tmp.resolve("echo"));
+        Path dir = worker.scratch("echo");
         Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "-m", "POST", "-d", body.toString(),
                 "--download", dir.toString()), Duration.ofSeconds(120), "/echo");
         assertThat(run.stderrText()).doesNotContain("ERR_");

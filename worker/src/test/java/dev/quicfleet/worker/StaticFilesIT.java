@@ -11,53 +11,44 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code --static-dir}: a worker process serving a directory over HTTP/3 and HTTP/2. */
 class StaticFilesIT {
 
-    @TempDir
-    static Path tmp;
-    static WorkerProcess worker;
-    static byte[] data;
+    static final byte[] DATA = new byte[300_000];
 
-    @BeforeAll
-    static void startWorker() throws Exception {
-        Path www = Files.createDirectories(tmp.resolve("www/css"));
-        data = new byte[300_000];
-        new Random(3).nextBytes(data);
-        Files.write(tmp.resolve("www/data.bin"), data);
-        Files.writeString(www.resolve("site.css"), "body { color: teal }\n");
-        worker = WorkerProcess.start(tmp.resolve("state"), "--static-dir", tmp.resolve("www").toString());
-    }
-
-    @AfterAll
-    static void stopWorker() {
-        if (worker != null) {
-            worker.close();
+    @RegisterExtension
+    static RunningWorker worker = new RunningWorker(dir -> {
+        try {
+            Path www = Files.createDirectories(dir.resolve("www/css"));
+            new Random(3).nextBytes(DATA);
+            Files.write(dir.resolve("www/data.bin"), DATA);
+            Files.writeString(www.resolve("site.css"), "body { color: teal }\n");
+            return new String[] {"--static-dir", dir.resolve("www").toString()};
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
-    }
+    });
 
     @Test
     void servesFilesOverHttp3() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("h3"));
+        Path dir = worker.scratch("h3");
         Peers.Run run = Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()),
                 Duration.ofSeconds(30), "/static/data.bin", "/static/css/site.css");
-        assertThat(Files.readAllBytes(dir.resolve("data.bin"))).as(run.stderrText()).isEqualTo(data);
+        assertThat(Files.readAllBytes(dir.resolve("data.bin"))).as(run.stderrText()).isEqualTo(DATA);
         assertThat(Files.readString(dir.resolve("site.css"))).isEqualTo("body { color: teal }\n");
     }
 
     @Test
     void conditionalAndRangeRequestsOverHttp2() throws Exception {
-        HttpClient client = TestClients.http(tmp.resolve("state"), HttpClient.Version.HTTP_2);
+        HttpClient client = TestClients.http(worker.stateDir(), HttpClient.Version.HTTP_2);
         URI uri = URI.create("https://localhost:" + worker.port() + "/static/data.bin");
         HttpResponse<byte[]> full = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).build(),
                 HttpResponse.BodyHandlers.ofByteArray());
         assertThat(full.statusCode()).isEqualTo(200);
-        assertThat(full.body()).isEqualTo(data);
+        assertThat(full.body()).isEqualTo(DATA);
         String etag = full.headers().firstValue("etag").orElseThrow();
         assertThat(full.headers().firstValue("last-modified")).isPresent();
         assertThat(full.headers().firstValue("content-type")).hasValue("application/octet-stream");
@@ -71,7 +62,7 @@ class StaticFilesIT {
                 .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
         assertThat(range.statusCode()).isEqualTo(206);
         assertThat(range.headers().firstValue("content-range")).hasValue("bytes 1000-1999/300000");
-        assertThat(range.body()).isEqualTo(java.util.Arrays.copyOfRange(data, 1000, 2000));
+        assertThat(range.body()).isEqualTo(java.util.Arrays.copyOfRange(DATA, 1000, 2000));
 
         HttpResponse<byte[]> escape = client.send(HttpRequest.newBuilder(
                         URI.create("https://localhost:" + worker.port() + "/static/%2e%2e/state/dev-key.pem"))

@@ -12,10 +12,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Server-sent events reach the client one by one as the handler flushes them (20 events, 50 ms apart), not all at
@@ -23,25 +21,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class StreamingIT {
 
-    @TempDir
-    static Path tmp;
-    static WorkerProcess worker;
-
-    @BeforeAll
-    static void startWorker() throws Exception {
-        worker = WorkerProcess.start(tmp.resolve("state"));
-    }
-
-    @AfterAll
-    static void stopWorker() throws Exception {
-        if (worker != null) {
-            worker.close();
-        }
-    }
+    @RegisterExtension
+    static RunningWorker worker = new RunningWorker();
 
     @Test
     void sseEventsArriveSpreadOverTimeOnHttp2() throws Exception {
-        HttpClient client = TestClients.http(tmp.resolve("state"), HttpClient.Version.HTTP_2);
+        HttpClient client = TestClients.http(worker.stateDir(), HttpClient.Version.HTTP_2);
         HttpResponse<Stream<String>> response = client.send(HttpRequest.newBuilder(
                         URI.create("https://localhost:" + worker.port() + "/sse")).timeout(Duration.ofSeconds(30))
                 .build(), HttpResponse.BodyHandlers.ofLines());
@@ -58,7 +43,7 @@ class StreamingIT {
 
     @Test
     void sseEventsArriveSpreadOverTimeOnHttp3() throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("sse"));
+        Path dir = worker.scratch("sse");
         // Without -q, gtlsclient logs "http: stream 0x0 body N bytes" as each piece of body arrives.
         Peers.Run run = Peers.gtlsclient(worker.port(), List.of("--no-quic-dump", "--download", dir.toString()),
                 Duration.ofSeconds(30), "/sse");

@@ -11,33 +11,18 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** HTTP/1.1 and HTTP/2 over TLS on the TCP side of the same port, with the JDK's HttpClient. */
 class TcpIT {
 
-    @TempDir
-    static Path tmp;
-    static WorkerProcess worker;
-
-    @BeforeAll
-    static void startWorker() throws Exception {
-        worker = WorkerProcess.start(tmp.resolve("state"));
-    }
-
-    @AfterAll
-    static void stopWorker() throws Exception {
-        if (worker != null) {
-            worker.close();
-        }
-    }
+    @RegisterExtension
+    static RunningWorker worker = new RunningWorker();
 
     private static HttpResponse<byte[]> get(HttpClient.Version version, String path) throws Exception {
-        HttpClient client = TestClients.http(tmp.resolve("state"), version);
+        HttpClient client = TestClients.http(worker.stateDir(), version);
         return client.send(HttpRequest.newBuilder(URI.create("https://localhost:" + worker.port() + path))
                 .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofByteArray());
     }
@@ -55,8 +40,8 @@ class TcpIT {
         assertThat(whoami.get("protocol").asText())
                 .isEqualTo(version == HttpClient.Version.HTTP_2 ? "h2" : "http/1.1");
         assertThat(whoami.get("worker").asInt()).isZero();
-        assertThat(whoami.get("pid").asLong()).isEqualTo(worker.pid());
-        assertThat(whoami.get("transport").asText()).isEqualTo(worker.transport());
+        assertThat(whoami.get("pid").asLong()).isEqualTo(worker.process().pid());
+        assertThat(whoami.get("transport").asText()).isEqualTo(worker.process().transport());
         assertThat(whoami.get("earlyData").asBoolean()).isFalse();
     }
 
@@ -77,7 +62,7 @@ class TcpIT {
     void echoReturnsTheRequestBody(HttpClient.Version version) throws Exception {
         byte[] data = new byte[5_000_000];
         new Random(7).nextBytes(data);
-        HttpClient client = TestClients.http(tmp.resolve("state"), version);
+        HttpClient client = TestClients.http(worker.stateDir(), version);
         HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(
                         URI.create("https://localhost:" + worker.port() + "/echo"))
                 .timeout(Duration.ofSeconds(60))
@@ -101,7 +86,7 @@ class TcpIT {
     @ParameterizedTest
     @EnumSource(value = HttpClient.Version.class)
     void headGetsTheLengthOfGetButNoBody(HttpClient.Version version) throws Exception {
-        HttpClient client = TestClients.http(tmp.resolve("state"), version);
+        HttpClient client = TestClients.http(worker.stateDir(), version);
         HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(
                         URI.create("https://localhost:" + worker.port() + "/bytes/12345"))
                 .method("HEAD", HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(30)).build(),
