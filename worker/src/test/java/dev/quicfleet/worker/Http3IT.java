@@ -71,4 +71,19 @@ class Http3IT {
         assertThat(MessageDigest.getInstance("SHA-256").digest(echoed))
                 .isEqualTo(MessageDigest.getInstance("SHA-256").digest(data));
     }
+
+    @Test
+    void secondConnectionWithTheTicketIsReportedAsResumed() throws Exception {
+        Path session = worker.file("session.pem");
+        Path params = worker.file("transport-params.pem");
+        Path first = worker.scratch("first");
+        Path second = worker.scratch("second");
+        Peers.gtlsclient(worker.port(), List.of("-q", "--wait-for-ticket", "--session-file=" + session,
+                "--tp-file=" + params, "--download", first.toString()), Duration.ofSeconds(30), "/whoami");
+        Peers.gtlsclient(worker.port(), List.of("-q", "--session-file=" + session, "--tp-file=" + params,
+                "--download", second.toString()), Duration.ofSeconds(30), "/whoami");
+        ObjectMapper json = new ObjectMapper();
+        assertThat(json.readTree(first.resolve("whoami").toFile()).get("tlsResumed").asBoolean()).isFalse();
+        assertThat(json.readTree(second.resolve("whoami").toFile()).get("tlsResumed").asBoolean()).isTrue();
+    }
 }

@@ -11,6 +11,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -107,5 +108,26 @@ class TcpIT {
         assertThat(html).contains("<td id=\"protocol\">" + protocol + "</td>")
                 .contains("<td id=\"worker\">0</td>")
                 .contains("<td id=\"tlsResumed\">");
+    }
+
+    @Test
+    void secondTlsConnectionFromTheSameClientIsReportedAsResumed() throws Exception {
+        // One SSLContext: its client session cache offers the first connection's ticket on the second.
+        javax.net.ssl.SSLContext ssl = TestClients.trusting(worker.stateDir().resolve("dev-cert.pem"));
+        assertThat(whoamiOverHttp1(ssl)).contains("\"tlsResumed\" : false");
+        assertThat(whoamiOverHttp1(ssl)).contains("\"tlsResumed\" : true");
+    }
+
+    private static String whoamiOverHttp1(javax.net.ssl.SSLContext ssl) throws Exception {
+        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) ssl.getSocketFactory()
+                .createSocket("localhost", worker.port())) {
+            javax.net.ssl.SSLParameters params = socket.getSSLParameters();
+            params.setApplicationProtocols(new String[] {"http/1.1"});
+            socket.setSSLParameters(params);
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write("GET /whoami HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
     }
 }
