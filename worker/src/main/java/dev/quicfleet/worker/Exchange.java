@@ -456,6 +456,11 @@ abstract class Exchange implements Request {
                 return;
             }
             while (len > 0) {
+                if (buffer != null && !buffer.isWritable()) {
+                    // A full chunk goes out only once more bytes follow: the last chunk is sent by finish(),
+                    // together with the end of the stream.
+                    sendBuffer(false);
+                }
                 if (buffer == null) {
                     buffer = channel.alloc().directBuffer(CHUNK, CHUNK);
                 }
@@ -463,9 +468,6 @@ abstract class Exchange implements Request {
                 buffer.writeBytes(b, off, n);
                 off += n;
                 len -= n;
-                if (!buffer.isWritable()) {
-                    sendBuffer(false);
-                }
             }
         }
 

@@ -1,8 +1,8 @@
 package dev.quicfleet.worker;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3ErrorCode;
@@ -14,13 +14,13 @@ import java.util.Map;
 final class Http3Exchange extends Exchange {
 
     private final QuicStreamChannel stream;
-    /** The most recent write; FIN must wait for it (event loop only). */
-    private ChannelFuture lastWrite;
+    private final QuicFinOnLastWrite fin;
 
     Http3Exchange(QuicStreamChannel stream, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method,
                   String target, String authority, Headers headers) {
         super(stream, dispatcher, connection, method, target, authority, headers);
         this.stream = stream;
+        this.fin = stream.pipeline().get(QuicFinOnLastWrite.class);
     }
 
     @Override
@@ -36,41 +36,33 @@ final class Http3Exchange extends Exchange {
             frame.headers().add(field.getKey(), field.getValue());
         }
         if (endStream) {
-            stream.writeAndFlush(frame).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+            fin.finishWithNextWrite();
+            stream.writeAndFlush(frame);
         } else {
-            lastWrite = stream.write(frame);
+            stream.write(frame);
         }
     }
 
     @Override
     ChannelFuture doWriteData(ByteBuf data, boolean endStream) {
-        ChannelFuture future = stream.writeAndFlush(new DefaultHttp3DataFrame(data));
-        lastWrite = future;
         if (endStream) {
-            future.addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+            fin.finishWithNextWrite();
         }
-        return future;
+        return stream.writeAndFlush(new DefaultHttp3DataFrame(data));
     }
 
     @Override
     ChannelFuture doWriteEnd(Headers trailers) {
+        fin.finishWithNextWrite();
         if (trailers.isEmpty()) {
-            // Netty 4.2.18's QuicStreamChannel.shutdownOutput() writes FIN at once, ahead of writes still queued
-            // for flow control (which then fail with "Fin was sent already"): send FIN after the last write.
-            stream.flush();
-            ChannelFuture last = lastWrite;
-            if (last == null || last.isDone()) {
-                return stream.shutdownOutput();
-            }
-            ChannelPromise fin = stream.newPromise();
-            last.addListener(f -> stream.shutdownOutput(fin));
-            return fin;
+            // Nothing left to send but the end: an empty DATA frame carries the FIN (see QuicFinOnLastWrite).
+            return stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.EMPTY_BUFFER));
         }
         Http3HeadersFrame frame = new DefaultHttp3HeadersFrame();
         for (Map.Entry<String, String> field : trailers) {
             frame.headers().add(field.getKey(), field.getValue());
         }
-        return stream.writeAndFlush(frame).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+        return stream.writeAndFlush(frame);
     }
 
     @Override

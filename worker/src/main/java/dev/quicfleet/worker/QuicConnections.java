@@ -58,6 +58,8 @@ final class QuicConnections {
                             @Override
                             protected void initChannel(QuicStreamChannel stream) {
                                 stream.config().setAutoRead(false);
+                                // next to the channel, below the HTTP/3 frame codec
+                                stream.pipeline().addFirst(new QuicFinOnLastWrite());
                                 stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher));
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));

@@ -54,6 +54,7 @@ public final class Worker {
     private TlsMaterial tls;
     private TcpConnections tcpConnections;
     private EventLoopGroup group;
+    private EventLoopGroup tcpGroup;
     private Channel udpChannel;
     private Channel tcpChannel;
     private int port;
@@ -160,7 +161,14 @@ public final class Worker {
         }
         port = ((InetSocketAddress) udpChannel.localAddress()).getPort();
         dispatcher.altSvc(WorkerConfig.altSvc(port));
-        if (config.tcpFd() >= 0) {
+        if (config.tcpFd() >= 0 && transport == Transport.IO_URING) {
+            // Netty 4.2's io_uring cannot adopt a listening socket: TCP runs on an epoll loop of its own, QUIC stays
+            // on io_uring.
+            tcpGroup = Transport.EPOLL.newEventLoopGroup(config.ioThreads(),
+                    new DefaultThreadFactory("quicfleet-tcp-" + config.slot(), true));
+            tcpChannel = Listeners.adoptTcp(Transport.EPOLL, tcpGroup, config.tcpFd(), TCP_BACKLOG,
+                    tcp.childInitializer());
+        } else if (config.tcpFd() >= 0) {
             tcpChannel = Listeners.adoptTcp(transport, group, config.tcpFd(), TCP_BACKLOG, tcp.childInitializer());
         } else {
             tcpChannel = Listeners.bindTcp(transport, group, new InetSocketAddress(config.address(), port),
@@ -231,11 +239,13 @@ public final class Worker {
                 }
             }
         }
-        if (group != null) {
-            try {
-                group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
-            } catch (RuntimeException e) {
-                failures.addSuppressed(e);
+        for (EventLoopGroup loops : new EventLoopGroup[] {tcpGroup, group}) {
+            if (loops != null) {
+                try {
+                    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+                } catch (RuntimeException e) {
+                    failures.addSuppressed(e);
+                }
             }
         }
         dispatcher.shutdownNow();

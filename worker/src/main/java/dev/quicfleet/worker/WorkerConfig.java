@@ -82,6 +82,12 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         return new Builder();
     }
 
+    /** This config with sockets to adopt (from the supervisor) instead of binding. */
+    public WorkerConfig withAdoptedSockets(int udp, int tcp) {
+        return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
+                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix);
+    }
+
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
     public static String altSvc(int port) {
         return "h3=\":" + port + "\"; ma=86400";

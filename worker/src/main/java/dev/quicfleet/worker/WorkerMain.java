@@ -121,6 +121,10 @@ public final class WorkerMain {
             description = "UDP SO_RCVBUF/SO_SNDBUF (default: ${DEFAULT-VALUE}).")
     String udpSocketBuffer;
 
+    @Option(names = "--supervisor-socket", paramLabel = "PATH",
+            description = "Set by the supervisor: its control socket, which hands over this slot's sockets.")
+    Path supervisorSocketOption;
+
     @Option(names = "--static-dir", paramLabel = "DIR", description = "Serve this directory as static files.")
     Path staticDir;
 
@@ -145,7 +149,7 @@ public final class WorkerMain {
             err.println("(run with --help for the list of options)");
             return EXIT_CONFIG;
         }
-        return config == null ? 0 : serve(config, out, err);
+        return config == null ? 0 : serve(config, supervisorSocket(args), out, err);
     }
 
     /**
@@ -169,14 +173,23 @@ public final class WorkerMain {
         return options.toConfig();
     }
 
-    private static int serve(WorkerConfig config, PrintWriter out, PrintWriter err) {
+    private static int serve(WorkerConfig config, Path supervisorSocket, PrintWriter out, PrintWriter err) {
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerMain.class);
+        SupervisorLink link = null;
+        if (supervisorSocket != null) {
+            try {
+                link = SupervisorLink.connect(supervisorSocket, config.slot(), Duration.ofSeconds(30));
+            } catch (java.io.IOException e) {
+                err.println("error: " + e.getMessage());
+                return 1;
+            }
+            config = config.withAdoptedSockets(link.udpFd(), link.tcpFd());
+        }
         Transport transport;
         try {
             transport = Worker.resolveTransport(config);
         } catch (TransportUnavailableException | IllegalArgumentException e) {
-            err.println("error: " + e.getMessage());
-            return EXIT_CONFIG;
+            return fail(link, err, EXIT_CONFIG, e.getMessage());
         }
         Worker worker = buildWorker(config, transport);
         try {
@@ -185,11 +198,10 @@ public final class WorkerMain {
             Throwable cause = e.getCause();
             if (cause instanceof TlsConfigException || cause instanceof ListenerException
                     || cause instanceof IllegalArgumentException || cause instanceof UnsupportedOperationException) {
-                err.println("error: " + cause.getMessage());
-                return EXIT_CONFIG;
+                return fail(link, err, EXIT_CONFIG, cause.getMessage());
             }
             log.error("worker failed to start", cause);
-            return 1;
+            return fail(link, err, 1, "worker failed to start: " + cause);
         }
         CountDownLatch stop = new CountDownLatch(1);
         AtomicInteger signals = new AtomicInteger();
@@ -203,6 +215,17 @@ public final class WorkerMain {
             }
         };
         Signals.handle(onSignal, "TERM", "INT");
+        boolean[] orphaned = new boolean[1];
+        if (link != null) {
+            // A supervisor that died (even by SIGKILL) closes the socket: drain briefly and go, leaving no orphan.
+            link.closeFuture().addListener(f -> {
+                if (stop.getCount() > 0) {
+                    orphaned[0] = true;
+                    log.warn("the supervisor is gone: draining and exiting");
+                    stop.countDown();
+                }
+            });
+        }
         TlsMaterial tls = worker.tls();
         if (tls.generated()) {
             log.info("development certificate {} (for Chromium: --ignore-certificate-errors-spki-list={})",
@@ -212,22 +235,50 @@ public final class WorkerMain {
         out.printf("ready: worker %d pid %d udp+tcp %s:%d transport %s%n", config.slot(), ProcessHandle.current().pid(),
                 host.contains(":") ? "[" + host + "]" : host, worker.port(), worker.transport().id());
         out.flush();
+        if (link != null) {
+            link.ready(worker.port(), worker.transport().id());
+        }
         while (stop.getCount() > 0) {
             try {
                 stop.await();
             } catch (InterruptedException e) {
-                // only a signal ends serving
+                // only a signal (or losing the supervisor) ends serving
             }
         }
-        log.info("signal received: draining (deadline {})", ConfigValues.format(config.drainTimeout()));
+        Duration deadline = orphaned[0] ? min(config.drainTimeout(), ORPHAN_DRAIN) : config.drainTimeout();
+        if (!orphaned[0]) {
+            log.info("signal received: draining (deadline {})", ConfigValues.format(deadline));
+        }
         try {
-            worker.drain().join();
+            worker.drain(deadline).join();
         } catch (java.util.concurrent.CompletionException e) {
             log.error("stopping failed", e.getCause());
             return 1;
+        } finally {
+            if (link != null) {
+                link.close();
+            }
         }
         log.info("stopped");
         return 0;
+    }
+
+    /** How long a worker whose supervisor died keeps draining before it exits. */
+    private static final Duration ORPHAN_DRAIN = Duration.ofSeconds(2);
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    /** Prints the one error line, tells the supervisor (if any), and returns {@code exitCode}. */
+    private static int fail(SupervisorLink link, PrintWriter err, int exitCode, String message) {
+        err.println("error: " + message);
+        err.flush();
+        if (link != null) {
+            link.failed(exitCode, message);
+            link.close();
+        }
+        return exitCode;
     }
 
     /** Assembles the worker's site: demo routes, optional static files. */
@@ -277,6 +328,11 @@ public final class WorkerMain {
             throw new IllegalArgumentException("static-dir: " + staticDir + " (expected: an existing directory)");
         }
         return builder.build();
+    }
+
+    private static Path supervisorSocket(String[] args) {
+        String path = preScan(args, "--supervisor-socket", null);
+        return path == null ? null : Path.of(path);
     }
 
     /** Finds {@code --name VALUE} or {@code --name=VALUE} before picocli runs. */

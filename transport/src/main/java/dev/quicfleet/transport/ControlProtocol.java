@@ -1,0 +1,102 @@
+package dev.quicfleet.transport;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The supervisor–worker contract on the supervisor's control socket (a unix stream socket in a 0700 directory).
+ *
+ * <p>Every worker connects at start-up and the connection stays open for the worker's life:
+ * <ol>
+ *   <li>worker → supervisor: {@code hello <slot> <pid>}</li>
+ *   <li>supervisor → worker: the slot's UDP socket, then its TCP listening socket, as file descriptors
+ *       (SCM_RIGHTS). The supervisor owns them: a respawned worker gets the very same sockets, so the kernel's
+ *       {@code SO_REUSEPORT} group keeps its order and size.</li>
+ *   <li>worker → supervisor: {@code ready <port> <transport>}, or {@code failed <exit-code> <message>} when it cannot
+ *       serve (the message is the one line the operator sees).</li>
+ * </ol>
+ * If the supervisor dies, even by SIGKILL, the kernel closes its end and every worker drains and exits: no orphans.
+ * Tools ask the supervisor for its slot table with {@code status}; it answers one line per slot, then {@code end}.
+ *
+ * <p>Lines are UTF-8, newline-terminated, at most {@link #MAX_LINE} bytes.
+ */
+public final class ControlProtocol {
+
+    /** Longest line either side sends. */
+    public static final int MAX_LINE = 4096;
+    public static final String HELLO = "hello";
+    public static final String READY = "ready";
+    public static final String FAILED = "failed";
+    public static final String STATUS = "status";
+    public static final String END = "end";
+
+    private ControlProtocol() {
+    }
+
+    /**
+     * The control socket of the cluster serving {@code port}: {@code $XDG_RUNTIME_DIR/quicfleet/control-<port>.sock},
+     * or {@code /tmp/quicfleet-<user>/control-<port>.sock} without a runtime directory. One per port, so two clusters
+     * on one machine never meet.
+     */
+    public static Path defaultSocket(int port) {
+        String runtime = System.getenv("XDG_RUNTIME_DIR");
+        Path dir = runtime != null && !runtime.isBlank() ? Path.of(runtime, "quicfleet")
+                : Path.of(System.getProperty("java.io.tmpdir"), "quicfleet-" + System.getProperty("user.name"));
+        return dir.resolve("control-" + port + ".sock");
+    }
+
+    /** {@code hello <slot> <pid>}. */
+    public static String hello(int slot, long pid) {
+        return HELLO + " " + slot + " " + pid;
+    }
+
+    /** {@code ready <port> <transport>}. */
+    public static String ready(int port, String transport) {
+        return READY + " " + port + " " + transport;
+    }
+
+    /** {@code failed <exit-code> <message>}; newlines in the message become spaces. */
+    public static String failed(int exitCode, String message) {
+        return FAILED + " " + exitCode + " " + message.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    /** A parsed control line: the verb and its arguments (the last argument of {@code failed} keeps its spaces). */
+    public record Message(String verb, List<String> args) {
+
+        /** Argument {@code i} as an int. */
+        public int intArg(int i) {
+            return Integer.parseInt(args.get(i));
+        }
+    }
+
+    /**
+     * Parses a control line.
+     *
+     * @throws IllegalArgumentException for an unknown verb or a wrong number of arguments
+     */
+    public static Message parse(String line) {
+        String trimmed = line.strip();
+        int space = trimmed.indexOf(' ');
+        String verb = (space < 0 ? trimmed : trimmed.substring(0, space)).toLowerCase(Locale.ROOT);
+        String rest = space < 0 ? "" : trimmed.substring(space + 1).strip();
+        List<String> args = switch (verb) {
+            case HELLO, READY -> {
+                List<String> parts = List.of(rest.split(" +"));
+                if (parts.size() != 2) {
+                    throw new IllegalArgumentException("control line: " + trimmed + " (expected: " + verb
+                            + " and two arguments)");
+                }
+                yield parts;
+            }
+            case FAILED -> {
+                int sep = rest.indexOf(' ');
+                yield sep < 0 ? List.of(rest, "") : List.of(rest.substring(0, sep), rest.substring(sep + 1));
+            }
+            case STATUS, END -> List.of();
+            default -> throw new IllegalArgumentException("control line: " + trimmed
+                    + " (expected: hello, ready, failed, status or end)");
+        };
+        return new Message(verb, args);
+    }
+}
