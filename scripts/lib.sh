@@ -154,12 +154,23 @@ jvm_flags() {
   fi
 }
 
-# Builds the project (skipping tests) when the worker jar is missing or older than any source or pom,
-# so `./scripts/worker` works on a fresh clone and after every edit. Quiet unless it has to build.
+# Builds the project (skipping tests) when the worker or supervisor jar is missing or older than any source or
+# pom, so `./scripts/worker` and `./scripts/supervisor` work on a fresh clone and after every edit.
+# Quiet unless it has to build.
 ensure_built() {
-  local jar="$QUICFLEET_ROOT/worker/target/quicfleet-worker.jar"
-  if [[ -f $jar ]] && [[ -z $(find "$QUICFLEET_ROOT" -path '*/target' -prune -o -path '*/.git' -prune -o \
-      \( -name '*.java' -o -name 'pom.xml' -o -path '*/src/main/resources/*' \) -newer "$jar" -print -quit) ]]; then
+  local jar oldest=""
+  for jar in "$QUICFLEET_ROOT/worker/target/quicfleet-worker.jar" \
+      "$QUICFLEET_ROOT/supervisor/target/quicfleet-supervisor.jar"; do
+    if [[ ! -f $jar ]]; then
+      oldest=""
+      break
+    fi
+    if [[ -z $oldest || $jar -ot $oldest ]]; then
+      oldest=$jar
+    fi
+  done
+  if [[ -n $oldest ]] && [[ -z $(find "$QUICFLEET_ROOT" -path '*/target' -prune -o -path '*/.git' -prune -o \
+      \( -path '*/src/main/*' -type f -o -name 'pom.xml' \) -newer "$oldest" -print -quit) ]]; then
     return 0
   fi
   log "building quicfleet (first run, or sources changed) ..."

@@ -1,0 +1,221 @@
+package dev.quicfleet.supervisor;
+
+import dev.quicfleet.transport.ControlProtocol;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Unmatched;
+import sun.misc.Signal;
+
+/**
+ * {@code supervisor [--workers N] [options] [worker options]}: binds the port once per slot, starts one worker JVM
+ * per slot and keeps them running. Options it does not know are passed to every worker unchanged (certificate,
+ * transport, limits, {@code --config}, ...), so the worker's own validation and messages apply.
+ *
+ * <p>{@code supervisor status [--port P]} prints the slot table of a running supervisor.
+ *
+ * <p>Exit codes: 0 after a clean drain, 2 for input the operator must fix (bad flags, port in use, a certificate
+ * every worker rejects), 1 otherwise.
+ */
+@Command(name = "supervisor", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
+        description = {"Runs one quicfleet worker JVM per core on one UDP+TCP port, respawns them, drains them on "
+                + "SIGTERM and reloads them one slot at a time on SIGHUP.",
+                "Options not listed here are passed to every worker (see: worker --help)."})
+public final class SupervisorMain {
+
+    static final int EXIT_CONFIG = 2;
+
+    @Option(names = "--workers", paramLabel = "N", description = "Worker processes (default: the number of cores).")
+    Integer workers;
+
+    @Option(names = "--address", paramLabel = "IP", defaultValue = "0.0.0.0",
+            description = "Address to listen on (default: ${DEFAULT-VALUE}).")
+    String address;
+
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "4433",
+            description = "UDP and TCP port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "How long workers may drain on SIGTERM before they are killed (default: ${DEFAULT-VALUE}).")
+    String drainTimeout;
+
+    @Option(names = "--worker-heap", paramLabel = "SIZE", description = "Heap of each worker JVM, e.g. 512m.")
+    String workerHeap;
+
+    @Option(names = "--worker-jvm-opts", paramLabel = "OPTS", description = "Extra JVM options for each worker "
+            + "(space separated).")
+    String workerJvmOpts;
+
+    @Option(names = "--pin-cpus", description = "Pin worker i to CPU i (taskset).")
+    boolean pinCpus;
+
+    @Option(names = "--worker-jar", paramLabel = "JAR", description = "The worker jar (set by scripts/supervisor).")
+    Path workerJar;
+
+    @Option(names = "--control-socket", paramLabel = "PATH",
+            description = "Control socket (default: $XDG_RUNTIME_DIR/quicfleet/control-PORT.sock or "
+                    + "/tmp/quicfleet-USER/control-PORT.sock).")
+    Path controlSocket;
+
+    @Unmatched
+    List<String> workerArgs = new ArrayList<>();
+
+    /** Runs the supervisor (or {@code status}); exits the JVM with its code. */
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    static int run(String[] args, PrintWriter out, PrintWriter err) {
+        if (args.length > 0 && args[0].equals("status")) {
+            return status(args, out, err);
+        }
+        SupervisorMain options = new SupervisorMain();
+        CommandLine cli = new CommandLine(options).setOut(out).setErr(err).setUnmatchedOptionsArePositionalParams(false);
+        SupervisorConfig config;
+        try {
+            CommandLine.ParseResult parsed = cli.parseArgs(args);
+            if (CommandLine.printHelpIfRequested(parsed)) {
+                return 0;
+            }
+            config = options.toConfig();
+        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            err.println("(run with --help for the list of options)");
+            return EXIT_CONFIG;
+        }
+        return supervise(config, err);
+    }
+
+    private static int supervise(SupervisorConfig config, PrintWriter err) {
+        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
+        SlotSockets sockets;
+        try {
+            sockets = SlotSockets.bind(config.address(), config.port(), config.workers(), 4096, 4 << 20);
+        } catch (SlotSockets.BindFailure e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
+        Supervisor[] supervisor = new Supervisor[1];
+        ControlServer control;
+        try {
+            control = ControlServer.listen(config.controlSocket(),
+                    message -> supervisor[0].post(new Supervisor.Event.Control(message)));
+        } catch (IOException e) {
+            sockets.close();
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
+        try {
+            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out);
+            for (String name : List.of("TERM", "INT", "HUP")) {
+                Signal.handle(new Signal(name), signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
+            }
+            log.info("supervisor pid {}: {} workers on udp+tcp {}:{}, control socket {}",
+                    ProcessHandle.current().pid(), config.workers(), config.address().getHostAddress(),
+                    sockets.port(), control.path());
+            return supervisor[0].run();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        } finally {
+            control.close();
+            sockets.close();
+        }
+    }
+
+    SupervisorConfig toConfig() {
+        InetAddress bind;
+        try {
+            bind = InetAddress.getByName(address);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("address: " + address + " (expected: an IP address of this machine)");
+        }
+        Path jar = workerJar != null ? workerJar : Path.of(System.getProperty("quicfleet.worker.jar",
+                "worker/target/quicfleet-worker.jar"));
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalArgumentException("worker-jar: " + jar + " does not exist (expected: the worker jar; "
+                    + "build with ./mvnw -DskipTests install or run ./scripts/supervisor)");
+        }
+        List<Path> argFiles = new ArrayList<>();
+        String files = System.getProperty("quicfleet.jvm.argfiles", "");
+        for (String file : files.split(":")) {
+            if (!file.isBlank()) {
+                argFiles.add(Path.of(file));
+            }
+        }
+        List<String> jvmOpts = workerJvmOpts == null || workerJvmOpts.isBlank() ? List.of()
+                : List.of(workerJvmOpts.trim().split("\\s+"));
+        return new SupervisorConfig(workers != null ? workers : Runtime.getRuntime().availableProcessors(), bind,
+                port, duration("drain-timeout", drainTimeout), workerHeap, jvmOpts, pinCpus, jar, argFiles,
+                workerArgs, controlSocket != null ? controlSocket : ControlProtocol.defaultSocket(port),
+                Duration.ofMillis(100), Duration.ofSeconds(10));
+    }
+
+    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
+
+    static Duration duration(String key, String text) {
+        Matcher m = DURATION.matcher(text.trim().toLowerCase(Locale.ROOT));
+        if (!m.matches()) {
+            throw new IllegalArgumentException(key + ": " + text + " (expected: a duration such as 500ms, 10s or 1m)");
+        }
+        long n = Long.parseLong(m.group(1));
+        return switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            default -> Duration.ofHours(n);
+        };
+    }
+
+    /** {@code status [--port P | --control-socket PATH]}: the running supervisor's slot table. */
+    private static int status(String[] args, PrintWriter out, PrintWriter err) {
+        Path socket = null;
+        int port = 4433;
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--port") && i + 1 < args.length) {
+                port = Integer.parseInt(args[++i]);
+            } else if (args[i].equals("--control-socket") && i + 1 < args.length) {
+                socket = Path.of(args[++i]);
+            } else {
+                err.println("error: status: unknown argument " + args[i] + " (expected: --port P or "
+                        + "--control-socket PATH)");
+                return EXIT_CONFIG;
+            }
+        }
+        Path path = socket != null ? socket : ControlProtocol.defaultSocket(port);
+        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            channel.connect(UnixDomainSocketAddress.of(path));
+            channel.write(java.nio.ByteBuffer.wrap((ControlProtocol.STATUS + "\n").getBytes(StandardCharsets.UTF_8)));
+            BufferedReader reader = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel),
+                    StandardCharsets.UTF_8));
+            for (String line; (line = reader.readLine()) != null && !line.equals(ControlProtocol.END); ) {
+                out.println(line);
+            }
+            return 0;
+        } catch (IOException e) {
+            err.println("error: no supervisor answers on " + path + " (" + e.getMessage() + "); is it running "
+                    + "with --port " + port + "?");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package dev.quicfleet.supervisor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command line of a worker JVM: the same JDK as the supervisor, the project's JVM flag files, heap and extra
+ * options, optionally pinned to one CPU, then the worker jar with its slot, the control socket and the options the
+ * operator gave the supervisor for the workers.
+ */
+final class WorkerCommand {
+
+    private final SupervisorConfig config;
+    private final String java;
+    private final int cpus;
+
+    WorkerCommand(SupervisorConfig config) {
+        this.config = config;
+        this.java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin",
+                "java").toString());
+        this.cpus = Runtime.getRuntime().availableProcessors();
+    }
+
+    /** The command for {@code slot}. */
+    List<String> command(int slot, int port) {
+        List<String> command = new ArrayList<>();
+        if (config.pinCpus()) {
+            command.addAll(List.of("taskset", "-c", Integer.toString(slot % cpus)));
+        }
+        command.add(java);
+        for (Path file : config.jvmArgFiles()) {
+            command.add("@" + file);
+        }
+        if (config.workerHeap() != null) {
+            command.add("-Xmx" + config.workerHeap());
+        }
+        // An OutOfMemoryError leaves a worker in an unknown state: exit (code 3) and let the supervisor respawn it.
+        command.add("-XX:+ExitOnOutOfMemoryError");
+        command.addAll(config.workerJvmOpts());
+        command.add("-jar");
+        command.add(config.workerJar().toString());
+        command.addAll(List.of("--slot", Integer.toString(slot),
+                "--supervisor-socket", config.controlSocket().toString(),
+                "--address", config.address().getHostAddress(),
+                "--port", Integer.toString(port),
+                "--drain-timeout", config.drainTimeout().toMillis() + "ms"));
+        command.addAll(config.workerArgs());
+        return command;
+    }
+
+    Process start(int slot, int port) throws IOException {
+        return new ProcessBuilder(command(slot, port)).start();
+    }
+}
