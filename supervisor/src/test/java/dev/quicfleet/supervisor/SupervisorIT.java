@@ -1,0 +1,267 @@
+package dev.quicfleet.supervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The supervisor with real worker JVMs on loopback. */
+class SupervisorIT {
+
+    private static final Pattern WORKER = Pattern.compile("\"worker\" : (\\d+)");
+
+    @TempDir
+    Path tmp;
+    private final ExecutorService clients = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().daemon().factory());
+
+    @AfterEach
+    void stopClients() {
+        clients.shutdownNow();
+    }
+
+    @Test
+    void bothWorkersServeNewConnections() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2")) {
+            Set<Integer> seen = new HashSet<>();
+            // A new client is a new connection from a new source port; the kernel spreads those over the slots.
+            for (int i = 0; i < 40 && seen.size() < 2; i++) {
+                HttpClient client = client(HttpClient.Version.HTTP_1_1);
+                seen.add(worker(get(client, supervisor.port(), "/whoami").body()));
+            }
+            assertThat(seen).containsExactlyInAnyOrder(0, 1);
+            assertThat(status(supervisor)).hasSize(2).allMatch(l -> l.contains("state ready"));
+        }
+    }
+
+    @Test
+    void killedWorkerComesBackOnTheSameSocketWhileTheOtherKeepsServing() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2")) {
+            // One HTTP/2 connection, held by whichever worker accepted it: that one survives, the other is killed.
+            HttpClient held = client(HttpClient.Version.HTTP_2);
+            int survivor = worker(get(held, supervisor.port(), "/whoami").body());
+            int victim = 1 - survivor;
+            long victimPid = pidOf(supervisor, victim);
+            long udpInode = udpSocketInode(victimPid, supervisor.port());
+
+            AtomicInteger ok = new AtomicInteger();
+            AtomicInteger failed = new AtomicInteger();
+            CompletableFuture<Void> load = CompletableFuture.runAsync(() -> {
+                for (int i = 0; i < 300; i++) {
+                    try {
+                        HttpResponse<String> response = get(held, supervisor.port(), "/whoami");
+                        if (response.statusCode() == 200 && worker(response.body()) == survivor) {
+                            ok.incrementAndGet();
+                        } else {
+                            failed.incrementAndGet();
+                        }
+                    } catch (Exception e) {
+                        failed.incrementAndGet();
+                    }
+                }
+            }, clients);
+            ProcessHandle.of(victimPid).orElseThrow().destroyForcibly();
+
+            long respawned = awaitReadyWithNewPid(supervisor, victim, victimPid, Duration.ofSeconds(30));
+            load.get(60, TimeUnit.SECONDS);
+            assertThat(failed.get()).as("requests failed on the surviving worker's connection").isZero();
+            assertThat(ok.get()).isEqualTo(300);
+            // The same UDP socket (inode) went to the respawned worker: the reuseport group did not change.
+            assertThat(udpSocketInode(respawned, supervisor.port())).isEqualTo(udpInode);
+            assertThat(status(supervisor).get(victim)).contains("restarts 1").contains("killed (SIGKILL)");
+        }
+    }
+
+    @Test
+    void sigtermLetsInFlightRequestsFinishAndExitsZero() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2", "--drain-timeout", "15s")) {
+            HttpClient client = client(HttpClient.Version.HTTP_2);
+            CompletableFuture<HttpResponse<String>> sse = CompletableFuture.supplyAsync(() ->
+                    send(client, supervisor.port(), "/sse?interval=150ms"), clients);
+            CompletableFuture<HttpResponse<String>> download = CompletableFuture.supplyAsync(() ->
+                    send(client(HttpClient.Version.HTTP_1_1), supervisor.port(), "/bytes/100m"), clients);
+            assertThat(supervisor.awaitStderr(l -> l.contains("GET /sse"), Duration.ofMillis(500))).isNull();
+            supervisor.terminate();
+            HttpResponse<String> events = sse.get(60, TimeUnit.SECONDS);
+            assertThat(events.body().lines().filter(l -> l.startsWith("data: {\"i\"")).count()).isEqualTo(20);
+            assertThat(download.get(60, TimeUnit.SECONDS).body()).hasSize(100 << 20);
+            assertThat(supervisor.awaitExit(Duration.ofSeconds(30))).as(supervisor.stderr()).isZero();
+        }
+    }
+
+    @Test
+    void killedSupervisorLeavesNoWorkerBehind() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2")) {
+            List<Long> workers = supervisor.workerPids();
+            assertThat(workers).hasSize(2);
+            ProcessHandle.of(supervisor.pid()).orElseThrow().destroyForcibly();
+            for (long pid : workers) {
+                ProcessHandle worker = ProcessHandle.of(pid).orElse(null);
+                if (worker != null) {
+                    worker.onExit().get(5, TimeUnit.SECONDS);
+                }
+            }
+            assertThat(workers.stream().map(ProcessHandle::of).filter(h -> h.isPresent() && h.get().isAlive()))
+                    .isEmpty();
+        }
+    }
+
+    @Test
+    void badInputExitsTwoWithOneClearLine() throws Exception {
+        assertFails(List.of("--workers", "0"), "error: workers: 0 (expected: 1..256)");
+        assertFails(List.of("--workers", "2", "--no-such-worker-flag"), "error: Unknown option: '--no-such-worker-flag'");
+        assertFails(List.of("--workers", "2", "--cert", tmp.resolve("nope.pem").toString(), "--key",
+                tmp.resolve("nope.pem").toString()), "error: certificate file not found: " + tmp.resolve("nope.pem"));
+        try (DatagramSocket taken = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            assertFails(List.of("--workers", "2", "--port", Integer.toString(taken.getLocalPort())),
+                    "error: failed to bind UDP 127.0.0.1:" + taken.getLocalPort() + ": address already in use");
+        }
+    }
+
+    private void assertFails(List<String> args, String line) throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.launch(tmp, args.toArray(String[]::new))) {
+            assertThat(supervisor.awaitExit(Duration.ofSeconds(60))).as(supervisor.stderr()).isEqualTo(2);
+            List<String> errors = supervisor.stderr().lines().filter(l -> l.startsWith("error:")).toList();
+            assertThat(errors).as(supervisor.stderr()).hasSize(1);
+            assertThat(errors.get(0)).startsWith(line);
+            assertThat(supervisor.workerPids()).isEmpty();
+        }
+    }
+
+    // ---- helpers ----
+
+    private SSLContext trust() throws Exception {
+        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+        store.load(null, null);
+        try (InputStream in = Files.newInputStream(tmp.resolve("state/dev-cert.pem"))) {
+            store.setCertificateEntry("dev", CertificateFactory.getInstance("X.509").generateCertificate(in));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(store);
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        return ssl;
+    }
+
+    private HttpClient client(HttpClient.Version version) {
+        try {
+            return HttpClient.newBuilder().version(version).sslContext(trust()).connectTimeout(Duration.ofSeconds(10))
+                    .build();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static HttpResponse<String> get(HttpClient client, int port, String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create("https://localhost:" + port + path))
+                .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpResponse<String> send(HttpClient client, int port, String path) {
+        try {
+            return get(client, port, path);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static int worker(String whoami) {
+        Matcher m = WORKER.matcher(whoami);
+        assertThat(m.find()).as(whoami).isTrue();
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** The supervisor's slot table, through the same code path as {@code supervisor status}. */
+    private static List<String> status(SupervisorProcess supervisor) {
+        StringWriter out = new StringWriter();
+        int code = SupervisorMain.run(new String[] {"status", "--control-socket", supervisor.controlSocket().toString()},
+                new PrintWriter(out), new PrintWriter(new StringWriter()));
+        assertThat(code).isZero();
+        return out.toString().lines().toList();
+    }
+
+    private static long pidOf(SupervisorProcess supervisor, int slot) {
+        String line = status(supervisor).get(slot);
+        Matcher m = Pattern.compile("slot " + slot + " pid (\\d+) state ready").matcher(line);
+        assertThat(m.find()).as(line).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+
+    private static long awaitReadyWithNewPid(SupervisorProcess supervisor, int slot, long oldPid, Duration timeout)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Object monitor = new Object();
+        while (System.nanoTime() < deadline) {
+            String line = status(supervisor).get(slot);
+            Matcher m = Pattern.compile("pid (\\d+) state ready").matcher(line);
+            if (m.find() && Long.parseLong(m.group(1)) != oldPid) {
+                return Long.parseLong(m.group(1));
+            }
+            synchronized (monitor) {
+                monitor.wait(100);
+            }
+        }
+        throw new AssertionError("slot " + slot + " not serving again within " + timeout + "; stderr:\n"
+                + supervisor.stderr());
+    }
+
+    /** The inode of the UDP socket on {@code port} that process {@code pid} holds (from /proc). */
+    private static long udpSocketInode(long pid, int port) throws Exception {
+        Set<Long> portInodes = new HashSet<>();
+        String hexPort = String.format(Locale.ROOT, ":%04X", port);
+        // Netty's raw sockets are dual-stack IPv6: they are listed in udp6 (IPv4-only ones in udp).
+        for (String table : List.of("/proc/net/udp", "/proc/net/udp6")) {
+            for (String line : Files.readAllLines(Path.of(table))) {
+                String[] f = line.trim().split("\\s+");
+                if (f.length > 9 && f[1].endsWith(hexPort)) {
+                    portInodes.add(Long.parseLong(f[9]));
+                }
+            }
+        }
+        Set<Long> held = new HashSet<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    String target = Files.readSymbolicLink(fd).toString();
+                    if (target.startsWith("socket:[")) {
+                        held.add(Long.parseLong(target.substring(8, target.length() - 1)));
+                    }
+                } catch (java.io.IOException ignored) {
+                    // fd closed meanwhile
+                }
+            }
+        }
+        held.retainAll(portInodes);
+        assertThat(held).as("UDP sockets on port %d held by pid %d", port, pid).hasSize(1);
+        return held.iterator().next();
+    }
+}
