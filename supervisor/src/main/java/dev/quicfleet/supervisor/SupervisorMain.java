@@ -97,6 +97,7 @@ public final class SupervisorMain {
             if (CommandLine.printHelpIfRequested(parsed)) {
                 return 0;
             }
+            options.applyConfigFile(parsed);
             config = options.toConfig();
         } catch (CommandLine.ParameterException | IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
@@ -140,6 +141,50 @@ public final class SupervisorMain {
         } finally {
             control.close();
             sockets.close();
+        }
+    }
+
+    /**
+     * The workers read {@code --config FILE} themselves; the supervisor reads the keys it acts on from the same file
+     * ({@code address}, {@code port}, {@code drain-timeout}), unless the same option was given as a flag, so the file
+     * means the same to both.
+     */
+    void applyConfigFile(CommandLine.ParseResult parsed) {
+        String file = null;
+        for (int i = 0; i < workerArgs.size(); i++) {
+            String arg = workerArgs.get(i);
+            if (arg.equals("--config") && i + 1 < workerArgs.size()) {
+                file = workerArgs.get(i + 1);
+            } else if (arg.startsWith("--config=")) {
+                file = arg.substring("--config=".length());
+            }
+        }
+        if (file == null) {
+            return;
+        }
+        com.fasterxml.jackson.databind.JsonNode root;
+        try {
+            root = new com.fasterxml.jackson.databind.ObjectMapper(
+                    new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of(file).toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("config: cannot read " + file + ": " + e.getMessage());
+        }
+        if (root == null || !root.isObject()) {
+            return; // the workers report a malformed file, with the same message
+        }
+        if (root.hasNonNull("address") && !parsed.hasMatchedOption("--address")) {
+            address = root.get("address").asText();
+        }
+        if (root.hasNonNull("port") && !parsed.hasMatchedOption("--port")) {
+            String value = root.get("port").asText();
+            try {
+                port = Integer.parseInt(value);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("port: " + value + " in " + file + " (expected: 1..65535)");
+            }
+        }
+        if (root.hasNonNull("drain-timeout") && !parsed.hasMatchedOption("--drain-timeout")) {
+            drainTimeout = root.get("drain-timeout").asText();
         }
     }
 
