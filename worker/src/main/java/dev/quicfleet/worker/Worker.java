@@ -123,22 +123,20 @@ public final class Worker {
     }
 
     private void doStart() throws TlsConfigException, SSLException {
+        long t0 = System.nanoTime();
         tls = config.cert() == null
                 ? TlsMaterial.developmentCertificate(config.stateDir(), Clock.systemUTC())
                 : TlsMaterial.load(config.cert(), config.key(), Clock.systemUTC());
         X509Certificate[] chain = tls.chain().toArray(new X509Certificate[0]);
+        // Loading BoringSSL for TCP (tcnative) and building its context takes about half a second: do it while this
+        // thread sets up QUIC, the event loops and the UDP socket (start-up time is respawn time).
+        CompletableFuture<SslContext> tcpSslFuture = CompletableFuture.supplyAsync(() -> tcpSslContext(chain),
+                task -> Thread.ofPlatform().daemon().name("quicfleet-tls-init").start(task));
+        long tTls = System.nanoTime();
         QuicSslContext quicSsl = QuicSslContextBuilder.forServer(tls.privateKey(), null, chain)
                 .applicationProtocols(Http3.supportedApplicationProtocols())
                 .build();
-        SslContext tcpSsl = SslContextBuilder.forServer(tls.privateKey(), chain)
-                .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
-                .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
-                .protocols("TLSv1.3", "TLSv1.2")
-                .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
-                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                        ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
-                .build();
+        long tQuic = System.nanoTime();
 
         group = transport.newEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("quicfleet-io-" + config.slot(), true));
@@ -147,6 +145,14 @@ public final class Worker {
                 .tokenHandler(null) // no Retry round trip; address validation comes with the shared token key
                 .handler(quicConnections.connectionInitializer())
                 .build();
+        long tBound = System.nanoTime();
+        SslContext tcpSsl;
+        try {
+            tcpSsl = tcpSslFuture.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+        long tTcpReady = System.nanoTime();
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
                 config.quic().maxData()));
@@ -174,10 +180,36 @@ public final class Worker {
             tcpChannel = Listeners.bindTcp(transport, group, new InetSocketAddress(config.address(), port),
                     config.reusePort(), TCP_BACKLOG, tcp.childInitializer());
         }
+        long tDone = System.nanoTime();
         log.info("serving {} on udp+tcp {} (transport {}, GSO {}, TLS {} for TCP)", tls.describe(), port,
                 transport.id(), transport.supportsGso() && config.quic().gsoSegments() > 1
                         ? "on, " + config.quic().gsoSegments() + " segments" : "off",
                 OpenSsl.isAvailable() ? "BoringSSL" : "JDK");
+        // Start-up is respawn time: say where it went (the JVM's own start is before main, see uptime).
+        log.info("started in {} ms since JVM start: certificate {} ms, QUIC TLS {} ms, event loops and QUIC codec {} "
+                + "ms, waiting for TCP TLS (built in parallel) {} ms, UDP and TCP sockets {} ms",
+                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
+                ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tDone - tTcpReady));
+    }
+
+    private static long ms(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
+    }
+
+    private SslContext tcpSslContext(X509Certificate[] chain) {
+        try {
+            return SslContextBuilder.forServer(tls.privateKey(), chain)
+                    .sslProvider(OpenSsl.isAvailable() ? SslProvider.OPENSSL : SslProvider.JDK)
+                    .ciphers(Http2SecurityUtil.CIPHERS, SupportedCipherSuiteFilter.INSTANCE)
+                    .protocols("TLSv1.3", "TLSv1.2")
+                    .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
+                            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                            ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1))
+                    .build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot build the TLS context for TCP: " + e.getMessage(), e);
+        }
     }
 
     /**
