@@ -148,7 +148,8 @@ final class Supervisor {
             scheduleRespawn(slot, "failed_start");
             return null;
         }
-        pump(process.getInputStream(), System.err, null);
+        // A worker's stdout carries only its "ready:" line, which the supervisor reports itself: drain it.
+        pump(process.getInputStream(), null, null);
         pump(process.getErrorStream(), System.err, line -> errorLines.put(process.pid(), line));
         process.onExit().thenRun(() -> post(new Event.Exited(index, process)));
         if (slot.process == null || slot.state != State.READY) {
@@ -441,6 +442,9 @@ final class Supervisor {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) {
+                    if (sink == null) {
+                        continue;
+                    }
                     if (errors != null && line.startsWith("error: ")) {
                         errors.accept(line.substring("error: ".length()));
                     } else if (errors == null || !line.startsWith("(run with --help")) {

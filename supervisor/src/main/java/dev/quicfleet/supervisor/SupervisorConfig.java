@@ -27,6 +27,12 @@ record SupervisorConfig(int workers, InetAddress address, int port, Duration dra
                         List<String> workerJvmOpts, boolean pinCpus, Path workerJar, List<Path> jvmArgFiles,
                         List<String> workerArgs, Path controlSocket, Duration backoffStart, Duration backoffMax) {
 
+    /** This config with {@code path} as the control socket. */
+    SupervisorConfig withControlSocket(Path path) {
+        return new SupervisorConfig(workers, address, port, drainTimeout, workerHeap, workerJvmOpts, pinCpus, workerJar,
+                jvmArgFiles, workerArgs, path, backoffStart, backoffMax);
+    }
+
     /** The most worker slots (the slot number must fit the connection-ID byte). */
     static final int MAX_WORKERS = 256;
 

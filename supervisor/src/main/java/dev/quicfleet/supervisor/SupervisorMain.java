@@ -82,6 +82,19 @@ public final class SupervisorMain {
 
     /** Runs the supervisor (or {@code status}); exits the JVM with its code. */
     public static void main(String[] args) {
+        // Read when the first logger is created; the workers get the same --log-format (it is passed through).
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--log-format") && i + 1 < args.length) {
+                System.setProperty("quicfleet.log.format", args[i + 1]);
+            } else if (args[i].startsWith("--log-format=")) {
+                System.setProperty("quicfleet.log.format", args[i].substring("--log-format=".length()));
+            }
+        }
+        String format = System.getProperty("quicfleet.log.format", "text");
+        if (!format.equals("text") && !format.equals("json")) {
+            System.err.println("error: log-format: " + format + " (expected: text or json)");
+            System.exit(EXIT_CONFIG);
+        }
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
@@ -107,7 +120,8 @@ public final class SupervisorMain {
         return supervise(config, err);
     }
 
-    private static int supervise(SupervisorConfig config, PrintWriter err) {
+    private static int supervise(SupervisorConfig given, PrintWriter err) {
+        SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
         try {
@@ -115,6 +129,10 @@ public final class SupervisorMain {
         } catch (SlotSockets.BindFailure e) {
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
+        }
+        if (config.controlSocket() == null) {
+            // Named after the port actually bound (it differs from --port 0), so clusters never share one.
+            config = config.withControlSocket(ControlProtocol.defaultSocket(sockets.port()));
         }
         Supervisor[] supervisor = new Supervisor[1];
         ControlServer control;
@@ -212,7 +230,7 @@ public final class SupervisorMain {
                 : List.of(workerJvmOpts.trim().split("\\s+"));
         return new SupervisorConfig(workers != null ? workers : Runtime.getRuntime().availableProcessors(), bind,
                 port, duration("drain-timeout", drainTimeout), workerHeap, jvmOpts, pinCpus, jar, argFiles,
-                workerArgs, controlSocket != null ? controlSocket : ControlProtocol.defaultSocket(port),
+                workerArgs, controlSocket,
                 Duration.ofMillis(100), Duration.ofSeconds(10));
     }
 

@@ -136,6 +136,24 @@ class SupervisorIT {
     }
 
     @Test
+    void jsonLogsAreOneObjectPerLineTaggedWithTheirProcess() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2", "--log-format", "json")) {
+            get(client(HttpClient.Version.HTTP_2), supervisor.port(), "/healthz");
+            supervisor.terminate();
+            assertThat(supervisor.awaitExit(Duration.ofSeconds(30))).isZero();
+            var json = new com.fasterxml.jackson.databind.ObjectMapper();
+            Set<String> processes = new HashSet<>();
+            for (String line : supervisor.stderr().lines().filter(l -> !l.isBlank()).toList()) {
+                var event = json.readTree(line);
+                assertThat(event.path("level").asText()).as(line).isNotEmpty();
+                assertThat(event.path("formattedMessage").asText()).as(line).isNotEmpty();
+                processes.add(event.path("context").path("properties").path("process").asText());
+            }
+            assertThat(processes).containsExactlyInAnyOrder("supervisor", "worker 0", "worker 1");
+        }
+    }
+
+    @Test
     void badInputExitsTwoWithOneClearLine() throws Exception {
         assertFails(List.of("--workers", "0"), "error: workers: 0 (expected: 1..256)");
         assertFails(List.of("--workers", "2", "--no-such-worker-flag"), "error: Unknown option: '--no-such-worker-flag'");

@@ -121,6 +121,13 @@ public final class WorkerMain {
             description = "UDP SO_RCVBUF/SO_SNDBUF (default: ${DEFAULT-VALUE}).")
     String udpSocketBuffer;
 
+    /** Log line formats. */
+    enum LogFormat { text, json }
+
+    @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "text",
+            description = "text or json: one log line per event on stderr (default: ${DEFAULT-VALUE}).")
+    LogFormat logFormat;
+
     @Option(names = "--supervisor-socket", paramLabel = "PATH",
             description = "Set by the supervisor: its control socket, which hands over this slot's sockets.")
     Path supervisorSocketOption;
@@ -134,8 +141,9 @@ public final class WorkerMain {
 
     /** Runs the worker; returns only by exiting the JVM. */
     public static void main(String[] args) {
-        // Every log line carries the slot: set it before the first logger is created.
+        // Every log line carries the slot, in the chosen format: both are read when the first logger is created.
         System.setProperty("quicfleet.slot", preScan(args, "--slot", "0"));
+        System.setProperty("quicfleet.log.format", preScan(args, "--log-format", "text"));
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
