@@ -162,7 +162,8 @@ public final class WorkerMetrics implements AutoCloseable {
 
     /**
      * The underlying registry, for meters other modules bind at start-up (for example function counters over the
-     * ticket cache's statistics). They get the common tags too. Not for the request path.
+     * ticket cache's statistics). They get the common tags too. Give each a description: {@code promtool check
+     * metrics} rejects a family without help text. Not for the request path.
      */
     public MeterRegistry registry() {
         return registry;

@@ -8,6 +8,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -270,12 +272,20 @@ class ClusterScrapeTest {
     void promtoolAcceptsTheMergedScrape() throws Exception {
         assumeTrue(Files.isExecutable(PROMTOOL), "promtool not installed (scripts/install-test-deps)");
         traffic();
+        // Summaries too (Micrometer writes one for a timer without buckets, as for GC pauses), with quantiles.
+        Timer.builder("test.pause").description("a timer without buckets").register(worker0.registry())
+                .record(Duration.ofMillis(5));
+        DistributionSummary.builder("test.quantiles").description("a distribution with percentiles")
+                .publishPercentiles(0.5, 0.99).register(worker1.registry())
+                .record(42);
         workersAnswer();
         answers.put(2, new CompletableFuture<>()); // and one worker that never answers
 
         String text = new ClusterScrape(supervisor, answers::get, Duration.ofMillis(200))
                 .scrape(List.of(0, 1, 2), null).body();
 
+        assertThat(text).contains("# TYPE test_pause_seconds summary\n",
+                                  "test_quantiles{transport=\"io_uring\",worker=\"1\",quantile=\"0.99\"} 42.0\n");
         assertThat(run(List.of(PROMTOOL.toString(), "check", "metrics"), text))
                 .isEqualTo(new Run(0, ""));
     }
