@@ -1,5 +1,8 @@
 /**
- * Meter names in one place, the per-worker Micrometer registry and the supervisor's merge of all workers into one
- * Prometheus scrape. Micrometer only, no Netty. Filled in by the metrics issue.
+ * Meter names in one place ({@link dev.quicfleet.metrics.MeterNames}), the per-worker registry
+ * ({@link dev.quicfleet.metrics.WorkerMetrics}), the supervisor's own meters
+ * ({@link dev.quicfleet.metrics.SupervisorMetrics}) and the merge of every worker's scrape with them into one
+ * Prometheus exposition ({@link dev.quicfleet.metrics.ClusterScrape}). Micrometer and prometheus-metrics only, no
+ * Netty. The series, labels and example queries are in {@code docs/METRICS.md}.
  */
 package dev.quicfleet.metrics;

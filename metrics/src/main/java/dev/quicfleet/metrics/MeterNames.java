@@ -1,0 +1,84 @@
+package dev.quicfleet.metrics;
+
+/**
+ * Every meter name and tag key quicfleet publishes, in one place.
+ *
+ * <p>Names are Micrometer dot names under the prefix {@value #PREFIX}. The Prometheus registry turns the dots into
+ * underscores and appends what the type and base unit imply: {@code _total} for counters, {@code _seconds} for
+ * timers, {@code _bytes} for meters whose base unit is bytes. So no name here ends in {@code total} or a unit; the
+ * Prometheus name is given next to each constant.
+ *
+ * <p>Every tag has a small fixed set of values: {@link #WORKER} is the slot number (never a pid), and the others come
+ * from the enums {@link HttpProtocol}, {@link EarlyDataOutcome} and {@link RestartReason} or from the value constants
+ * below.
+ */
+public final class MeterNames {
+
+    /** The prefix of every quicfleet meter. */
+    public static final String PREFIX = "quicfleet";
+
+    // Worker meters.
+
+    /** Gauge of open QUIC connections: {@code quicfleet_quic_connections_active}. */
+    public static final String QUIC_CONNECTIONS_ACTIVE = PREFIX + ".quic.connections.active";
+    /** Counter of finished QUIC handshakes by {@link #RESULT} and {@link #RESUMED}: {@code quicfleet_quic_handshakes_total}. */
+    public static final String QUIC_HANDSHAKES = PREFIX + ".quic.handshakes";
+    /** Counter of 0-RTT requests by {@link #OUTCOME}: {@code quicfleet_quic_early_data_requests_total}. */
+    public static final String QUIC_EARLY_DATA_REQUESTS = PREFIX + ".quic.early.data.requests";
+    /** Counter of Retry packets sent: {@code quicfleet_quic_retry_sent_total}. */
+    public static final String QUIC_RETRY_SENT = PREFIX + ".quic.retry.sent";
+    /** Counter of QUIC packets sent: {@code quicfleet_quic_packets_sent_total}. */
+    public static final String QUIC_PACKETS_SENT = PREFIX + ".quic.packets.sent";
+    /** Counter of QUIC packets declared lost: {@code quicfleet_quic_packets_lost_total}. */
+    public static final String QUIC_PACKETS_LOST = PREFIX + ".quic.packets.lost";
+    /** Counter of HTTP responses by {@link #PROTOCOL} and {@link #STATUS_CLASS}: {@code quicfleet_http_requests_total}. */
+    public static final String HTTP_REQUESTS = PREFIX + ".http.requests";
+    /** Timer (histogram) of request durations by {@link #PROTOCOL}: {@code quicfleet_http_request_duration_seconds}. */
+    public static final String HTTP_REQUEST_DURATION = PREFIX + ".http.request.duration";
+    /** Counter of response body bytes by {@link #PROTOCOL}: {@code quicfleet_http_response_body_bytes_total}. */
+    public static final String HTTP_RESPONSE_BODY = PREFIX + ".http.response.body";
+
+    // Supervisor meters.
+
+    /** Info gauge (always 1) carrying {@link #VERSION}: {@code quicfleet_build_info}. */
+    public static final String BUILD_INFO = PREFIX + ".build.info";
+    /** Gauge of workers currently running: {@code quicfleet_workers_running}. */
+    public static final String WORKERS_RUNNING = PREFIX + ".workers.running";
+    /** Counter of worker restarts by {@link #WORKER} and {@link #REASON}: {@code quicfleet_worker_restarts_total}. */
+    public static final String WORKER_RESTARTS = PREFIX + ".worker.restarts";
+    /** Counter of TLS ticket key rotations: {@code quicfleet_tls_ticket_key_rotations_total}. */
+    public static final String TLS_TICKET_KEY_ROTATIONS = PREFIX + ".tls.ticket.key.rotations";
+    /** Counter of failed worker scrapes by {@link #WORKER}: {@code quicfleet_scrape_errors_total}. */
+    public static final String SCRAPE_ERRORS = PREFIX + ".scrape.errors";
+
+    // Tag keys.
+
+    /** The worker slot number as a decimal string ({@code "0"}, {@code "1"}, ...); never a pid. */
+    public static final String WORKER = "worker";
+    /** The worker's I/O transport ({@code io_uring}, {@code epoll}, {@code nio}). */
+    public static final String TRANSPORT = "transport";
+    /** A handshake's result: {@link #SUCCESS} or {@link #FAILURE}. */
+    public static final String RESULT = "result";
+    /** Whether a handshake resumed a TLS session: {@code "true"} or {@code "false"}. */
+    public static final String RESUMED = "resumed";
+    /** What happened to an early-data request: {@link EarlyDataOutcome#tagValue()}. */
+    public static final String OUTCOME = "outcome";
+    /** The HTTP version: {@link HttpProtocol#tagValue()}. */
+    public static final String PROTOCOL = "protocol";
+    /** The response status class: {@code 1xx} .. {@code 5xx}. */
+    public static final String STATUS_CLASS = "status_class";
+    /** Why a worker was restarted: {@link RestartReason#tagValue()}. */
+    public static final String REASON = "reason";
+    /** The quicfleet version on {@link #BUILD_INFO}. */
+    public static final String VERSION = "version";
+
+    // Tag values.
+
+    /** {@link #RESULT} of a completed handshake. */
+    public static final String SUCCESS = "success";
+    /** {@link #RESULT} of a handshake that failed. */
+    public static final String FAILURE = "failure";
+
+    private MeterNames() {
+    }
+}
