@@ -16,13 +16,18 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
+import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Base64;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -39,7 +44,7 @@ final class ControlServer implements AutoCloseable {
         record Hello(int slot, long claimedPid, long peerPid, Channel channel) implements Message {
         }
 
-        record Ready(long pid, int port, String transport) implements Message {
+        record Ready(long pid, int port, String transport, Channel channel) implements Message {
         }
 
         record Failed(long pid, int exitCode, String message) implements Message {
@@ -82,7 +87,7 @@ final class ControlServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<EpollDomainSocketChannel>() {
                     @Override
                     protected void initChannel(EpollDomainSocketChannel ch) {
-                        ch.pipeline().addLast(new LineBasedFrameDecoder(ControlProtocol.MAX_LINE),
+                        ch.pipeline().addLast(new LineBasedFrameDecoder(ControlProtocol.MAX_SCRAPE_LINE),
                                 new StringDecoder(StandardCharsets.UTF_8), new LineHandler(sink));
                     }
                 })
@@ -102,6 +107,37 @@ final class ControlServer implements AutoCloseable {
     static void sendSockets(Channel worker, int udpFd, int tcpFd) {
         worker.write(new FileDescriptor(udpFd));
         worker.writeAndFlush(new FileDescriptor(tcpFd));
+    }
+
+    private static final AttributeKey<Queue<CompletableFuture<String>>> SCRAPES =
+            AttributeKey.valueOf("quicfleet.scrapes");
+
+    private static Queue<CompletableFuture<String>> pendingScrapes(Channel channel) {
+        Queue<CompletableFuture<String>> queue = channel.attr(SCRAPES).get();
+        if (queue == null) {
+            Queue<CompletableFuture<String>> created = new ConcurrentLinkedQueue<>();
+            queue = channel.attr(SCRAPES).setIfAbsent(created);
+            if (queue == null) {
+                queue = created;
+            }
+        }
+        return queue;
+    }
+
+    /**
+     * Asks a worker for its metrics; the answer comes back on the same connection, in order. The future fails when
+     * the worker's connection closes first.
+     */
+    static CompletableFuture<String> requestScrape(Channel worker) {
+        CompletableFuture<String> answer = new CompletableFuture<>();
+        if (!worker.isActive()) {
+            answer.completeExceptionally(new IOException("worker connection closed"));
+            return answer;
+        }
+        pendingScrapes(worker).add(answer);
+        worker.closeFuture().addListener(f -> answer.completeExceptionally(new IOException("worker connection closed")));
+        worker.writeAndFlush(Unpooled.copiedBuffer(ControlProtocol.SCRAPE + "\n", StandardCharsets.UTF_8));
+        return answer;
     }
 
     /** Writes {@code lines} then {@code end}, and closes. */
@@ -154,7 +190,14 @@ final class ControlServer implements AutoCloseable {
                                 ch));
                     }
                     case ControlProtocol.READY -> sink.accept(new Message.Ready(helloPid, message.intArg(0),
-                            message.args().get(1)));
+                            message.args().get(1), ctx.channel()));
+                    case ControlProtocol.SCRAPE -> {
+                        CompletableFuture<String> pending = pendingScrapes(ctx.channel()).poll();
+                        if (pending != null && !message.args().isEmpty()) {
+                            pending.complete(new String(Base64.getDecoder().decode(message.args().get(0)),
+                                    StandardCharsets.UTF_8));
+                        }
+                    }
                     case ControlProtocol.FAILED -> sink.accept(new Message.Failed(helloPid, message.intArg(0),
                             message.args().get(1)));
                     case ControlProtocol.STATUS -> sink.accept(new Message.Status(ctx.channel()));

@@ -1,5 +1,7 @@
 package dev.quicfleet.supervisor;
 
+import dev.quicfleet.metrics.RestartReason;
+import dev.quicfleet.metrics.SupervisorMetrics;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,6 +13,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -83,6 +86,10 @@ final class Supervisor {
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("quicfleet-timers").factory());
     private final List<Slot> slots = new ArrayList<>();
+    private final SupervisorMetrics metrics;
+    /** The control connection of each slot's serving worker: where its metrics are scraped (read by any thread). */
+    private final java.util.Map<Integer, io.netty.channel.Channel> scrapeChannels =
+            new java.util.concurrent.ConcurrentHashMap<>();
     /** The last {@code error:} line of each worker pid (reported by the supervisor, not passed through). */
     private final java.util.Map<Long, String> errorLines = new java.util.concurrent.ConcurrentHashMap<>();
     private String transport = "?";
@@ -92,7 +99,9 @@ final class Supervisor {
     private int reloadSlot = -1;
     private int exitCode;
 
-    Supervisor(SupervisorConfig config, SlotSockets sockets, WorkerCommand command, PrintStream out) {
+    Supervisor(SupervisorConfig config, SlotSockets sockets, WorkerCommand command, PrintStream out,
+               SupervisorMetrics metrics) {
+        this.metrics = metrics;
         this.config = config;
         this.sockets = sockets;
         this.command = command;
@@ -195,6 +204,8 @@ final class Supervisor {
                 }
                 slot.state = State.READY;
                 slot.readySince = Instant.now();
+                scrapeChannels.put(slot.sockets.index(), ready.channel());
+                updateRunning();
                 if (!everReady && slots.stream().allMatch(s -> s.state == State.READY)) {
                     everReady = true;
                     String line = "ready: " + slots.size() + " workers, udp+tcp " + sockets.port() + ", transport "
@@ -247,6 +258,8 @@ final class Supervisor {
         }
         slot.process = null;
         slot.lastExit = reason;
+        scrapeChannels.remove(slot.sockets.index());
+        updateRunning();
         if (stopping) {
             slot.state = State.STOPPED;
             log.info("slot {}: worker pid {} exited ({})", slot.sockets.index(), process.pid(), reason);
@@ -276,6 +289,7 @@ final class Supervisor {
 
     private void scheduleRespawn(Slot slot, String reason) {
         slot.restarts++;
+        metrics.workerRestarted(slot.sockets.index(), restartReason(reason));
         slot.state = State.BACKOFF;
         long delay = Math.min(config.backoffMax().toMillis(),
                 config.backoffStart().toMillis() << Math.min(20, slot.consecutiveFailures));
@@ -320,6 +334,7 @@ final class Supervisor {
             if (slot.state == State.READY && slot.process != null) {
                 reloadSlot = i;
                 slot.restarts++;
+                metrics.workerRestarted(i, RestartReason.RELOAD);
                 if (spawn(slot) != null) {
                     return;
                 }
@@ -412,6 +427,30 @@ final class Supervisor {
 
     private static boolean isPid(Process process, long pid) {
         return process != null && process.pid() == pid;
+    }
+
+    /** Asks slot {@code slot}'s worker for its metrics (any thread); fails when no worker serves there. */
+    CompletableFuture<String> scrape(int slot) {
+        io.netty.channel.Channel channel = scrapeChannels.get(slot);
+        return channel == null ? CompletableFuture.failedFuture(new IOException("no worker serves slot " + slot))
+                : ControlServer.requestScrape(channel);
+    }
+
+    private void updateRunning() {
+        metrics.workersRunning((int) slots.stream().filter(s -> s.state == State.READY).count());
+    }
+
+    private static RestartReason restartReason(String reason) {
+        if (reason.startsWith("killed") || reason.startsWith("terminated")) {
+            return RestartReason.KILLED;
+        }
+        if (reason.startsWith("oom")) {
+            return RestartReason.OOM;
+        }
+        if (reason.startsWith("failed_start")) {
+            return RestartReason.FAILED_START;
+        }
+        return RestartReason.CRASH;
     }
 
     /** Names an exit: by code, or by the signal that ended the JVM (128 + n). */

@@ -1,11 +1,14 @@
 package dev.quicfleet.supervisor;
 
+import dev.quicfleet.metrics.ClusterScrape;
+import dev.quicfleet.metrics.SupervisorMetrics;
 import dev.quicfleet.transport.ControlProtocol;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
@@ -77,6 +80,11 @@ public final class SupervisorMain {
                     + "/tmp/quicfleet-USER/control-PORT.sock).")
     Path controlSocket;
 
+    @Option(names = "--metrics-address", paramLabel = "IP:PORT", defaultValue = "127.0.0.1:9464",
+            description = "Where the cluster's Prometheus endpoint /metrics listens, or off (default: "
+                    + "${DEFAULT-VALUE}).")
+    String metricsAddress;
+
     @Unmatched
     List<String> workerArgs = new ArrayList<>();
 
@@ -117,10 +125,17 @@ public final class SupervisorMain {
             err.println("(run with --help for the list of options)");
             return EXIT_CONFIG;
         }
-        return supervise(config, err);
+        InetSocketAddress metricsEndpoint;
+        try {
+            metricsEndpoint = options.metricsEndpoint();
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
+        return supervise(config, metricsEndpoint, err);
     }
 
-    private static int supervise(SupervisorConfig given, PrintWriter err) {
+    private static int supervise(SupervisorConfig given, InetSocketAddress metricsEndpoint, PrintWriter err) {
         SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
@@ -144,8 +159,21 @@ public final class SupervisorMain {
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
         }
+        SupervisorMetrics metrics = new SupervisorMetrics(version(), config.workers());
+        MetricsEndpoint endpoint = null;
         try {
-            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out);
+            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out, metrics);
+            if (metricsEndpoint != null) {
+                ClusterScrape scrape = new ClusterScrape(metrics, supervisor[0]::scrape, Duration.ofSeconds(2));
+                try {
+                    endpoint = MetricsEndpoint.start(metricsEndpoint, scrape, config.workers());
+                } catch (IOException e) {
+                    err.println("error: " + e.getMessage());
+                    return EXIT_CONFIG;
+                }
+                log.info("metrics: http://{}:{}/metrics", endpoint.address().getAddress().getHostAddress(),
+                        endpoint.address().getPort());
+            }
             for (String name : List.of("TERM", "INT", "HUP")) {
                 Signal.handle(new Signal(name), signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
             }
@@ -157,9 +185,18 @@ public final class SupervisorMain {
             Thread.currentThread().interrupt();
             return 1;
         } finally {
+            if (endpoint != null) {
+                endpoint.close();
+            }
             control.close();
             sockets.close();
+            metrics.close();
         }
+    }
+
+    private static String version() {
+        String version = SupervisorMain.class.getPackage().getImplementationVersion();
+        return version == null ? "dev" : version;
     }
 
     /**
@@ -203,6 +240,25 @@ public final class SupervisorMain {
         }
         if (root.hasNonNull("drain-timeout") && !parsed.hasMatchedOption("--drain-timeout")) {
             drainTimeout = root.get("drain-timeout").asText();
+        }
+    }
+
+    /** {@code --metrics-address} as an address, or {@code null} for {@code off}. */
+    InetSocketAddress metricsEndpoint() {
+        if (metricsAddress.equalsIgnoreCase("off")) {
+            return null;
+        }
+        int colon = metricsAddress.lastIndexOf(':');
+        try {
+            String host = metricsAddress.substring(0, colon).replace("[", "").replace("]", "");
+            int p = Integer.parseInt(metricsAddress.substring(colon + 1));
+            if (colon <= 0 || p < 0 || p > 65535) {
+                throw new IllegalArgumentException();
+            }
+            return new InetSocketAddress(InetAddress.getByName(host), p);
+        } catch (RuntimeException | UnknownHostException e) {
+            throw new IllegalArgumentException("metrics-address: " + metricsAddress
+                    + " (expected: IP:PORT such as 127.0.0.1:9464, or off)");
         }
     }
 

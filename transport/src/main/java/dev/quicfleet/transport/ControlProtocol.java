@@ -18,6 +18,8 @@ import java.util.Locale;
  * </ol>
  * If the supervisor dies, even by SIGKILL, the kernel closes its end and every worker drains and exits: no orphans.
  * Tools ask the supervisor for its slot table with {@code status}; it answers one line per slot, then {@code end}.
+ * The supervisor asks a worker for its metrics with {@code scrape}; the worker answers {@code scrape <base64>}, its
+ * Prometheus text exposition on one line (at most {@link #MAX_SCRAPE_LINE} bytes).
  *
  * <p>Lines are UTF-8, newline-terminated, at most {@link #MAX_LINE} bytes.
  */
@@ -30,6 +32,9 @@ public final class ControlProtocol {
     public static final String FAILED = "failed";
     public static final String STATUS = "status";
     public static final String END = "end";
+    public static final String SCRAPE = "scrape";
+    /** Longest {@code scrape} answer: a worker's whole exposition, base64-encoded. */
+    public static final int MAX_SCRAPE_LINE = 32 << 20;
 
     private ControlProtocol() {
     }
@@ -94,8 +99,9 @@ public final class ControlProtocol {
                 yield sep < 0 ? List.of(rest, "") : List.of(rest.substring(0, sep), rest.substring(sep + 1));
             }
             case STATUS, END -> List.of();
+            case SCRAPE -> rest.isEmpty() ? List.of() : List.of(rest);
             default -> throw new IllegalArgumentException("control line: " + trimmed
-                    + " (expected: hello, ready, failed, status or end)");
+                    + " (expected: hello, ready, failed, status, scrape or end)");
         };
         return new Message(verb, args);
     }

@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.HttpProtocol;
+import dev.quicfleet.metrics.WorkerMetrics;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -55,6 +57,9 @@ abstract class Exchange implements Request {
     private final long contentLength;
     final RequestBody requestBody;
     private final boolean head;
+    private final long startNanos = System.nanoTime();
+    /** Response body bytes handed to the network (written by the handler thread before completion is posted). */
+    private long bodyBytesSent;
 
     private int status = 200;
     private Headers responseHeaders = new Headers();
@@ -136,7 +141,7 @@ abstract class Exchange implements Request {
             fail(t);
         } finally {
             requestBody.discard();
-            post(() -> doComplete(dispatcher::finished));
+            post(() -> doComplete(() -> dispatcher.finished(this)));
         }
     }
 
@@ -371,6 +376,7 @@ abstract class Exchange implements Request {
     /** Writes {@code data} (owned) to the event loop, then waits while too much is queued. */
     private void send(ByteBuf data, boolean endStream) throws IOException {
         int size = data.readableBytes();
+        bodyBytesSent += size;
         queuedBytes.addAndGet(size);
         post(() -> {
             ChannelFuture future = doWriteData(data, endStream);
@@ -545,6 +551,16 @@ abstract class Exchange implements Request {
                 buffer = null;
             }
         }
+    }
+
+    /** Counts this exchange: protocol, status, time from request headers to the response leaving, body bytes. */
+    final void record(WorkerMetrics metrics) {
+        HttpProtocol protocol = switch (connection.protocol()) {
+            case H3 -> HttpProtocol.H3;
+            case H2 -> HttpProtocol.H2;
+            case HTTP_1_1 -> HttpProtocol.HTTP_1_1;
+        };
+        metrics.request(protocol, status, System.nanoTime() - startNanos, bodyBytesSent);
     }
 
     // ---- helpers ----

@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.WorkerMetrics;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -13,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class ExchangeDispatcher {
 
     private final Handler handler;
+    private final WorkerMetrics metrics;
     private final ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().factory());
     private final AtomicInteger inFlight = new AtomicInteger();
     private final Duration bodyTimeout;
@@ -27,10 +29,15 @@ final class ExchangeDispatcher {
      *                    flow-control window, before the exchange fails
      * @param altSvc      the {@code alt-svc} value added to HTTP/1.1 and HTTP/2 responses, or {@code null}
      */
-    ExchangeDispatcher(Handler handler, Duration bodyTimeout, String altSvc) {
+    ExchangeDispatcher(Handler handler, Duration bodyTimeout, String altSvc, WorkerMetrics metrics) {
         this.handler = handler;
         this.bodyTimeout = bodyTimeout;
         this.altSvc = altSvc;
+        this.metrics = metrics;
+    }
+
+    WorkerMetrics metrics() {
+        return metrics;
     }
 
     Handler handler() {
@@ -79,12 +86,14 @@ final class ExchangeDispatcher {
         try {
             executor.execute(exchange::run);
         } catch (RuntimeException e) {
-            finished();
+            finished(exchange);
             throw e;
         }
     }
 
-    void finished() {
+    /** The exchange's response has left the process (or the stream is gone): count it, maybe complete a drain. */
+    void finished(Exchange exchange) {
+        exchange.record(metrics);
         CompletableFuture<Void> done = null;
         synchronized (idleLock) {
             if (inFlight.decrementAndGet() == 0) {

@@ -14,7 +14,9 @@ import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ErrorCode;
 import io.netty.handler.codec.http3.Http3ServerConnectionHandler;
 import io.netty.handler.codec.http3.Http3Settings;
+import dev.quicfleet.metrics.WorkerMetrics;
 import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicConnectionStats;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
@@ -122,11 +124,38 @@ final class QuicConnections {
         return address instanceof InetSocketAddress inet ? inet : null;
     }
 
-    /** Adds the connection to the group, refusing it while draining. */
+    /**
+     * Adds the connection to the group (refusing it while draining) and counts it: handshakes (a connection that
+     * closes before it became active failed its handshake), active connections, packets sent and lost.
+     */
     private final class Tracker extends ChannelInboundHandlerAdapter {
+        private boolean active;
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            WorkerMetrics metrics = dispatcher.metrics();
+            QuicChannel connection = (QuicChannel) ctx.channel();
+            if (!active) {
+                metrics.handshake(false, false);
+            } else {
+                metrics.connectionClosed();
+            }
+            connection.collectStats().addListener(f -> {
+                if (f.isSuccess()) {
+                    QuicConnectionStats stats = (QuicConnectionStats) f.getNow();
+                    metrics.packets(stats.sent(), stats.lost());
+                }
+            });
+            ctx.fireChannelInactive();
+        }
+
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             QuicChannel connection = (QuicChannel) ctx.channel();
+            active = true;
+            WorkerMetrics metrics = dispatcher.metrics();
+            metrics.handshake(true, Boolean.TRUE.equals(TlsSessions.resumed(connection.sslEngine())));
+            metrics.connectionOpened();
             if (draining) {
                 log.debug("refusing a new QUIC connection from {}: draining", connection.remoteSocketAddress());
                 connection.close(false, CONNECTION_REFUSED,

@@ -15,7 +15,6 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketReadMode;
 import io.netty.channel.unix.FileDescriptor;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -67,7 +66,7 @@ final class SupervisorLink implements AutoCloseable {
                             if (msg instanceof FileDescriptor fd) {
                                 received.add(fd);
                             } else {
-                                ReferenceCountUtil.release(msg);
+                                ctx.fireChannelRead(msg); // lines, once serveScrapes() switched to bytes
                             }
                         }
                     })
@@ -104,6 +103,28 @@ final class SupervisorLink implements AutoCloseable {
     /** The slot's TCP listening socket (bound by the supervisor). */
     int tcpFd() {
         return tcpFd;
+    }
+
+    /**
+     * Answers the supervisor's {@code scrape} requests with {@code exposition} from now on. The link leaves
+     * file-descriptor mode (both sockets arrived) and reads lines.
+     */
+    void serveScrapes(java.util.function.Supplier<String> exposition) {
+        channel.eventLoop().execute(() -> {
+            channel.config().setOption(EpollChannelOption.DOMAIN_SOCKET_READ_MODE, DomainSocketReadMode.BYTES);
+            channel.pipeline().addLast(new io.netty.handler.codec.LineBasedFrameDecoder(ControlProtocol.MAX_LINE),
+                    new io.netty.handler.codec.string.StringDecoder(StandardCharsets.UTF_8),
+                    new io.netty.channel.SimpleChannelInboundHandler<String>() {
+                        @Override
+                        protected void channelRead0(ChannelHandlerContext ctx, String line) {
+                            if (line.strip().equals(ControlProtocol.SCRAPE)) {
+                                String body = java.util.Base64.getEncoder().encodeToString(
+                                        exposition.get().getBytes(StandardCharsets.UTF_8));
+                                send(ctx.channel(), ControlProtocol.SCRAPE + " " + body);
+                            }
+                        }
+                    });
+        });
     }
 
     void ready(int port, String transport) {

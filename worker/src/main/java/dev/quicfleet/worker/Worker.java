@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.WorkerMetrics;
 import dev.quicfleet.transport.Listeners;
 import dev.quicfleet.transport.Transport;
 import io.netty.channel.Channel;
@@ -50,6 +51,7 @@ public final class Worker {
     private final WorkerConfig config;
     private final Transport transport;
     private final ExchangeDispatcher dispatcher;
+    private final WorkerMetrics metrics;
     private final QuicConnections quicConnections;
     private TlsMaterial tls;
     private TcpConnections tcpConnections;
@@ -69,7 +71,8 @@ public final class Worker {
     Worker(WorkerConfig config, Handler handler, Transport transport) {
         this.config = config;
         this.transport = transport;
-        this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null);
+        this.metrics = new WorkerMetrics(config.slot(), transport.id());
+        this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null, metrics);
         this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE);
     }
 
@@ -95,6 +98,11 @@ public final class Worker {
     /** The certificate in use once started. */
     public TlsMaterial tls() {
         return tls;
+    }
+
+    /** This worker's meters (requests, QUIC connections, JVM); the supervisor scrapes them. */
+    public WorkerMetrics metrics() {
+        return metrics;
     }
 
     /** Whether {@link #drain()} has begun. */

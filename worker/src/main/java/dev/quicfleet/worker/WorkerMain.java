@@ -244,6 +244,8 @@ public final class WorkerMain {
                 host.contains(":") ? "[" + host + "]" : host, worker.port(), worker.transport().id());
         out.flush();
         if (link != null) {
+            link.serveScrapes(() -> worker.metrics().scrape(
+                    dev.quicfleet.metrics.WorkerScrapeFetcher.ACCEPT).body());
             link.ready(worker.port(), worker.transport().id());
         }
         while (stop.getCount() > 0) {
