@@ -43,6 +43,19 @@ final class SlotSockets implements AutoCloseable {
      * @throws BindFailure naming the protocol, address and the likely fix; nothing stays open
      */
     static SlotSockets bind(InetAddress address, int port, int count, int tcpBacklog, int udpBuffer) {
+        // Port 0: the kernel picks a free UDP port, but the same number may be taken on TCP; try a few.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return bindOnce(address, port, count, tcpBacklog, udpBuffer);
+            } catch (BindFailure e) {
+                if (port != 0 || attempt >= 20 || !e.getMessage().contains("address already in use")) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static SlotSockets bindOnce(InetAddress address, int port, int count, int tcpBacklog, int udpBuffer) {
         Epoll.ensureAvailability(); // loads the native code the raw sockets need
         List<Slot> slots = new ArrayList<>(count);
         int actualPort = port;

@@ -12,6 +12,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
@@ -119,6 +120,81 @@ class SupervisorIT {
     }
 
     @Test
+    void sighupReplacesEveryWorkerWithoutFailingARequestAndLoadsTheNewCertificate() throws Exception {
+        Path cert = tmp.resolve("tls/cert.pem");
+        Path key = tmp.resolve("tls/key.pem");
+        Path newCert = tmp.resolve("tls/new-cert.pem");
+        Path newKey = tmp.resolve("tls/new-key.pem");
+        Files.createDirectories(cert.getParent());
+        selfSigned("localhost", cert, key);
+        selfSigned("localhost", newCert, newKey);
+        java.security.cert.X509Certificate renewedCert = readCertificate(newCert);
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2", "--cert", cert.toString(),
+                "--key", key.toString())) {
+            // Clients trust both certificates, as they would trust one CA that signed both.
+            SSLContext trustA = trust(cert, newCert);
+            AtomicInteger ok = new AtomicInteger();
+            AtomicInteger failed = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Runnable newConnections = () -> {
+                for (int i = 0; i < 2000 && !stop.get(); i++) {
+                    try {
+                        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2)
+                                .sslContext(trustA).build();
+                        assertThat(get(client, supervisor.port(), "/healthz").statusCode()).isEqualTo(200);
+                        ok.incrementAndGet();
+                    } catch (Throwable e) {
+                        failed.incrementAndGet();
+                        failures.add(e.toString());
+                    }
+                }
+            };
+            HttpClient longClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(trustA)
+                    .build();
+            Runnable longRequests = () -> {
+                for (int i = 0; i < 200 && !stop.get(); i++) {
+                    try {
+                        HttpResponse<String> events = get(longClient, supervisor.port(), "/sse?n=10&interval=100ms");
+                        assertThat(events.body().lines().filter(l -> l.startsWith("data: {\"i\"")).count())
+                                .isEqualTo(10);
+                        ok.incrementAndGet();
+                    } catch (Throwable e) {
+                        failed.incrementAndGet();
+                        failures.add(e.toString());
+                    }
+                }
+            };
+            List<CompletableFuture<Void>> load = List.of(CompletableFuture.runAsync(newConnections, clients),
+                    CompletableFuture.runAsync(longRequests, clients), CompletableFuture.runAsync(longRequests, clients));
+            long before = ok.get();
+            awaitCount(ok, before + 20, Duration.ofSeconds(30));
+
+            // A renewed certificate lands on disk, then the operator reloads.
+            Files.move(newKey, key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.move(newCert, cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            new ProcessBuilder("kill", "-HUP", Long.toString(supervisor.pid())).start().waitFor(10, TimeUnit.SECONDS);
+            assertThat(supervisor.awaitStderr(l -> l.contains("reload complete"), Duration.ofSeconds(90)))
+                    .as(supervisor.stderr()).isNotNull();
+            long afterReload = ok.get();
+            awaitCount(ok, afterReload + 20, Duration.ofSeconds(30));
+            stop.set(true);
+            CompletableFuture.allOf(load.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+
+            assertThat(failures).as("failed requests during the reload").isEmpty();
+            assertThat(failed.get()).isZero();
+            assertThat(status(supervisor)).allMatch(l -> l.contains("state ready") && l.contains("restarts 1"));
+            // New connections now get the renewed certificate.
+            HttpClient renewed = HttpClient.newBuilder().sslContext(trust(cert)).build(); // now the renewed one
+            HttpResponse<String> response = get(renewed, supervisor.port(), "/healthz");
+            assertThat(response.statusCode()).isEqualTo(200);
+            java.security.cert.X509Certificate served = (java.security.cert.X509Certificate)
+                    response.sslSession().orElseThrow().getPeerCertificates()[0];
+            assertThat(served).isEqualTo(renewedCert);
+        }
+    }
+
+    @Test
     void killedSupervisorLeavesNoWorkerBehind() throws Exception {
         try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2")) {
             List<Long> workers = supervisor.workerPids();
@@ -176,6 +252,48 @@ class SupervisorIT {
     }
 
     // ---- helpers ----
+
+    private static void selfSigned(String cn, Path cert, Path key) throws Exception {
+        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=" + cn, "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key.toString(), "-out", cert.toString())
+                .redirectErrorStream(true).start();
+        String output = new String(openssl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(openssl.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(openssl.exitValue()).as(output).isZero();
+    }
+
+    private static java.security.cert.X509Certificate readCertificate(Path pem) throws Exception {
+        try (InputStream in = Files.newInputStream(pem)) {
+            return (java.security.cert.X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+        }
+    }
+
+    private static SSLContext trust(Path... pems) throws Exception {
+        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+        store.load(null, null);
+        for (int i = 0; i < pems.length; i++) {
+            store.setCertificateEntry("cert" + i, readCertificate(pems[i]));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(store);
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        return ssl;
+    }
+
+    private static void awaitCount(AtomicInteger counter, long atLeast, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Object monitor = new Object();
+        while (counter.get() < atLeast) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("only " + counter.get() + " requests within " + timeout);
+            }
+            synchronized (monitor) {
+                monitor.wait(50);
+            }
+        }
+    }
 
     private SSLContext trust() throws Exception {
         KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());

@@ -1,6 +1,7 @@
 package dev.quicfleet.worker;
 
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.Listeners;
 import dev.quicfleet.transport.Transport;
 import io.netty.channel.Channel;
@@ -167,6 +168,36 @@ public final class Worker {
         tcpConnections = tcp;
 
         int socketBuffer = config.quic().udpSocketBuffer();
+        // Port 0 (tests): the kernel picks a free UDP port, but the same number may be taken on TCP; try a few.
+        for (int attempt = 1; ; attempt++) {
+            try {
+                bindListeners(quicCodec, tcp, socketBuffer);
+                break;
+            } catch (ListenerException e) {
+                boolean retry = config.port() == 0 && config.udpFd() < 0 && attempt < 20
+                        && e.getMessage().contains("address already in use");
+                if (!retry) {
+                    throw e;
+                }
+                if (udpChannel != null) {
+                    udpChannel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
+                    udpChannel = null;
+                }
+            }
+        }
+        long tDone = System.nanoTime();
+        log.info("serving {} on udp+tcp {} (transport {}, GSO {}, TLS {} for TCP)", tls.describe(), port,
+                transport.id(), transport.supportsGso() && config.quic().gsoSegments() > 1
+                        ? "on, " + config.quic().gsoSegments() + " segments" : "off",
+                OpenSsl.isAvailable() ? "BoringSSL" : "JDK");
+        // Start-up is respawn time: say where it went (the JVM's own start is before main, see uptime).
+        log.info("started in {} ms since JVM start: certificate {} ms, QUIC TLS {} ms, event loops and QUIC codec {} "
+                + "ms, waiting for TCP TLS (built in parallel) {} ms, UDP and TCP sockets {} ms",
+                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
+                ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tDone - tTcpReady));
+    }
+
+    private void bindListeners(io.netty.channel.ChannelHandler quicCodec, TcpConnections tcp, int socketBuffer) {
         if (config.udpFd() >= 0) {
             udpChannel = Listeners.adoptUdp(transport, group, config.udpFd(), socketBuffer, quicCodec);
         } else {
@@ -188,16 +219,6 @@ public final class Worker {
             tcpChannel = Listeners.bindTcp(transport, group, new InetSocketAddress(config.address(), port),
                     config.reusePort(), TCP_BACKLOG, tcp.childInitializer());
         }
-        long tDone = System.nanoTime();
-        log.info("serving {} on udp+tcp {} (transport {}, GSO {}, TLS {} for TCP)", tls.describe(), port,
-                transport.id(), transport.supportsGso() && config.quic().gsoSegments() > 1
-                        ? "on, " + config.quic().gsoSegments() + " segments" : "off",
-                OpenSsl.isAvailable() ? "BoringSSL" : "JDK");
-        // Start-up is respawn time: say where it went (the JVM's own start is before main, see uptime).
-        log.info("started in {} ms since JVM start: certificate {} ms, QUIC TLS {} ms, event loops and QUIC codec {} "
-                + "ms, waiting for TCP TLS (built in parallel) {} ms, UDP and TCP sockets {} ms",
-                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
-                ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tDone - tTcpReady));
     }
 
     private static long ms(long nanos) {
