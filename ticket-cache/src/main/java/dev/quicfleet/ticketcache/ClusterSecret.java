@@ -94,7 +94,7 @@ public final class ClusterSecret implements KeySource {
         }
     }
 
-    /** A secret from bytes already in memory (tests, and secrets handed over by other means). */
+    /** A secret from bytes in memory, so tests need no file. */
     static ClusterSecret of(byte[] secret) {
         if (secret.length < MIN_LENGTH) {
             throw new IllegalArgumentException("cluster secret: " + secret.length + " bytes (expected: at least "

@@ -271,9 +271,11 @@ final class SecretsMap {
         }
     }
 
-    /** Stops new operations; the map is closed by {@link #closeIfIdle()} once running ones have finished. */
+    /**
+     * Stops new operations (idempotent); the map is closed by {@link #closeIfIdle()} once running ones have finished.
+     */
     void retire() {
-        users.getAndAdd(RETIRED);
+        users.updateAndGet(count -> count >= RETIRED ? count : count + RETIRED);
     }
 
     /** Closes a retired map if no thread is inside an operation; true once closed. */
