@@ -34,7 +34,10 @@ import java.util.concurrent.locks.LockSupport;
  * up, and its timed {@code tryLock(time, unit)} registers the caller as a waiter in the shared lock word while it
  * waits; a waiter killed by SIGKILL is never deregistered and blocks every reader of that segment for good. So every
  * lock here is taken explicitly with the non-registering {@code tryLock()}, retried until a deadline, before the
- * context does anything that would lock implicitly.
+ * context does anything that would lock implicitly. One lock escapes this: Chronicle takes its map-wide lock itself,
+ * with a 2 s spin, to allocate an overflow tier when a segment's first tier is full. That section lasts microseconds
+ * and is rare in a map sized for its peak ({@link SharedSecretsConfig#replayCapacity()}); a process killed inside it
+ * makes later overflow allocations fail after that spin, reported as {@link ReplayCheck#FULL}.
  *
  * <p>Entries: the key schedule under the one-byte key {@code 'K'}; replay-register entries under {@code 'R'} followed
  * by the client random, with the expiry (epoch milliseconds) as the 8-byte value.

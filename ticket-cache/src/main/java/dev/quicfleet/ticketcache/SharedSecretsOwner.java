@@ -34,6 +34,9 @@ import java.util.OptionalLong;
  *       sees a half-made map. Readers ({@link SharedSecrets#refresh()}) follow {@code current}; the previous file is
  *       kept (a process may be opening it right now), older ones are deleted. Unlinked files stay valid for processes
  *       that still map them.</li>
+ *   <li>Workers keep writing to the previous generation until their next refresh, so the next {@link #sweep} copies
+ *       its replay records once more before letting it go. A replay that reaches one worker still on the old
+ *       generation and another already on the new one within that moment is not detected.</li>
  * </ol>
  * An OS file lock on {@code owner.lock} keeps a second supervisor on the same directory out; the kernel releases it
  * when the owner dies, however it dies.
@@ -51,15 +54,18 @@ public final class SharedSecretsOwner implements AutoCloseable {
     private final FileLock ownerLock;
     private final Optional<KeySchedule> recovered;
     private SecretsMap map;
+    /** The generation before {@link #map}, which workers may still write to; null once its records are copied. */
+    private SecretsMap previous;
     private byte[] published;
 
     private SharedSecretsOwner(SecretsDirectory directory, SharedSecretsConfig config, Clock clock, FileLock ownerLock,
-                               SecretsMap map, Optional<KeySchedule> recovered) {
+                               SecretsMap map, SecretsMap previous, Optional<KeySchedule> recovered) {
         this.directory = directory;
         this.config = config;
         this.clock = clock;
         this.ownerLock = ownerLock;
         this.map = map;
+        this.previous = previous;
         this.recovered = recovered;
         this.published = recovered.map(KeySchedule::encode).orElse(null);
     }
@@ -78,32 +84,33 @@ public final class SharedSecretsOwner implements AutoCloseable {
         SecretsDirectory directory = new SecretsDirectory(config.directory());
         directory.ensure();
         FileLock ownerLock = directory.lockOwner();
+        SecretsMap map = null;
+        SecretsMap previous = null;
         try {
             OptionalLong pointer = directory.readPointer();
             long highest = directory.highestGeneration();
             long generation = Math.max(pointer.orElse(0), highest) + 1;
-            SecretsMap map = SecretsMap.create(directory.file(generation), generation, config.replayCapacity());
+            map = SecretsMap.create(directory.file(generation), generation, config.replayCapacity());
             Optional<KeySchedule> recovered = Optional.empty();
-            try {
-                if (pointer.isPresent()) {
-                    recovered = carryOver(directory, config, clock, pointer.getAsLong(), map);
-                } else if (highest > 0) {
-                    log.warn("shared secrets: {} has map files but no readable 'current' pointer; starting generation "
-                             + "{} without keys or replay records", directory, generation);
-                } else {
-                    log.info("shared secrets: creating {}", directory);
+            if (pointer.isPresent()) {
+                previous = openPrevious(directory, pointer.getAsLong());
+                if (previous != null) {
+                    recovered = carryOver(previous, map, config, clock);
                 }
-                directory.writePointer(generation);
-                directory.deleteOlderThan(generation - 1);
-            } catch (IOException | RuntimeException e) {
-                map.retire();
-                map.closeIfIdle();
-                throw e;
+            } else if (highest > 0) {
+                log.warn("shared secrets: {} has map files but no readable 'current' pointer; starting generation {} "
+                         + "without keys or replay records", directory, generation);
+            } else {
+                log.info("shared secrets: creating {}", directory);
             }
+            directory.writePointer(generation);
+            directory.deleteOlderThan(generation - 1);
             log.info("shared secrets: generation {} ready in {} ({} replay entries)", generation, directory,
                     config.replayCapacity());
-            return new SharedSecretsOwner(directory, config, clock, ownerLock, map, recovered);
+            return new SharedSecretsOwner(directory, config, clock, ownerLock, map, previous, recovered);
         } catch (IOException | RuntimeException e) {
+            release(map);
+            release(previous);
             ownerLock.channel().close();
             throw e;
         }
@@ -137,11 +144,17 @@ public final class SharedSecretsOwner implements AutoCloseable {
     }
 
     /**
-     * Removes expired replay records (Chronicle Map has no expiry of its own); run it periodically from the owner
-     * only. A segment whose lock stays taken for {@link SharedSecretsConfig#wedgedAfter()} makes the owner move to a
-     * new generation.
+     * Removes expired replay records (Chronicle Map has no expiry of its own); run it periodically, every few seconds,
+     * from the owner only. After a generation change it first copies the records workers wrote to the previous
+     * generation before they moved. A segment whose lock stays taken for {@link SharedSecretsConfig#wedgedAfter()}
+     * makes the owner move to a new generation.
      */
     public synchronized SweepResult sweep(Instant now) throws IOException {
+        if (previous != null) {
+            copyReplayRecords(previous, map, config, clock);
+            release(previous);
+            previous = null;
+        }
         long removed = 0;
         long retained = 0;
         for (int segment = 0; segment < map.segments(); segment++) {
@@ -172,23 +185,21 @@ public final class SharedSecretsOwner implements AutoCloseable {
             copyReplayRecords(map, next, config, clock);
             directory.writePointer(generation);
         } catch (IOException | RuntimeException e) {
-            next.retire();
-            next.closeIfIdle();
+            release(next);
             throw e;
         }
-        SecretsMap previous = map;
+        release(previous);
+        previous = map;
         map = next;
-        previous.retire();
-        previous.closeIfIdle();
         directory.deleteOlderThan(generation - 1);
         log.warn("shared secrets: moved from generation {} to {}", previous.generation(), generation);
     }
 
-    /** Closes the map and releases the owner lock; the files stay for running workers and the next owner. */
+    /** Closes the maps and releases the owner lock; the files stay for running workers and the next owner. */
     @Override
     public synchronized void close() throws IOException {
-        map.retire();
-        map.closeIfIdle();
+        release(previous);
+        release(map);
         ownerLock.channel().close();
     }
 
@@ -197,72 +208,76 @@ public final class SharedSecretsOwner implements AutoCloseable {
         return "SharedSecretsOwner[" + directory + ", generation " + map.generation() + "]";
     }
 
-    private static Optional<KeySchedule> carryOver(SecretsDirectory directory, SharedSecretsConfig config, Clock clock,
-                                                   long previous, SecretsMap target) throws IOException {
-        SecretsMap source;
+    /** The generation the pointer named, or null (with a warning) if it cannot be opened. */
+    private static SecretsMap openPrevious(SecretsDirectory directory, long generation) {
         try {
-            source = SecretsMap.open(directory.file(previous), previous);
+            return SecretsMap.open(directory.file(generation), generation);
         } catch (IOException e) {
             log.warn("shared secrets: previous generation {} is unusable and is replaced without its keys or replay "
-                     + "records: {}", previous, e.getMessage());
-            return Optional.empty();
-        }
-        try {
-            Optional<KeySchedule> schedule = Optional.empty();
-            switch (source.readSchedule(config.wedgedAfter().toNanos())) {
-                case SecretsMap.Read.Found found -> {
-                    try {
-                        schedule = Optional.of(KeySchedule.decode(found.value()));
-                        if (!target.writeSchedule(found.value(), config.wedgedAfter().toNanos())) {
-                            throw new IOException("new shared map " + target.file() + " is locked by another process");
-                        }
-                    } catch (IllegalArgumentException e) {
-                        log.warn("shared secrets: keys in previous generation {} are incompatible and are not carried "
-                                 + "over: {}", previous, e.getMessage());
-                    }
-                }
-                case SecretsMap.Read.Absent absent -> {
-                    // Nothing was published yet.
-                }
-                case SecretsMap.Read.Busy busy -> log.warn("shared secrets: keys in previous generation {} stayed "
-                        + "locked for {} and are not carried over", previous, config.wedgedAfter());
-            }
-            copyReplayRecords(source, target, config, clock);
-            log.info("shared secrets: carried over {} from generation {}",
-                    schedule.map(Object::toString).orElse("no keys"), previous);
-            return schedule;
-        } finally {
-            source.retire();
-            source.closeIfIdle();
+                     + "records: {}", generation, e.getMessage());
+            return null;
         }
     }
 
+    /** Copies the key schedule and the replay records of {@code source}; returns the schedule if it was usable. */
+    private static Optional<KeySchedule> carryOver(SecretsMap source, SecretsMap target, SharedSecretsConfig config,
+                                                   Clock clock) throws IOException {
+        Optional<KeySchedule> schedule = Optional.empty();
+        switch (source.readSchedule(config.wedgedAfter().toNanos())) {
+            case SecretsMap.Read.Found found -> {
+                try {
+                    schedule = Optional.of(KeySchedule.decode(found.value()));
+                } catch (IllegalArgumentException e) {
+                    log.warn("shared secrets: keys in previous generation {} are incompatible and are not carried "
+                             + "over: {}", source.generation(), e.getMessage());
+                }
+                if (schedule.isPresent() && !target.writeSchedule(found.value(), config.wedgedAfter().toNanos())) {
+                    throw new IOException("new shared map " + target.file() + " is locked by another process");
+                }
+            }
+            case SecretsMap.Read.Absent absent -> {
+                // Nothing was published yet.
+            }
+            case SecretsMap.Read.Busy busy -> log.warn("shared secrets: keys in previous generation {} stayed locked "
+                    + "for {} and are not carried over", source.generation(), config.wedgedAfter());
+        }
+        copyReplayRecords(source, target, config, clock);
+        log.info("shared secrets: carried over {} from generation {}", schedule.map(Object::toString).orElse("no keys"),
+                source.generation());
+        return schedule;
+    }
+
     /**
-     * Copies the live replay records of every segment whose lock can be taken; all segments together wait at most
-     * {@code wedgedAfter}, so several wedged segments do not add up.
+     * Copies the live replay records of every segment whose lock can be taken into {@code target} (records it already
+     * holds stay as they are). The whole copy waits at most {@code wedgedAfter} for locks, and each write at most
+     * {@code lockWait}: several wedged segments, in the source or in a live target, do not add up.
      */
     private static void copyReplayRecords(SecretsMap source, SecretsMap target, SharedSecretsConfig config,
                                           Clock clock) {
         long deadline = System.nanoTime() + config.wedgedAfter().toNanos();
         long now = clock.millis();
         long copied = 0;
+        long refused = 0;
         int lost = 0;
         boolean full = false;
-        for (int segment = 0; segment < source.segments(); segment++) {
-            Optional<List<SecretsMap.ReplayRecord>> records = source.replayRecords(segment, now,
-                    Math.max(0, deadline - System.nanoTime()));
+        for (int segment = 0; segment < source.segments() && !full; segment++) {
+            Optional<List<SecretsMap.ReplayRecord>> records = source.replayRecords(segment, now, remaining(deadline));
             if (records.isEmpty()) {
                 lost++;
                 continue;
             }
             for (SecretsMap.ReplayRecord record : records.get()) {
-                ReplayCheck check = target.firstUse(record.id(), record.expiresAtMillis(), now,
-                        config.wedgedAfter().toNanos());
-                if (check == ReplayCheck.FULL) {
-                    full = true;
+                switch (target.firstUse(record.id(), record.expiresAtMillis(), now,
+                        Math.min(config.lockWait().toNanos(), remaining(deadline)))) {
+                    case FIRST_USE -> copied++;
+                    case UNAVAILABLE -> refused++;
+                    case FULL -> full = true;
+                    case REPLAYED -> {
+                    }
+                }
+                if (full) {
                     break;
                 }
-                copied++;
             }
         }
         if (lost > 0) {
@@ -270,11 +285,27 @@ public final class SharedSecretsOwner implements AutoCloseable {
                      + "their records are lost (those client randoms could be replayed once before they expire)", lost,
                     source.segments(), source.generation());
         }
+        if (refused > 0) {
+            log.warn("shared secrets: {} replay records of generation {} could not be copied to generation {}, whose "
+                     + "segments were locked", refused, source.generation(), target.generation());
+        }
         if (full) {
             log.warn("shared secrets: generation {} is too small for the replay records of generation {} (expected: "
                      + "a larger --shm-entries)", target.generation(), source.generation());
         }
         log.debug("shared secrets: copied {} replay records from generation {} to {}", copied, source.generation(),
                 target.generation());
+    }
+
+    private static long remaining(long deadline) {
+        return Math.max(0, deadline - System.nanoTime());
+    }
+
+    /** Lets go of a generation this process no longer uses (nothing if null). */
+    private static void release(SecretsMap generation) {
+        if (generation != null) {
+            generation.retire();
+            generation.closeIfIdle();
+        }
     }
 }

@@ -154,6 +154,21 @@ class SharedSecretsTest {
     }
 
     @Test
+    void recordsWrittenToThePreviousGenerationBeforeAWorkerMovedAreCopiedByTheNextSweep() throws Exception {
+        SharedSecretsOwner owner = owner();
+        SharedSecrets lagging = reader();
+        owner.newGeneration();
+        SharedSecrets moved = reader();
+
+        assertThat(lagging.firstUse(id(1), T0.plusSeconds(60))).isEqualTo(ReplayCheck.FIRST_USE);
+        owner.sweep(T0);
+
+        assertThat(lagging.generation()).isEqualTo(1);
+        assertThat(moved.generation()).isEqualTo(2);
+        assertThat(moved.firstUse(id(1), T0.plusSeconds(60))).isEqualTo(ReplayCheck.REPLAYED);
+    }
+
+    @Test
     void generationsOlderThanThePreviousOneAreDeleted() throws Exception {
         SharedSecretsOwner owner = owner();
         owner.newGeneration();
