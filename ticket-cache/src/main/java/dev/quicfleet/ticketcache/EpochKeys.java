@@ -27,16 +27,19 @@ public record EpochKeys(long epoch, byte[] ticketKey, byte[] tokenKey, byte[] re
         resetKey = copyOf("resetKey", resetKey, MAC_KEY_LENGTH);
     }
 
+    /** A copy of the 48 ticket-key bytes. */
     @Override
     public byte[] ticketKey() {
         return ticketKey.clone();
     }
 
+    /** A copy of the token key. */
     @Override
     public byte[] tokenKey() {
         return tokenKey.clone();
     }
 
+    /** A copy of the reset key. */
     @Override
     public byte[] resetKey() {
         return resetKey.clone();

@@ -20,8 +20,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Threads: {@link #keys()} only reads a field and {@link #firstUse} waits at most
  * {@link SharedSecretsConfig#lockWait()} for a lock, so both may run on an event loop. {@link #refresh()} may open a
- * file (when the owner moved to a new generation); call it from a scheduler thread, every 250 ms or so, and apply
- * the keys when it returns {@code true}.
+ * file (when the owner moved to a new generation); call it from a scheduler thread, every 250 ms or so. The ticket
+ * keys to install are {@code keys().flatMap(k -> k.ticketKeyRing(now))}: compare that ring with the one installed on
+ * every tick, since it changes at epoch boundaries even when nothing new was published.
  *
  * <p>A process killed while holding a segment lock leaves it locked for good. A worker never waits for such a lock
  * beyond the bounded wait: the keys stay as last read, {@link #firstUse} answers {@link ReplayCheck#UNAVAILABLE} (so

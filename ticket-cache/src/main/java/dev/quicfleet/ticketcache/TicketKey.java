@@ -54,16 +54,19 @@ public record TicketKey(byte[] name, byte[] hmacKey, byte[] aesKey, Instant notB
                 Arrays.copyOfRange(material, 2 * PART_LENGTH, LENGTH), notBefore, notAfter);
     }
 
+    /** A copy of the key name. */
     @Override
     public byte[] name() {
         return name.clone();
     }
 
+    /** A copy of the HMAC key. */
     @Override
     public byte[] hmacKey() {
         return hmacKey.clone();
     }
 
+    /** A copy of the AES key. */
     @Override
     public byte[] aesKey() {
         return aesKey.clone();
