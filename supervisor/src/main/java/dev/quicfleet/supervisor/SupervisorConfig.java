@@ -27,6 +27,14 @@ record SupervisorConfig(int workers, InetAddress address, int port, Duration dra
                         List<String> workerJvmOpts, boolean pinCpus, Path workerJar, List<Path> jvmArgFiles,
                         List<String> workerArgs, Path controlSocket, Duration backoffStart, Duration backoffMax) {
 
+    /** This config with {@code more} worker options appended. */
+    SupervisorConfig withWorkerArgs(String... more) {
+        List<String> args = new java.util.ArrayList<>(workerArgs);
+        args.addAll(List.of(more));
+        return new SupervisorConfig(workers, address, port, drainTimeout, workerHeap, workerJvmOpts, pinCpus, workerJar,
+                jvmArgFiles, args, controlSocket, backoffStart, backoffMax);
+    }
+
     /** This config with {@code path} as the control socket. */
     SupervisorConfig withControlSocket(Path path) {
         return new SupervisorConfig(workers, address, port, drainTimeout, workerHeap, workerJvmOpts, pinCpus, workerJar,

@@ -2,6 +2,7 @@ package dev.quicfleet.supervisor;
 
 import dev.quicfleet.metrics.ClusterScrape;
 import dev.quicfleet.metrics.SupervisorMetrics;
+import dev.quicfleet.ticketcache.Rotation;
 import dev.quicfleet.transport.ControlProtocol;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -85,6 +86,18 @@ public final class SupervisorMain {
                     + "${DEFAULT-VALUE}).")
     String metricsAddress;
 
+    @Option(names = "--no-shared-tickets", description = "Each worker keeps its own TLS session-ticket keys (a "
+            + "client resumes only on the worker that issued its ticket): for comparison and tests.")
+    boolean noSharedTickets;
+
+    @Option(names = "--ticket-key-rotation", paramLabel = "DURATION", defaultValue = "1h",
+            description = "How often the ticket key that encrypts new tickets changes (default: ${DEFAULT-VALUE}).")
+    String ticketKeyRotation;
+
+    @Option(names = "--ticket-lifetime", paramLabel = "DURATION", defaultValue = "12h",
+            description = "How long an issued ticket is accepted (default: ${DEFAULT-VALUE}).")
+    String ticketLifetime;
+
     @Unmatched
     List<String> workerArgs = new ArrayList<>();
 
@@ -132,10 +145,19 @@ public final class SupervisorMain {
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
         }
-        return supervise(config, metricsEndpoint, err);
+        Rotation rotation;
+        try {
+            rotation = options.noSharedTickets ? null : new Rotation(duration("ticket-key-rotation",
+                    options.ticketKeyRotation), duration("ticket-lifetime", options.ticketLifetime));
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
+        return supervise(config, metricsEndpoint, rotation, err);
     }
 
-    private static int supervise(SupervisorConfig given, InetSocketAddress metricsEndpoint, PrintWriter err) {
+    private static int supervise(SupervisorConfig given, InetSocketAddress metricsEndpoint, Rotation rotation,
+                                 PrintWriter err) {
         SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
@@ -161,6 +183,18 @@ public final class SupervisorMain {
         }
         SupervisorMetrics metrics = new SupervisorMetrics(version(), config.workers());
         MetricsEndpoint endpoint = null;
+        TicketKeyPublisher tickets = null;
+        if (rotation != null) {
+            try {
+                tickets = TicketKeyPublisher.start(sockets.port(), rotation, metrics);
+            } catch (IOException | RuntimeException e) {
+                control.close();
+                sockets.close();
+                err.println("error: shared ticket keys: " + e.getMessage());
+                return EXIT_CONFIG;
+            }
+            config = config.withWorkerArgs("--shm-dir", tickets.directory().toString());
+        }
         try {
             supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out, metrics);
             if (metricsEndpoint != null) {
@@ -187,6 +221,9 @@ public final class SupervisorMain {
         } finally {
             if (endpoint != null) {
                 endpoint.close();
+            }
+            if (tickets != null) {
+                tickets.close();
             }
             control.close();
             sockets.close();

@@ -10,6 +10,11 @@ import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.quic.QuicSslContext;
 import io.netty.handler.codec.quic.QuicSslContextBuilder;
+import io.netty.handler.codec.quic.SslSessionTicketKey;
+import io.netty.handler.ssl.OpenSslSessionContext;
+import io.netty.handler.ssl.OpenSslSessionTicketKey;
+import dev.quicfleet.ticketcache.TicketKey;
+import java.util.List;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.OpenSsl;
@@ -55,6 +60,8 @@ public final class Worker {
     private final WorkerMetrics metrics;
     private final QuicConnections quicConnections;
     private TlsMaterial tls;
+    private volatile QuicSslContext quicSsl;
+    private volatile SslContext tcpSsl;
     private TcpConnections tcpConnections;
     private EventLoopGroup group;
     private EventLoopGroup tcpGroup;
@@ -106,6 +113,24 @@ public final class Worker {
         return metrics;
     }
 
+    /**
+     * Sets the TLS session-ticket keys of every TLS context (QUIC and TCP); the first key encrypts new tickets, all
+     * of them decrypt. Safe from any thread; applies to new handshakes at once.
+     */
+    public void setTicketKeys(List<TicketKey> keys) {
+        QuicSslContext quic = quicSsl;
+        if (quic != null) {
+            quic.sessionContext().setTicketKeys(keys.stream()
+                    .map(k -> new SslSessionTicketKey(k.name(), k.hmacKey(), k.aesKey()))
+                    .toArray(SslSessionTicketKey[]::new));
+        }
+        if (tcpSsl != null && tcpSsl.sessionContext() instanceof OpenSslSessionContext openSsl) {
+            openSsl.setTicketKeys(keys.stream()
+                    .map(k -> new OpenSslSessionTicketKey(k.name(), k.hmacKey(), k.aesKey()))
+                    .toArray(OpenSslSessionTicketKey[]::new));
+        }
+    }
+
     /** Whether {@link #drain()} has begun. */
     public boolean draining() {
         return dispatcher.draining();
@@ -142,7 +167,7 @@ public final class Worker {
         CompletableFuture<SslContext> tcpSslFuture = CompletableFuture.supplyAsync(() -> tcpSslContext(chain),
                 task -> Thread.ofPlatform().daemon().name("quicfleet-tls-init").start(task));
         long tTls = System.nanoTime();
-        QuicSslContext quicSsl = QuicSslContextBuilder.forServer(tls.privateKey(), null, chain)
+        quicSsl = QuicSslContextBuilder.forServer(tls.privateKey(), null, chain)
                 .applicationProtocols(Http3.supportedApplicationProtocols())
                 .build();
         long tQuic = System.nanoTime();
@@ -158,6 +183,7 @@ public final class Worker {
         SslContext tcpSsl;
         try {
             tcpSsl = tcpSslFuture.join();
+            this.tcpSsl = tcpSsl;
         } catch (java.util.concurrent.CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }

@@ -128,6 +128,10 @@ public final class WorkerMain {
             description = "text or json: one log line per event on stderr (default: ${DEFAULT-VALUE}).")
     LogFormat logFormat;
 
+    @Option(names = "--shm-dir", paramLabel = "DIR",
+            description = "Set by the supervisor: the shared map with the cluster's TLS session-ticket keys.")
+    Path shmDir;
+
     @Option(names = "--supervisor-socket", paramLabel = "PATH",
             description = "Set by the supervisor: its control socket, which hands over this slot's sockets.")
     Path supervisorSocketOption;
@@ -157,7 +161,8 @@ public final class WorkerMain {
             err.println("(run with --help for the list of options)");
             return EXIT_CONFIG;
         }
-        return config == null ? 0 : serve(config, supervisorSocket(args), out, err);
+        String shm = preScan(args, "--shm-dir", null);
+        return config == null ? 0 : serve(config, supervisorSocket(args), shm == null ? null : Path.of(shm), out, err);
     }
 
     /**
@@ -181,7 +186,8 @@ public final class WorkerMain {
         return options.toConfig();
     }
 
-    private static int serve(WorkerConfig config, Path supervisorSocket, PrintWriter out, PrintWriter err) {
+    private static int serve(WorkerConfig config, Path supervisorSocket, Path shmDir, PrintWriter out,
+                             PrintWriter err) {
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerMain.class);
         SupervisorLink link = null;
         if (supervisorSocket != null) {
@@ -243,6 +249,12 @@ public final class WorkerMain {
         out.printf("ready: worker %d pid %d udp+tcp %s:%d transport %s%n", config.slot(), ProcessHandle.current().pid(),
                 host.contains(":") ? "[" + host + "]" : host, worker.port(), worker.transport().id());
         out.flush();
+        TicketKeySync tickets = null;
+        if (shmDir != null) {
+            tickets = new TicketKeySync(dev.quicfleet.ticketcache.SharedSecretsConfig.builder(worker.port())
+                    .directory(shmDir).build(), worker::setTicketKeys);
+            tickets.start();
+        }
         if (link != null) {
             link.serveScrapes(() -> worker.metrics().scrape(
                     dev.quicfleet.metrics.WorkerScrapeFetcher.ACCEPT).body());
@@ -265,6 +277,9 @@ public final class WorkerMain {
             log.error("stopping failed", e.getCause());
             return 1;
         } finally {
+            if (tickets != null) {
+                tickets.close();
+            }
             if (link != null) {
                 link.close();
             }

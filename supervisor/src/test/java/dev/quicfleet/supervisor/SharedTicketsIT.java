@@ -1,0 +1,112 @@
+package dev.quicfleet.supervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TLS session tickets issued by one worker resume on every worker, because every worker's ticket keys come from the
+ * supervisor's shared map; with per-worker keys they resume only where they were issued. The client is the
+ * independent ngtcp2 client with a session file.
+ */
+class SharedTicketsIT {
+
+    private static final int CONNECTIONS = 20;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aTicketFromOneWorkerResumesOnEveryWorker() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
+                "--metrics-address", "off")) {
+            awaitKeysApplied(supervisor, 2);
+            List<JsonNode> resumedRuns = resumeManyTimes(supervisor.port());
+            Set<Integer> workers = new HashSet<>();
+            for (JsonNode whoami : resumedRuns) {
+                assertThat(whoami.get("tlsResumed").asBoolean()).as(whoami.toString()).isTrue();
+                workers.add(whoami.get("worker").asInt());
+            }
+            assertThat(workers).as("the kernel spreads new connections over both slots").containsExactlyInAnyOrder(0, 1);
+        }
+    }
+
+    @Test
+    void withPerWorkerKeysTicketsResumeOnlyWhereTheyWereIssued() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
+                "--metrics-address", "off", "--no-shared-tickets")) {
+            List<JsonNode> runs = resumeManyTimes(supervisor.port());
+            Set<Integer> resumedOn = new HashSet<>();
+            boolean someNotResumed = false;
+            for (JsonNode whoami : runs) {
+                if (whoami.get("tlsResumed").asBoolean()) {
+                    resumedOn.add(whoami.get("worker").asInt());
+                } else {
+                    someNotResumed = true;
+                }
+            }
+            // 20 connections land on the other worker at least once (all on one: 2^-20); there they cannot resume.
+            assertThat(someNotResumed).isTrue();
+            assertThat(resumedOn).isSubsetOf(issuer);
+        }
+    }
+
+    private static void awaitKeysApplied(SupervisorProcess supervisor, int workers) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (supervisor.stderr().lines().filter(l -> l.contains("shared ticket keys applied")).count() < workers) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("workers did not apply the shared keys within 60s:\n" + supervisor.stderr());
+            }
+            supervisor.awaitStderr(l -> false, Duration.ofMillis(100));
+        }
+    }
+
+    /** The worker that issued the ticket all the runs try to resume. */
+    private int issuer;
+
+    /**
+     * One connection gets a ticket; then {@link #CONNECTIONS} new connections each try to resume with a fresh copy
+     * of that same ticket (gtlsclient overwrites its session file with every new ticket it receives).
+     */
+    private List<JsonNode> resumeManyTimes(int port) throws Exception {
+        Path session = tmp.resolve("session.pem");
+        Path params = tmp.resolve("transport-params.pem");
+        issuer = whoami(port, List.of("--wait-for-ticket", "--session-file=" + session, "--tp-file=" + params),
+                "first").get("worker").asInt();
+        List<JsonNode> runs = new ArrayList<>();
+        for (int i = 0; i < CONNECTIONS; i++) {
+            Path copy = Files.copy(session, tmp.resolve("session-" + i + ".pem"));
+            Path paramsCopy = Files.copy(params, tmp.resolve("params-" + i + ".pem"));
+            runs.add(whoami(port, List.of("--session-file=" + copy, "--tp-file=" + paramsCopy), "run" + i));
+        }
+        return runs;
+    }
+
+    private JsonNode whoami(int port, List<String> options, String name) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve(name));
+        List<String> command = new ArrayList<>(List.of("/usr/bin/gtlsclient", "-q", "--exit-on-all-streams-close",
+                "--handshake-timeout=10s", "--timeout=15s", "--download", dir.toString()));
+        command.addAll(options);
+        command.addAll(List.of("127.0.0.1", Integer.toString(port), "https://localhost:" + port + "/whoami"));
+        Process client = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(client.getInputStream().readAllBytes());
+        if (!client.waitFor(30, TimeUnit.SECONDS)) {
+            client.destroyForcibly();
+            throw new AssertionError("gtlsclient did not finish: " + output);
+        }
+        Path body = dir.resolve("whoami");
+        assertThat(body).as("gtlsclient output: %s", output).exists();
+        return new ObjectMapper().readTree(body.toFile());
+    }
+}

@@ -1,0 +1,91 @@
+package dev.quicfleet.worker;
+
+import dev.quicfleet.ticketcache.SharedSecrets;
+import dev.quicfleet.ticketcache.SharedSecretsConfig;
+import dev.quicfleet.ticketcache.TicketKey;
+import dev.quicfleet.ticketcache.TicketKeyRing;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps a worker's TLS session-ticket keys equal to the cluster's, read from the shared map the supervisor publishes
+ * (so a ticket issued by any worker resumes on every worker). Opening the map costs a second or more in a fresh JVM
+ * (Chronicle generates code), so it happens on this class's own thread after the worker already serves; until then
+ * the worker uses BoringSSL's own random keys. Every 250 ms it refreshes (the ring also changes with time) and
+ * applies a changed ring. Key bytes are never logged, only key names.
+ */
+final class TicketKeySync implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(TicketKeySync.class);
+
+    private final SharedSecretsConfig config;
+    private final Consumer<List<TicketKey>> apply;
+    private final Clock clock = Clock.systemUTC();
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("quicfleet-ticket-sync").factory());
+    private SharedSecrets secrets;
+    private TicketKeyRing applied;
+    private int failures;
+
+    /**
+     * @param config the shared map (its directory comes from the supervisor)
+     * @param apply  sets the keys on every TLS context, current first (called on this class's thread)
+     */
+    TicketKeySync(SharedSecretsConfig config, Consumer<List<TicketKey>> apply) {
+        this.config = config;
+        this.apply = apply;
+    }
+
+    void start() {
+        timer.scheduleWithFixedDelay(this::tick, 0, 250, TimeUnit.MILLISECONDS);
+    }
+
+    private void tick() {
+        try {
+            if (secrets == null) {
+                try {
+                    secrets = SharedSecrets.open(config, clock);
+                } catch (IOException e) {
+                    // The supervisor creates the map before it starts workers; keep trying, say so now and then.
+                    if (failures++ % 40 == 0) {
+                        log.warn("shared ticket keys not readable yet at {}: {}", config.directory(), e.getMessage());
+                    }
+                    return;
+                }
+            } else {
+                secrets.refresh();
+            }
+            Optional<TicketKeyRing> ring = secrets.keys().flatMap(schedule -> schedule.ticketKeyRing(clock.instant()));
+            if (ring.isPresent() && !ring.get().equals(applied)) {
+                apply.accept(ring.get().decryptingKeys());
+                if (applied == null) {
+                    log.info("shared ticket keys applied: {} keys, encrypting with {}", ring.get().decryptingKeys().size(),
+                            ring.get().encryptingKey().nameHex());
+                } else {
+                    log.debug("ticket keys changed: encrypting with {}", ring.get().encryptingKey().nameHex());
+                }
+                applied = ring.get();
+            }
+        } catch (RuntimeException e) {
+            if (failures++ % 40 == 0) {
+                log.warn("cannot apply shared ticket keys (keeping the ones in use): {}", e.toString());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+        if (secrets != null) {
+            secrets.close();
+        }
+    }
+}
