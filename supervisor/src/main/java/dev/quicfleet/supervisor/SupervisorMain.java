@@ -2,6 +2,8 @@ package dev.quicfleet.supervisor;
 
 import dev.quicfleet.metrics.ClusterScrape;
 import dev.quicfleet.metrics.SupervisorMetrics;
+import dev.quicfleet.ticketcache.ClusterSecret;
+import dev.quicfleet.ticketcache.ClusterSecretException;
 import dev.quicfleet.ticketcache.Rotation;
 import dev.quicfleet.transport.ControlProtocol;
 import java.io.BufferedReader;
@@ -90,6 +92,11 @@ public final class SupervisorMain {
             + "client resumes only on the worker that issued its ticket): for comparison and tests.")
     boolean noSharedTickets;
 
+    @Option(names = "--cluster-secret", paramLabel = "FILE",
+            description = "At least 32 random bytes shared by every host of the cluster (mode 0600): ticket keys are "
+                    + "derived from it per rotation epoch, so tickets resume on every host.")
+    Path clusterSecret;
+
     @Option(names = "--ticket-key-rotation", paramLabel = "DURATION", defaultValue = "1h",
             description = "How often the ticket key that encrypts new tickets changes (default: ${DEFAULT-VALUE}).")
     String ticketKeyRotation;
@@ -153,11 +160,25 @@ public final class SupervisorMain {
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
         }
-        return supervise(config, metricsEndpoint, rotation, err);
+        ClusterSecret secret = null;
+        if (options.clusterSecret != null) {
+            if (rotation == null) {
+                err.println("error: cluster-secret: " + options.clusterSecret + " with --no-shared-tickets (expected: "
+                        + "one or the other)");
+                return EXIT_CONFIG;
+            }
+            try {
+                secret = ClusterSecret.read(options.clusterSecret);
+            } catch (ClusterSecretException e) {
+                err.println("error: " + e.getMessage());
+                return EXIT_CONFIG;
+            }
+        }
+        return supervise(config, metricsEndpoint, rotation, secret, err);
     }
 
     private static int supervise(SupervisorConfig given, InetSocketAddress metricsEndpoint, Rotation rotation,
-                                 PrintWriter err) {
+                                 ClusterSecret clusterSecret, PrintWriter err) {
         SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
@@ -186,7 +207,7 @@ public final class SupervisorMain {
         TicketKeyPublisher tickets = null;
         if (rotation != null) {
             try {
-                tickets = TicketKeyPublisher.start(sockets.port(), rotation, metrics);
+                tickets = TicketKeyPublisher.start(sockets.port(), rotation, clusterSecret, metrics);
             } catch (IOException | RuntimeException e) {
                 control.close();
                 sockets.close();

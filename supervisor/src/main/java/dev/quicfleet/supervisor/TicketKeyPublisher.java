@@ -1,6 +1,7 @@
 package dev.quicfleet.supervisor;
 
 import dev.quicfleet.metrics.SupervisorMetrics;
+import dev.quicfleet.ticketcache.ClusterSecret;
 import dev.quicfleet.ticketcache.KeySchedule;
 import dev.quicfleet.ticketcache.KeySource;
 import dev.quicfleet.ticketcache.RandomKeys;
@@ -47,15 +48,22 @@ final class TicketKeyPublisher implements AutoCloseable {
     }
 
     /**
-     * Creates (or takes over) the shared map for {@code port} and publishes the first schedule.
+     * Creates (or takes over) the shared map for {@code port} and publishes the first schedule: keys derived from
+     * {@code clusterSecret}, or random ones (kept across a supervisor restart) without one.
      *
      * @throws IOException naming the directory when it cannot be created or is owned by another supervisor
      */
-    static TicketKeyPublisher start(int port, Rotation rotation, SupervisorMetrics metrics) throws IOException {
+    static TicketKeyPublisher start(int port, Rotation rotation, ClusterSecret clusterSecret, SupervisorMetrics metrics)
+            throws IOException {
         Clock clock = Clock.systemUTC();
         SharedSecretsConfig config = SharedSecretsConfig.forPort(port);
         SharedSecretsOwner owner = SharedSecretsOwner.create(config, clock);
-        KeySource keys = new RandomKeys(owner.recovered().map(KeySchedule::epochs).orElse(List.of()));
+        // With a cluster secret every host derives the same keys per epoch (HKDF): tickets resume across hosts.
+        KeySource keys = clusterSecret != null ? clusterSecret
+                : new RandomKeys(owner.recovered().map(KeySchedule::epochs).orElse(List.of()));
+        if (clusterSecret != null) {
+            log.info("ticket keys derived from cluster secret {}", clusterSecret.fingerprint());
+        }
         TicketKeyPublisher publisher = new TicketKeyPublisher(config, owner, keys, rotation, clock, metrics);
         publisher.publish();
         publisher.timer.scheduleWithFixedDelay(publisher::publishQuietly, 1, 1, TimeUnit.SECONDS);

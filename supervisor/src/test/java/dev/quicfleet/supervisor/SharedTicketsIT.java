@@ -62,6 +62,50 @@ class SharedTicketsIT {
         }
     }
 
+    /**
+     * Hosts behind an anycast balancer share only a secret file: two supervisors ("hosts" on 127.0.0.2 and
+     * 127.0.0.3) with the same secret resume each other's tickets; a third with another secret does not.
+     */
+    @Test
+    void hostsWithTheSameClusterSecretResumeEachOthersTickets() throws Exception {
+        Path secret = secretFile("secret-a");
+        Path otherSecret = secretFile("secret-b");
+        try (SupervisorProcess hostA = SupervisorProcess.start(Files.createDirectories(tmp.resolve("host-a")),
+                "--workers", "1", "--address", "127.0.0.2", "--metrics-address", "off", "--cluster-secret",
+                secret.toString());
+             SupervisorProcess hostB = SupervisorProcess.start(Files.createDirectories(tmp.resolve("host-b")),
+                "--workers", "1", "--address", "127.0.0.3", "--metrics-address", "off", "--cluster-secret",
+                secret.toString());
+             SupervisorProcess hostC = SupervisorProcess.start(Files.createDirectories(tmp.resolve("host-c")),
+                "--workers", "1", "--address", "127.0.0.4", "--metrics-address", "off", "--cluster-secret",
+                otherSecret.toString())) {
+            for (SupervisorProcess host : List.of(hostA, hostB, hostC)) {
+                awaitKeysApplied(host, 1);
+            }
+            Path session = tmp.resolve("host-session.pem");
+            Path params = tmp.resolve("host-params.pem");
+            whoami("127.0.0.2", hostA.port(), List.of("--wait-for-ticket", "--session-file=" + session,
+                    "--tp-file=" + params), "host-a-first");
+            JsonNode onB = whoami("127.0.0.3", hostB.port(), List.of("--session-file="
+                    + Files.copy(session, tmp.resolve("s-b.pem")), "--tp-file=" + Files.copy(params,
+                    tmp.resolve("p-b.pem"))), "host-b");
+            JsonNode onC = whoami("127.0.0.4", hostC.port(), List.of("--session-file="
+                    + Files.copy(session, tmp.resolve("s-c.pem")), "--tp-file=" + Files.copy(params,
+                    tmp.resolve("p-c.pem"))), "host-c");
+            assertThat(onB.get("tlsResumed").asBoolean()).as("same secret: %s", onB).isTrue();
+            assertThat(onC.get("tlsResumed").asBoolean()).as("other secret: %s", onC).isFalse();
+            assertThat(onC.get("protocol").asText()).isEqualTo("h3");
+        }
+    }
+
+    private Path secretFile(String name) throws Exception {
+        byte[] bytes = new byte[32];
+        new java.security.SecureRandom().nextBytes(bytes);
+        Path file = Files.write(tmp.resolve(name), bytes);
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        return file;
+    }
+
     private static void awaitKeysApplied(SupervisorProcess supervisor, int workers) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (supervisor.stderr().lines().filter(l -> l.contains("shared ticket keys applied")).count() < workers) {
@@ -94,11 +138,15 @@ class SharedTicketsIT {
     }
 
     private JsonNode whoami(int port, List<String> options, String name) throws Exception {
+        return whoami("127.0.0.1", port, options, name);
+    }
+
+    private JsonNode whoami(String address, int port, List<String> options, String name) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve(name));
         List<String> command = new ArrayList<>(List.of("/usr/bin/gtlsclient", "-q", "--exit-on-all-streams-close",
                 "--handshake-timeout=10s", "--timeout=15s", "--download", dir.toString()));
         command.addAll(options);
-        command.addAll(List.of("127.0.0.1", Integer.toString(port), "https://localhost:" + port + "/whoami"));
+        command.addAll(List.of(address, Integer.toString(port), "https://localhost:" + port + "/whoami"));
         Process client = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(client.getInputStream().readAllBytes());
         if (!client.waitFor(30, TimeUnit.SECONDS)) {

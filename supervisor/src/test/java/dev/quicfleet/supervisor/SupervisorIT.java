@@ -235,6 +235,14 @@ class SupervisorIT {
         assertFails(List.of("--workers", "2", "--no-such-worker-flag"), "error: Unknown option: '--no-such-worker-flag'");
         assertFails(List.of("--workers", "2", "--cert", tmp.resolve("nope.pem").toString(), "--key",
                 tmp.resolve("nope.pem").toString()), "error: certificate file not found: " + tmp.resolve("nope.pem"));
+        Path readable = Files.write(tmp.resolve("readable-secret"), new byte[32]);
+        Files.setPosixFilePermissions(readable, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        assertFails(List.of("--workers", "2", "--cluster-secret", readable.toString()),
+                "error: cluster secret " + readable + " is readable or writable by group or others");
+        Path shortSecret = Files.write(tmp.resolve("short-secret"), new byte[10]);
+        Files.setPosixFilePermissions(shortSecret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        assertFails(List.of("--workers", "2", "--cluster-secret", shortSecret.toString()),
+                "error: cluster secret " + shortSecret + " has 10 bytes (expected: at least 32 random bytes");
         try (DatagramSocket taken = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
             assertFails(List.of("--workers", "2", "--port", Integer.toString(taken.getLocalPort())),
                     "error: failed to bind UDP 127.0.0.1:" + taken.getLocalPort() + ": address already in use");
