@@ -98,6 +98,55 @@ class SharedTicketsIT {
         }
     }
 
+    /**
+     * Rotation with a short period: after one rotation the ticket (encrypted with the previous key) still resumes;
+     * once its lifetime has passed, the key is gone and the client gets a full handshake, and its request still
+     * succeeds.
+     */
+    @Test
+    void aTicketResumesAfterARotationAndNotAfterItsLifetime() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "1", "--metrics-address", "off",
+                "--ticket-key-rotation", "2s", "--ticket-lifetime", "4s")) {
+            awaitKeysApplied(supervisor, 1);
+            Path session = tmp.resolve("rot-session.pem");
+            Path params = tmp.resolve("rot-params.pem");
+            whoami(supervisor.port(), List.of("--wait-for-ticket", "--session-file=" + session, "--tp-file=" + params),
+                    "rot-first");
+            long issuedAfter = rotations(supervisor);
+
+            awaitRotations(supervisor, issuedAfter + 1);
+            JsonNode afterRotation = whoami(supervisor.port(), List.of("--session-file="
+                    + Files.copy(session, tmp.resolve("rot-s1.pem")), "--tp-file=" + Files.copy(params,
+                    tmp.resolve("rot-p1.pem"))), "rot-after-one");
+            assertThat(afterRotation.get("tlsResumed").asBoolean()).as("previous key decrypts").isTrue();
+
+            // Key of epoch e decrypts until start(e + 1) + lifetime; four rotations later it is gone.
+            awaitRotations(supervisor, issuedAfter + 4);
+            JsonNode expired = whoami(supervisor.port(), List.of("--session-file="
+                    + Files.copy(session, tmp.resolve("rot-s2.pem")), "--tp-file=" + Files.copy(params,
+                    tmp.resolve("rot-p2.pem"))), "rot-expired");
+            assertThat(expired.get("tlsResumed").asBoolean()).as("ticket past its lifetime").isFalse();
+            assertThat(expired.get("protocol").asText()).isEqualTo("h3");
+        }
+    }
+
+    private static long rotations(SupervisorProcess supervisor) {
+        return supervisor.stderr().lines().filter(l -> l.contains("ticket keys rotated to epoch")).count();
+    }
+
+    /** Waits (bounded) for {@code count} rotations, then a little for the workers to apply the last one. */
+    private static void awaitRotations(SupervisorProcess supervisor, long count) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (rotations(supervisor) < count) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("fewer than " + count + " rotations within 30s:\n" + supervisor.stderr());
+            }
+            supervisor.awaitStderr(l -> false, Duration.ofMillis(50));
+        }
+        // the supervisor publishes within 1 s of a new epoch; workers apply within 250 ms
+        supervisor.awaitStderr(l -> false, Duration.ofMillis(500));
+    }
+
     private Path secretFile(String name) throws Exception {
         byte[] bytes = new byte[32];
         new java.security.SecureRandom().nextBytes(bytes);
