@@ -15,8 +15,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -31,7 +29,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -272,22 +269,11 @@ class SupervisorIT {
     }
 
     private static java.security.cert.X509Certificate readCertificate(Path pem) throws Exception {
-        try (InputStream in = Files.newInputStream(pem)) {
-            return (java.security.cert.X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-        }
+        return TestTls.certificate(pem);
     }
 
     private static SSLContext trust(Path... pems) throws Exception {
-        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-        store.load(null, null);
-        for (int i = 0; i < pems.length; i++) {
-            store.setCertificateEntry("cert" + i, readCertificate(pems[i]));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(store);
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(null, tmf.getTrustManagers(), null);
-        return ssl;
+        return TestTls.trusting(pems);
     }
 
     private static void awaitCount(AtomicInteger counter, long atLeast, Duration timeout) throws InterruptedException {
@@ -304,16 +290,7 @@ class SupervisorIT {
     }
 
     private SSLContext trust() throws Exception {
-        KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
-        store.load(null, null);
-        try (InputStream in = Files.newInputStream(tmp.resolve("state/dev-cert.pem"))) {
-            store.setCertificateEntry("dev", CertificateFactory.getInstance("X.509").generateCertificate(in));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(store);
-        SSLContext ssl = SSLContext.getInstance("TLS");
-        ssl.init(null, tmf.getTrustManagers(), null);
-        return ssl;
+        return TestTls.trusting(tmp.resolve("state/dev-cert.pem"));
     }
 
     private HttpClient client(HttpClient.Version version) {
