@@ -7,9 +7,9 @@ import java.nio.charset.StandardCharsets;
  * The response a handler writes, the same for HTTP/3, HTTP/2 and HTTP/1.1.
  *
  * <p>Set {@link #status(int)} and {@link #headers()} first, then write the body to {@link #body()}. The response is
- * <em>committed</em> (status and headers sent) at the first flush of the body or when the body buffer fills; after
- * that status and headers can no longer change. If the handler returns without committing, the worker sends the
- * buffered body with an exact {@code content-length}.
+ * <em>committed</em> (status and headers sent) at the first flush of the body or once it grows past the 16 KiB
+ * buffer; after that status and headers can no longer change. If the handler returns without committing, the worker
+ * sends the buffered body with an exact {@code content-length}.
  *
  * <p>Writes to {@link #body()} block while the peer's flow-control window is full (HTTP/3 and HTTP/2) or the socket
  * buffer is full (HTTP/1.1), and throw {@link java.io.IOException} once the client has gone away.
