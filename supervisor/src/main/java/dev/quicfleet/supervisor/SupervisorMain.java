@@ -5,6 +5,7 @@ import dev.quicfleet.metrics.SupervisorMetrics;
 import dev.quicfleet.ticketcache.ClusterSecret;
 import dev.quicfleet.ticketcache.ClusterSecretException;
 import dev.quicfleet.ticketcache.Rotation;
+import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ControlProtocol;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -23,9 +24,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -348,20 +346,8 @@ public final class SupervisorMain {
                 Duration.ofMillis(100), Duration.ofSeconds(10));
     }
 
-    private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");
-
     static Duration duration(String key, String text) {
-        Matcher m = DURATION.matcher(text.trim().toLowerCase(Locale.ROOT));
-        if (!m.matches()) {
-            throw new IllegalArgumentException(key + ": " + text + " (expected: a duration such as 500ms, 10s or 1m)");
-        }
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            default -> Duration.ofHours(n);
-        };
+        return ConfigValues.duration(key, text);
     }
 
     /** {@code status [--port P | --control-socket PATH]}: the running supervisor's slot table. */

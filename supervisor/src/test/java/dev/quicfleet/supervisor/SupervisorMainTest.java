@@ -62,7 +62,7 @@ class SupervisorMainTest {
         assertThatThrownBy(() -> parse("--workers", "0")).hasMessage("workers: 0 (expected: 1..256)");
         assertThatThrownBy(() -> parse("--workers", "300")).hasMessage("workers: 300 (expected: 1..256)");
         assertThatThrownBy(() -> parse("--drain-timeout", "later"))
-                .hasMessage("drain-timeout: later (expected: a duration such as 500ms, 10s or 1m)");
+                .hasMessage("drain-timeout: later (expected: a duration such as 500ms, 30s, 5m, 1h or PT30S)");
         assertThatThrownBy(() -> parse("--worker-heap", "lots"))
                 .hasMessage("worker-heap: lots (expected: a JVM heap size such as 512m or 2g)");
     }

@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.metrics.WorkerMetrics;
 import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.Listeners;

@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.QuicLimits;
 import java.net.InetAddress;
 import java.net.UnknownHostException;

@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.transport.ConfigValues;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;

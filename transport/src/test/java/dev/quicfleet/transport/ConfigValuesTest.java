@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

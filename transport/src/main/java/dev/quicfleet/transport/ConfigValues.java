@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.transport;
 
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -6,8 +6,11 @@ import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Parses the value syntaxes of flags and config files: durations ({@code 30s}) and byte sizes ({@code 16MiB}). */
-final class ConfigValues {
+/**
+ * Parses the value syntaxes of flags and config files, the same for the worker and the supervisor: durations
+ * ({@code 30s}) and byte sizes ({@code 16MiB}). Messages name the key, the value and the expected form.
+ */
+public final class ConfigValues {
 
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)");
@@ -19,7 +22,7 @@ final class ConfigValues {
      * A duration: a number with a unit ({@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, {@code 1d}), or
      * ISO-8601 ({@code PT30S}).
      */
-    static Duration duration(String key, String text) {
+    public static Duration duration(String key, String text) {
         String value = text.trim().toLowerCase(Locale.ROOT);
         Matcher m = DURATION.matcher(value);
         if (m.matches()) {
@@ -41,7 +44,7 @@ final class ConfigValues {
     }
 
     /** A byte size: a number with an optional binary unit ({@code 1048576}, {@code 64k}, {@code 16MiB}, {@code 1g}). */
-    static long size(String key, String text) {
+    public static long size(String key, String text) {
         Matcher m = SIZE.matcher(text.trim().toLowerCase(Locale.ROOT));
         if (!m.matches()) {
             throw new IllegalArgumentException(key + ": " + text
@@ -61,7 +64,7 @@ final class ConfigValues {
     }
 
     /** Formats a duration the way {@link #duration} reads it. */
-    static String format(Duration d) {
+    public static String format(Duration d) {
         if (d.toMillis() % 1000 != 0) {
             return d.toMillis() + "ms";
         }
