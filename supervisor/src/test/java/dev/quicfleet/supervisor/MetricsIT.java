@@ -44,6 +44,26 @@ class MetricsIT {
             promtoolAccepts(scrape);
             assertThat(scrape(metrics, "application/openmetrics-text; version=1.0.0")).endsWith("# EOF\n");
 
+            // Scraped while requests are in flight, the exposition is still valid.
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread load = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 2000 && !stop.get(); i++) {
+                    try {
+                        sendRequests(supervisor.port(), 1);
+                    } catch (Exception e) {
+                        return;
+                    }
+                }
+            });
+            try {
+                for (int i = 0; i < 3; i++) {
+                    promtoolAccepts(scrape(metrics, null));
+                }
+            } finally {
+                stop.set(true);
+                load.join(30_000);
+            }
+
             // A worker killed between two scrapes: the scrape still answers, and the restart is counted.
             long victim = supervisor.workerPids().get(0);
             ProcessHandle handle = ProcessHandle.of(victim).orElseThrow();
