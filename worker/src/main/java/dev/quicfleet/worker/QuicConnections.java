@@ -35,6 +35,8 @@ final class QuicConnections {
     private static final Logger log = LoggerFactory.getLogger(QuicConnections.class);
     private static final AttributeKey<ConnectionInfo> INFO = AttributeKey.valueOf("quicfleet.h3.info");
     private static final AttributeKey<long[]> MAX_STREAM_ID = AttributeKey.valueOf("quicfleet.h3.maxStreamId");
+    /** Packets sent and lost already counted for a connection: the metrics get deltas. */
+    private static final AttributeKey<long[]> COUNTED = AttributeKey.valueOf("quicfleet.h3.countedPackets");
     /** RFC 9000 §20.1 CONNECTION_REFUSED: sent to connections that arrive while draining. */
     private static final int CONNECTION_REFUSED = 0x2;
 
@@ -71,6 +73,33 @@ final class QuicConnections {
 
     int size() {
         return connections.size();
+    }
+
+    /**
+     * Adds every open connection's packets sent and lost since the last count to the metrics (called every few
+     * seconds, so long-lived connections show up before they close). Stats are collected on each connection's event
+     * loop.
+     */
+    void countPackets() {
+        for (Channel channel : connections) {
+            countPackets((QuicChannel) channel);
+        }
+    }
+
+    private void countPackets(QuicChannel connection) {
+        connection.collectStats().addListener(f -> {
+            if (f.isSuccess()) {
+                QuicConnectionStats stats = (QuicConnectionStats) f.getNow();
+                long[] counted = connection.attr(COUNTED).get();
+                if (counted == null) {
+                    counted = new long[2];
+                    connection.attr(COUNTED).set(counted);
+                }
+                dispatcher.metrics().packets(stats.sent() - counted[0], stats.lost() - counted[1]);
+                counted[0] = stats.sent();
+                counted[1] = stats.lost();
+            }
+        });
     }
 
     /**
@@ -140,12 +169,7 @@ final class QuicConnections {
             } else {
                 metrics.connectionClosed();
             }
-            connection.collectStats().addListener(f -> {
-                if (f.isSuccess()) {
-                    QuicConnectionStats stats = (QuicConnectionStats) f.getNow();
-                    metrics.packets(stats.sent(), stats.lost());
-                }
-            });
+            countPackets(connection);
             ctx.fireChannelInactive();
         }
 

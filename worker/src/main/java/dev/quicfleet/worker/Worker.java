@@ -212,6 +212,8 @@ public final class Worker {
                 }
             }
         }
+        // Packets of open connections reach the metrics every few seconds, not only when a connection closes.
+        group.next().scheduleAtFixedRate(quicConnections::countPackets, 5, 5, TimeUnit.SECONDS);
         long tDone = System.nanoTime();
         log.info("serving {} on udp+tcp {} (transport {}, GSO {}, TLS {} for TCP)", tls.describe(), port,
                 transport.id(), transport.supportsGso() && config.quic().gsoSegments() > 1
