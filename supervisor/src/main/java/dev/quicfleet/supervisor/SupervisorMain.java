@@ -242,7 +242,7 @@ public final class SupervisorMain {
                 endpoint.close();
             }
             if (tickets != null) {
-                tickets.close();
+                tickets.close(given.port() == 0);
             }
             control.close();
             sockets.close();

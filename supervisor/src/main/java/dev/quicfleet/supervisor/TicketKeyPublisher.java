@@ -107,11 +107,27 @@ final class TicketKeyPublisher implements AutoCloseable {
 
     @Override
     public void close() {
+        close(false);
+    }
+
+    /**
+     * Stops publishing and closes the map. With {@code delete}, the map's directory goes too: a cluster on a port
+     * picked at random (port 0) can never be restarted onto its map, and tmpfs is memory. A cluster on a fixed port
+     * keeps it, so tickets survive a planned restart.
+     */
+    void close(boolean delete) {
         timer.shutdownNow();
         try {
             owner.close();
         } catch (IOException e) {
             log.warn("closing the shared ticket map: {}", e.toString());
+        }
+        if (delete) {
+            try (var files = java.nio.file.Files.walk(config.directory())) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            } catch (IOException e) {
+                log.warn("cannot remove {}: {}", config.directory(), e.toString());
+            }
         }
     }
 }

@@ -175,5 +175,14 @@ final class SupervisorProcess implements AutoCloseable {
         } catch (Exception e) {
             // best effort; nothing else to do in a test's cleanup
         }
+        // A killed supervisor leaves its shared map on tmpfs (memory): remove it.
+        if (port > 0) {
+            Path map = Path.of("/dev/shm", "quicfleet-" + port);
+            try (var files = Files.walk(map)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                // not there
+            }
+        }
     }
 }
