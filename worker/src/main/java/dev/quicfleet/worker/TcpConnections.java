@@ -29,6 +29,7 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,27 +49,40 @@ final class TcpConnections {
     static final int MAX_HEADER_SIZE = 16 * 1024;
     static final int MAX_CHUNK_SIZE = 64 * 1024;
 
+    /**
+     * How long a draining HTTP/2 connection keeps accepting streams the client opened before it saw the first
+     * GOAWAY (RFC 9113 §6.8 asks for at least one round trip between the two GOAWAY frames).
+     */
+    static final Duration GOAWAY_GRACE = Duration.ofSeconds(1);
+
     private final ChannelGroup connections = new DefaultChannelGroup("tcp", GlobalEventExecutor.INSTANCE);
+    private final Object closedLock = new Object();
+    private int open;
+    private CompletableFuture<Void> allClosed = CompletableFuture.completedFuture(null);
+    private volatile boolean draining;
     private final SslContext sslContext;
     private final ExchangeDispatcher dispatcher;
     private final Duration idleTimeout;
     private final long maxStreams;
     private final int streamWindow;
     private final int connectionWindow;
+    private final Duration drainTimeout;
 
     /**
      * @param maxStreams       HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (the same limit QUIC advertises)
      * @param streamWindow     HTTP/2 initial stream window (request body bytes in flight per stream)
      * @param connectionWindow HTTP/2 connection window
+     * @param drainTimeout     how long a draining HTTP/2 connection waits for its open streams before it closes
      */
     TcpConnections(SslContext sslContext, ExchangeDispatcher dispatcher, Duration idleTimeout, long maxStreams,
-                   int streamWindow, int connectionWindow) {
+                   int streamWindow, int connectionWindow, Duration drainTimeout) {
         this.sslContext = sslContext;
         this.dispatcher = dispatcher;
         this.idleTimeout = idleTimeout;
         this.maxStreams = maxStreams;
         this.streamWindow = streamWindow;
         this.connectionWindow = connectionWindow;
+        this.drainTimeout = drainTimeout;
     }
 
     /** The child handler of the TCP listener. */
@@ -77,6 +91,8 @@ final class TcpConnections {
             @Override
             protected void initChannel(Channel ch) {
                 connections.add(ch);
+                opened();
+                ch.closeFuture().addListener(f -> closed());
                 ch.pipeline().addLast(
                         sslContext.newHandler(ch.alloc()),
                         new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS),
@@ -89,25 +105,88 @@ final class TcpConnections {
         return connections.size();
     }
 
-    /** Drain phase 2: GOAWAY on HTTP/2, close idle HTTP/1.1 (busy ones close after their response). */
-    void goAway() {
-        for (Channel ch : connections) {
-            ch.eventLoop().execute(() -> {
-                Object handler = ch.attr(PROTOCOL_HANDLER).get();
-                if (handler instanceof Http2FrameCodec) {
-                    ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-                } else if (handler instanceof Http1Connection h1 && h1.idle()) {
-                    ch.close();
-                } else if (handler == null) {
-                    ch.close(); // still in the TLS handshake: nothing in flight
-                }
-            });
+    private void opened() {
+        synchronized (closedLock) {
+            if (open++ == 0) {
+                allClosed = new CompletableFuture<>();
+            }
         }
     }
 
-    /** Drain phase 4. */
+    private void closed() {
+        CompletableFuture<Void> done = null;
+        synchronized (closedLock) {
+            if (--open == 0) {
+                done = allClosed;
+            }
+        }
+        if (done != null) {
+            done.complete(null);
+        }
+    }
+
+    /** Completes when no TCP connection is open (at once if none is). */
+    CompletableFuture<Void> whenAllClosed() {
+        synchronized (closedLock) {
+            return allClosed;
+        }
+    }
+
+    /**
+     * Drain phase 2. Nothing that reached this worker is dropped:
+     * <ul>
+     *   <li>HTTP/2: a first GOAWAY that still admits every stream id, then, {@link #GOAWAY_GRACE} later, the
+     *       final GOAWAY naming the last stream and a graceful close once that connection's streams end
+     *       (RFC 9113 §6.8) — a request already on the wire when the first GOAWAY left is served, not refused;</li>
+     *   <li>HTTP/1.1: idle connections close, busy ones close after their response;</li>
+     *   <li>a connection still in its TLS handshake (the listener accepted it just before it closed) finishes the
+     *       handshake and is then drained like the others; closing it now would reset it with the client's
+     *       ClientHello unread.</li>
+     * </ul>
+     */
+    void goAway() {
+        draining = true;
+        for (Channel ch : connections) {
+            ch.eventLoop().execute(() -> startDraining(ch));
+        }
+    }
+
+    private void startDraining(Channel ch) {
+        Object handler = ch.attr(PROTOCOL_HANDLER).get();
+        if (handler instanceof Http2FrameCodec) {
+            ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(Integer.MAX_VALUE));
+            ch.eventLoop().schedule(() -> finishDraining(ch), GOAWAY_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+        } else if (handler instanceof Http1Connection h1) {
+            if (h1.idle()) {
+                ch.close();
+            } else {
+                // busy: it closes after its response; a connection that arrived during the drain may still be
+                // waiting for its first request, so look again once the grace has passed
+                ch.eventLoop().schedule(() -> finishDraining(ch), GOAWAY_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+            }
+        }
+        // handler == null: in the TLS handshake; the ALPN handler drains it once a protocol is agreed
+    }
+
+    private void finishDraining(Channel ch) {
+        if (!ch.isActive()) {
+            return;
+        }
+        Object handler = ch.attr(PROTOCOL_HANDLER).get();
+        if (handler instanceof Http2FrameCodec) {
+            ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+            ch.close(); // the HTTP/2 handler closes once the connection's open streams have ended
+        } else if (handler instanceof Http1Connection h1 && h1.idle()) {
+            ch.close();
+        }
+    }
+
+    /** Drain phase 4, or an immediate stop: closes every connection now, open streams or not. */
     void closeAll() {
-        connections.close();
+        for (Channel ch : connections) {
+            // from the head of the pipeline: past the HTTP/2 handler, which would otherwise wait for open streams
+            ch.pipeline().firstContext().close();
+        }
     }
 
     private ConnectionInfo info(Channel ch, Protocol protocol) {
@@ -135,6 +214,7 @@ final class TcpConnections {
             ChannelPipeline pipeline = ctx.pipeline();
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
                 Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+                        .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())
                         .initialSettings(Http2Settings.defaultSettings()
                                 .maxConcurrentStreams(maxStreams)
                                 .initialWindowSize(streamWindow)
@@ -153,11 +233,20 @@ final class TcpConnections {
                         codec.connection().connectionStream(), connectionWindow - 65_535);
                 ch.flush();
                 ch.attr(PROTOCOL_HANDLER).set(codec);
+                if (draining) {
+                    startDraining(ch);
+                }
             } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
                 Http1Connection h1 = new Http1Connection(dispatcher, c -> info(c, Protocol.HTTP_1_1));
                 pipeline.addLast(new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK_SIZE),
                         new HttpServerExpectContinueHandler(), h1);
                 ch.attr(PROTOCOL_HANDLER).set(h1);
+                if (draining) {
+                    // its first request is probably on the wire: serve it (with Connection: close), and close
+                    // only if none came within the grace
+                    ch.eventLoop().schedule(() -> finishDraining(ch), GOAWAY_GRACE.toMillis(),
+                            TimeUnit.MILLISECONDS);
+                }
             } else {
                 throw new IllegalStateException("unexpected ALPN protocol: " + protocol);
             }

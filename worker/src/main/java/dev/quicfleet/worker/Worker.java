@@ -191,7 +191,7 @@ public final class Worker {
         long tTcpReady = System.nanoTime();
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
-                config.quic().maxData()));
+                config.quic().maxData()), config.drainTimeout());
         tcpConnections = tcp;
 
         int socketBuffer = config.quic().udpSocketBuffer();
@@ -294,7 +294,11 @@ public final class Worker {
         log.info("draining: {} requests in flight, {} QUIC and {} TCP connections, deadline {}", inFlight,
                 quicConnections.size(), tcpConnections == null ? 0 : tcpConnections.size(),
                 ConfigValues.format(timeout));
+        // Done when no request is in flight and every TCP connection has closed (a connection accepted just before
+        // the listener closed may still bring a request), then once more for requests those connections brought.
         return dispatcher.whenIdle()
+                .thenCompose(idle -> tcpConnections == null ? CompletableFuture.completedFuture(null) : tcpConnections.whenAllClosed())
+                .thenCompose(closed -> dispatcher.whenIdle())
                 .orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
                 .handle((ok, error) -> {
                     if (error instanceof TimeoutException) {

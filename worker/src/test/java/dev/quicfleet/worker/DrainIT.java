@@ -153,4 +153,106 @@ class DrainIT {
                     .contains("drain deadline of 1s passed with 1 requests still in flight");
         }
     }
+
+    @Test
+    void connectionsAcceptedJustBeforeTheDrainAreServedNotReset() throws Exception {
+        try (WorkerProcess worker = WorkerProcess.start(tmp.resolve("state"), "--drain-timeout", "10s");
+             Socket h1Tcp = new Socket(InetAddress.getLoopbackAddress(), worker.port());
+             Socket h2Tcp = new Socket(InetAddress.getLoopbackAddress(), worker.port())) {
+            // Both connections are accepted but have not started TLS when the drain begins: the race a rolling
+            // reload runs into, made deterministic.
+            assertThat(worker.awaitStderr(l -> false, Duration.ofMillis(300))).isNull();
+            worker.terminate();
+            assertThat(worker.awaitStderr(l -> l.contains("draining:"), Duration.ofSeconds(10)))
+                    .as(worker.stderr()).contains("2 TCP connections");
+            javax.net.ssl.SSLSocketFactory tls = TestClients.trusting(tmp.resolve("state/dev-cert.pem"))
+                    .getSocketFactory();
+
+            // HTTP/1.1: the request is served, with Connection: close.
+            try (SSLSocket h1 = upgrade(tls, h1Tcp, worker.port(), "http/1.1")) {
+                h1.getOutputStream().write("GET /whoami HTTP/1.1\r\nhost: localhost\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                String response = new String(h1.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                assertThat(response).startsWith("HTTP/1.1 200").containsIgnoringCase("connection: close")
+                        .contains("\"protocol\" : \"http/1.1\"");
+            }
+
+            // HTTP/2 (frames by hand, to see both GOAWAY frames): the stream the client opened after the first
+            // GOAWAY's notice is served; the final GOAWAY names it; then the server closes the connection.
+            try (SSLSocket h2 = upgrade(tls, h2Tcp, worker.port(), "h2")) {
+                java.io.DataOutputStream out = new java.io.DataOutputStream(h2.getOutputStream());
+                out.write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                frame(out, 4, 0, 0, new byte[0]); // SETTINGS
+                java.io.ByteArrayOutputStream block = new java.io.ByteArrayOutputStream();
+                block.write(new byte[] {(byte) 0x82, (byte) 0x87}); // :method GET, :scheme https (static table)
+                literal(block, 0x44, "/whoami"); // :path
+                literal(block, 0x41, "localhost"); // :authority
+                frame(out, 1, 0x05, 1, block.toByteArray()); // HEADERS, END_STREAM | END_HEADERS, stream 1
+                out.flush();
+
+                java.io.DataInputStream in = new java.io.DataInputStream(h2.getInputStream());
+                List<Long> goAwayLastStreams = new java.util.ArrayList<>();
+                java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+                boolean status200 = false;
+                boolean ended = false;
+                try {
+                    while (true) {
+                        int length = (in.readUnsignedShort() << 8) | in.readUnsignedByte();
+                        int type = in.readUnsignedByte();
+                        int flags = in.readUnsignedByte();
+                        int stream = in.readInt() & 0x7fffffff;
+                        byte[] payload = in.readNBytes(length);
+                        if (type == 7) { // GOAWAY
+                            goAwayLastStreams.add(java.nio.ByteBuffer.wrap(payload).getInt() & 0x7fffffffL);
+                        } else if (type == 1 && stream == 1) {
+                            status200 |= (payload[0] & 0xff) == 0x88; // :status 200, static table index 8
+                        } else if (type == 0 && stream == 1) {
+                            data.write(payload);
+                            ended |= (flags & 1) != 0;
+                        } else if (type == 4 && (flags & 1) == 0) {
+                            frame(out, 4, 1, 0, new byte[0]); // SETTINGS ack
+                            out.flush();
+                        }
+                    }
+                } catch (java.io.EOFException closedByServer) {
+                    // expected: the server closes once the stream has ended
+                }
+                assertThat(status200).isTrue();
+                assertThat(ended).isTrue();
+                assertThat(data.toString(StandardCharsets.UTF_8)).contains("\"protocol\" : \"h2\"");
+                assertThat(goAwayLastStreams).as("first GOAWAY admits every stream, the final one names stream 1")
+                        .containsExactly((long) Integer.MAX_VALUE, 1L);
+            }
+            assertThat(worker.awaitExit(Duration.ofSeconds(20))).as(worker.stderr()).isZero();
+        }
+    }
+
+    private static SSLSocket upgrade(javax.net.ssl.SSLSocketFactory tls, Socket tcp, int port, String alpn)
+            throws java.io.IOException {
+        SSLSocket socket = (SSLSocket) tls.createSocket(tcp, "localhost", port, true);
+        SSLParameters params = socket.getSSLParameters();
+        params.setApplicationProtocols(new String[] {alpn});
+        socket.setSSLParameters(params);
+        socket.setSoTimeout(15_000);
+        socket.startHandshake();
+        assertThat(socket.getApplicationProtocol()).isEqualTo(alpn);
+        return socket;
+    }
+
+    private static void frame(java.io.DataOutputStream out, int type, int flags, int stream, byte[] payload)
+            throws java.io.IOException {
+        out.writeShort(payload.length >>> 8);
+        out.writeByte(payload.length & 0xff);
+        out.writeByte(type);
+        out.writeByte(flags);
+        out.writeInt(stream);
+        out.write(payload);
+    }
+
+    /** An HPACK literal with incremental indexing and an indexed name; the value is short and not Huffman-coded. */
+    private static void literal(java.io.ByteArrayOutputStream block, int prefix, String value) {
+        block.write(prefix);
+        block.write(value.length());
+        block.writeBytes(value.getBytes(StandardCharsets.US_ASCII));
+    }
 }
