@@ -121,13 +121,24 @@ class ListenersTest {
     void bindsTcpOnTheSamePortNumberAsUdp(Transport transport) {
         assumeTrue(transport.isAvailable(), transport + " not available");
         group = transport.newEventLoopGroup(1, Thread.ofPlatform().daemon().factory());
-        DatagramChannel udp = Listeners.bindUdp(transport, group, new InetSocketAddress(LOOPBACK, 0), false, 1 << 20,
-                new ChannelInboundHandlerAdapter());
-        int port = udp.localAddress().getPort();
-        var tcp = Listeners.bindTcp(transport, group, new InetSocketAddress(LOOPBACK, port), false, 16,
-                new ChannelInboundHandlerAdapter());
-        assertThat(tcp.localAddress().getPort()).isEqualTo(port);
-        tcp.close().syncUninterruptibly();
-        udp.close().syncUninterruptibly();
+        // The kernel picks a free UDP port; the same number may be taken on TCP by another process: try a few.
+        for (int attempt = 1; ; attempt++) {
+            DatagramChannel udp = Listeners.bindUdp(transport, group, new InetSocketAddress(LOOPBACK, 0), false,
+                    1 << 20, new ChannelInboundHandlerAdapter());
+            int port = udp.localAddress().getPort();
+            try {
+                var tcp = Listeners.bindTcp(transport, group, new InetSocketAddress(LOOPBACK, port), false, 16,
+                        new ChannelInboundHandlerAdapter());
+                assertThat(tcp.localAddress().getPort()).isEqualTo(port);
+                tcp.close().syncUninterruptibly();
+                return;
+            } catch (ListenerException e) {
+                if (attempt == 5 || !e.getMessage().contains("address already in use")) {
+                    throw e;
+                }
+            } finally {
+                udp.close().syncUninterruptibly();
+            }
+        }
     }
 }
