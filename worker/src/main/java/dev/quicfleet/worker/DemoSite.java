@@ -56,7 +56,8 @@ final class DemoSite {
                 .route("/echo", DemoSite::echo)
                 .route("/sse", DemoSite::sse)
                 .route("/bytes", DemoSite::bytes)
-                .route("/healthz", this::healthz);
+                .route("/healthz", this::healthz)
+                .route("/visits", this::visits);
         return withPage ? router.route("/", this::page) : router;
     }
 
@@ -74,6 +75,37 @@ final class DemoSite {
         facts.put("method", request.method());
         facts.put("authority", request.authority());
         return facts;
+    }
+
+    /** Keys {@code /visits} remembers (oldest forgotten first). */
+    static final int VISIT_KEYS = 10_000;
+    private final Map<String, Long> visits = new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+            return size() > VISIT_KEYS;
+        }
+    };
+
+    /**
+     * {@code /visits?key=K} counts its GETs per key in this worker and answers the count: a GET with a side effect,
+     * the kind of handler a replayed 0-RTT request would run twice (the 0-RTT replay test uses it).
+     * {@code &peek=1} reads the count without adding to it.
+     */
+    void visits(Request request, Response response) throws IOException {
+        String key = request.queryParam("key");
+        if (key == null || key.isEmpty() || key.length() > 128) {
+            response.send(400, "text/plain; charset=utf-8", "usage: /visits?key=K[&peek=1] (K: 1..128 characters)\n");
+            return;
+        }
+        long count;
+        synchronized (visits) {
+            count = request.queryParam("peek") != null ? visits.getOrDefault(key, 0L) : visits.merge(key, 1L, Long::sum);
+        }
+        Map<String, Object> body = new LinkedHashMap<>(facts(request));
+        body.put("key", key);
+        body.put("visits", count);
+        response.header("cache-control", "no-store");
+        response.send(200, "application/json", JSON.writerWithDefaultPrettyPrinter().writeValueAsString(body) + "\n");
     }
 
     void whoami(Request request, Response response) throws IOException {

@@ -20,10 +20,12 @@ import java.util.Map;
 final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
 
     private final ExchangeDispatcher dispatcher;
+    private final EarlyData earlyData;
     private Http3Exchange exchange;
 
-    Http3RequestStreamHandler(ExchangeDispatcher dispatcher) {
+    Http3RequestStreamHandler(ExchangeDispatcher dispatcher, EarlyData earlyData) {
         this.dispatcher = dispatcher;
+        this.earlyData = earlyData;
     }
 
     @Override
@@ -55,11 +57,23 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
             return;
         }
         QuicChannel connection = stream.parent();
-        exchange = new Http3Exchange(stream, dispatcher, QuicConnections.info(connection, false),
+        String method = h.method().toString();
+        CharSequence length = h.get("content-length");
+        EarlyData.Admission admission = earlyData.admit(connection, method,
+                length != null && !"0".contentEquals(length));
+        exchange = new Http3Exchange(stream, dispatcher,
+                QuicConnections.info(connection, admission == EarlyData.Admission.ACCEPTED),
                 h.method().toString(), h.path().toString(), h.authority() == null ? null : h.authority().toString(),
                 toHeaders(h));
         QuicConnections.streamAccepted(connection, stream.streamId());
-        dispatcher.dispatch(exchange);
+        if (admission == EarlyData.Admission.NOT_EARLY || admission == EarlyData.Admission.ACCEPTED) {
+            dispatcher.dispatch(exchange);
+        } else {
+            // early data that may not run yet: starts once the client proves it holds the handshake keys, which a
+            // replayed first flight never does
+            Http3Exchange waiting = exchange;
+            earlyData.whenConfirmed(connection, () -> dispatcher.dispatch(waiting));
+        }
     }
 
     @Override

@@ -43,11 +43,13 @@ final class QuicConnections {
     private final ChannelGroup connections = new DefaultChannelGroup("quic", GlobalEventExecutor.INSTANCE);
     private final ExchangeDispatcher dispatcher;
     private final long maxFieldSectionSize;
+    private final EarlyData earlyData;
     private volatile boolean draining;
 
-    QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize) {
+    QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize, EarlyData earlyData) {
         this.dispatcher = dispatcher;
         this.maxFieldSectionSize = maxFieldSectionSize;
+        this.earlyData = earlyData;
     }
 
     /** The handler the QUIC codec installs on every new connection. */
@@ -64,7 +66,7 @@ final class QuicConnections {
                                 stream.config().setAutoRead(false);
                                 // next to the channel, below the HTTP/3 frame codec
                                 stream.pipeline().addFirst(new QuicFinOnLastWrite());
-                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher));
+                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData));
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));
             }
@@ -170,6 +172,7 @@ final class QuicConnections {
                 metrics.connectionClosed();
             }
             countPackets(connection);
+            earlyData.connectionClosed(connection);
             ctx.fireChannelInactive();
         }
 
@@ -187,6 +190,7 @@ final class QuicConnections {
                 return;
             }
             connections.add(connection);
+            earlyData.connectionActive(connection);
             ctx.fireChannelActive();
         }
     }

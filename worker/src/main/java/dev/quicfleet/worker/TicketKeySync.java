@@ -1,5 +1,8 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.ticketcache.KeySchedule;
+import dev.quicfleet.ticketcache.ReplayCheck;
+import dev.quicfleet.ticketcache.Rotation;
 import dev.quicfleet.ticketcache.SharedSecrets;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.ticketcache.TicketKey;
@@ -31,7 +34,7 @@ final class TicketKeySync implements AutoCloseable {
     private final Clock clock = Clock.systemUTC();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("quicfleet-ticket-sync").factory());
-    private SharedSecrets secrets;
+    private volatile SharedSecrets secrets;
     private TicketKeyRing applied;
     private int failures;
 
@@ -79,6 +82,20 @@ final class TicketKeySync implements AutoCloseable {
                 log.warn("cannot apply shared ticket keys (keeping the ones in use): {}", e.toString());
             }
         }
+    }
+
+    /**
+     * Records an early-data handshake's client random in the cluster's replay register, for as long as a ticket of
+     * the current keys can be presented (the ticket lifetime plus one rotation period). Fails closed
+     * ({@link ReplayCheck#UNAVAILABLE}) while the map is not open.
+     */
+    ReplayCheck firstUse(byte[] clientRandom) {
+        SharedSecrets open = secrets;
+        if (open == null) {
+            return ReplayCheck.UNAVAILABLE;
+        }
+        Rotation rotation = open.keys().map(KeySchedule::rotation).orElse(Rotation.DEFAULT);
+        return open.firstUse(clientRandom, clock.instant().plus(rotation.lifetime()).plus(rotation.period()));
     }
 
     @Override

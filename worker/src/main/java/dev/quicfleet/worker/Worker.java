@@ -59,6 +59,9 @@ public final class Worker {
     private final Transport transport;
     private final ExchangeDispatcher dispatcher;
     private final WorkerMetrics metrics;
+    private final EarlyData earlyData;
+    /** Netty's (and quiche's) default length of the connection ids this server issues. */
+    private static final int QUIC_CONNECTION_ID_LENGTH = 20;
     private final QuicConnections quicConnections;
     private TlsMaterial tls;
     private volatile QuicSslContext quicSsl;
@@ -82,7 +85,9 @@ public final class Worker {
         this.transport = transport;
         this.metrics = new WorkerMetrics(config.slot(), transport.id());
         this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null, metrics);
-        this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE);
+        this.earlyData = new EarlyData(config.earlyData(), metrics, QUIC_CONNECTION_ID_LENGTH,
+                EarlyData.localReplayRegister(EarlyData.LOCAL_REGISTER_TTL, EarlyData.LOCAL_REGISTER_CAPACITY));
+        this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData);
     }
 
     /**
@@ -110,6 +115,14 @@ public final class Worker {
     }
 
     /** This worker's meters (requests, QUIC connections, JVM); the supervisor scrapes them. */
+    /**
+     * Records 0-RTT client randoms in {@code register} from now on (the cluster's shared replay register, once its
+     * map is open; a lone worker keeps its own).
+     */
+    public void replayRegister(java.util.function.Function<byte[], dev.quicfleet.ticketcache.ReplayCheck> register) {
+        earlyData.replayRegister(register::apply);
+    }
+
     public WorkerMetrics metrics() {
         return metrics;
     }
@@ -168,9 +181,12 @@ public final class Worker {
         CompletableFuture<SslContext> tcpSslFuture = CompletableFuture.supplyAsync(() -> tcpSslContext(chain),
                 task -> Thread.ofPlatform().daemon().name("quicfleet-tls-init").start(task));
         long tTls = System.nanoTime();
-        quicSsl = QuicSslContextBuilder.forServer(tls.privateKey(), null, chain)
-                .applicationProtocols(Http3.supportedApplicationProtocols())
-                .build();
+        QuicSslContextBuilder quicSslBuilder = QuicSslContextBuilder.forServer(tls.privateKey(), null, chain)
+                .applicationProtocols(Http3.supportedApplicationProtocols());
+        if (config.earlyData() != EarlyDataPolicy.OFF) {
+            quicSslBuilder.earlyData(true).keylog(earlyData.keylog());
+        }
+        quicSsl = quicSslBuilder.build();
         long tQuic = System.nanoTime();
 
         group = transport.newEventLoopGroup(config.ioThreads(),
@@ -227,11 +243,18 @@ public final class Worker {
     }
 
     private void bindListeners(io.netty.channel.ChannelHandler quicCodec, TcpConnections tcp, int socketBuffer) {
+        // 0-RTT: a watcher ahead of the codec sees which early-data connections the client has confirmed
+        io.netty.channel.ChannelHandler udpHandler = new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
+            @Override
+            protected void initChannel(io.netty.channel.Channel ch) {
+                ch.pipeline().addLast(earlyData.confirmationWatcher(), quicCodec);
+            }
+        };
         if (config.udpFd() >= 0) {
-            udpChannel = Listeners.adoptUdp(transport, group, config.udpFd(), socketBuffer, quicCodec);
+            udpChannel = Listeners.adoptUdp(transport, group, config.udpFd(), socketBuffer, udpHandler);
         } else {
             udpChannel = Listeners.bindUdp(transport, group, new InetSocketAddress(config.address(), config.port()),
-                    config.reusePort(), socketBuffer, quicCodec);
+                    config.reusePort(), socketBuffer, udpHandler);
         }
         port = ((InetSocketAddress) udpChannel.localAddress()).getPort();
         dispatcher.altSvc(WorkerConfig.altSvc(port));

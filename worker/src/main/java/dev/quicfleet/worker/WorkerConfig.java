@@ -31,11 +31,12 @@ import java.util.Objects;
  * @param quic         QUIC transport limits (streams, windows, payload size, GSO, socket buffers)
  * @param staticDir    a directory served as static files under {@code staticPrefix}, or {@code null}
  * @param staticPrefix the URL path prefix of {@code staticDir}; default {@code /static}
+ * @param earlyData    what runs in TLS 1.3 early data (0-RTT); default {@link EarlyDataPolicy#SAFE}
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
-                           String staticPrefix) {
+                           String staticPrefix, EarlyDataPolicy earlyData) {
 
     /** The default port, for UDP and TCP. */
     public static final int DEFAULT_PORT = 4433;
@@ -73,6 +74,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         checkDuration("idle-timeout", idleTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
         checkDuration("body-timeout", bodyTimeout, Duration.ofSeconds(1), Duration.ofHours(1));
         staticPrefix = staticPrefix == null ? "/static" : staticPrefix;
+        earlyData = earlyData == null ? EarlyDataPolicy.SAFE : earlyData;
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
         }
@@ -86,7 +88,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     /** This config with sockets to adopt (from the supervisor) instead of binding. */
     public WorkerConfig withAdoptedSockets(int udp, int tcp) {
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
-                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix);
+                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -128,6 +130,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private QuicLimits quic = QuicLimits.defaults();
         private Path staticDir;
         private String staticPrefix = "/static";
+        private EarlyDataPolicy earlyData = EarlyDataPolicy.SAFE;
 
         private Builder() {
             try {
@@ -206,6 +209,11 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        public Builder earlyData(EarlyDataPolicy earlyData) {
+            this.earlyData = earlyData;
+            return this;
+        }
+
         public Builder staticFiles(Path dir, String prefix) {
             this.staticDir = dir;
             this.staticPrefix = prefix;
@@ -221,7 +229,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             QuicLimits limits = new QuicLimits(idleTimeout, quic.maxStreams(), quic.maxData(), quic.maxStreamData(),
                     quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
-                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix);
+                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData);
         }
     }
 }

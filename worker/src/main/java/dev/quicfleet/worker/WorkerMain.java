@@ -98,6 +98,11 @@ public final class WorkerMain {
             description = "A stalled request or response body fails after this (default: ${DEFAULT-VALUE}).")
     String bodyTimeout;
 
+    @Option(names = "--early-data", defaultValue = "safe", paramLabel = "off|safe|all",
+            description = "TLS 1.3 early data (0-RTT) on HTTP/3: off; safe (GET, HEAD and OPTIONS run at once, other "
+                    + "requests wait for the handshake); all (default: ${DEFAULT-VALUE}). Replays never run.")
+    String earlyData;
+
     @Option(names = "--quic-max-streams", paramLabel = "N", defaultValue = "256",
             description = "Concurrent requests per QUIC/HTTP/2 connection (default: ${DEFAULT-VALUE}).")
     long quicMaxStreams;
@@ -255,6 +260,7 @@ public final class WorkerMain {
             tickets = new TicketKeySync(dev.quicfleet.ticketcache.SharedSecretsConfig.builder(worker.port())
                     .directory(shmDir).build(), worker::setTicketKeys);
             tickets.start();
+            worker.replayRegister(tickets::firstUse);
         }
         if (link != null) {
             link.serveScrapes(() -> worker.metrics().scrape(
@@ -346,7 +352,8 @@ public final class WorkerMain {
                         ConfigValues.size("quic-max-stream-data", quicMaxStreamData), quicMaxUdpPayload,
                         quicGsoSegments, (int) Math.min(Integer.MAX_VALUE,
                         ConfigValues.size("udp-socket-buffer", udpSocketBuffer))))
-                .staticFiles(staticDir, staticPrefix);
+                .staticFiles(staticDir, staticPrefix)
+                .earlyData(EarlyDataPolicy.parse(earlyData));
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }
