@@ -36,6 +36,8 @@ class SharedTicketsIT {
             Set<Integer> workers = new HashSet<>();
             for (JsonNode whoami : resumedRuns) {
                 assertThat(whoami.get("tlsResumed").asBoolean()).as(whoami.toString()).isTrue();
+                // the request itself ran as 0-RTT early data, on whichever worker the kernel picked
+                assertThat(whoami.get("earlyData").asBoolean()).as(whoami.toString()).isTrue();
                 workers.add(whoami.get("worker").asInt());
             }
             assertThat(workers).as("the kernel spreads new connections over both slots").containsExactlyInAnyOrder(0, 1);
@@ -54,6 +56,7 @@ class SharedTicketsIT {
                     resumedOn.add(whoami.get("worker").asInt());
                 } else {
                     someNotResumed = true;
+                    assertThat(whoami.get("earlyData").asBoolean()).as(whoami.toString()).isFalse();
                 }
             }
             // 20 connections land on the other worker at least once (all on one: 2^-20); there they cannot resume.
@@ -93,7 +96,9 @@ class SharedTicketsIT {
                     + Files.copy(session, tmp.resolve("s-c.pem")), "--tp-file=" + Files.copy(params,
                     tmp.resolve("p-c.pem"))), "host-c");
             assertThat(onB.get("tlsResumed").asBoolean()).as("same secret: %s", onB).isTrue();
+            assertThat(onB.get("earlyData").asBoolean()).as("same secret: %s", onB).isTrue();
             assertThat(onC.get("tlsResumed").asBoolean()).as("other secret: %s", onC).isFalse();
+            assertThat(onC.get("earlyData").asBoolean()).as("other secret: %s", onC).isFalse();
             assertThat(onC.get("protocol").asText()).isEqualTo("h3");
         }
     }
@@ -294,18 +299,22 @@ class SharedTicketsIT {
     }
 
     private JsonNode whoami(String address, int port, List<String> options, String name) throws Exception {
+        return get(address, port, "/whoami", options, name);
+    }
+
+    private JsonNode get(String address, int port, String path, List<String> options, String name) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve(name));
         List<String> command = new ArrayList<>(List.of("/usr/bin/gtlsclient", "-q", "--exit-on-all-streams-close",
                 "--handshake-timeout=10s", "--timeout=15s", "--download", dir.toString()));
         command.addAll(options);
-        command.addAll(List.of(address, Integer.toString(port), "https://localhost:" + port + "/whoami"));
+        command.addAll(List.of(address, Integer.toString(port), "https://localhost:" + port + path));
         Process client = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(client.getInputStream().readAllBytes());
         if (!client.waitFor(30, TimeUnit.SECONDS)) {
             client.destroyForcibly();
             throw new AssertionError("gtlsclient did not finish: " + output);
         }
-        Path body = dir.resolve("whoami");
+        Path body = dir.resolve(path.substring(1));
         assertThat(body).as("gtlsclient output: %s", output).exists();
         return new ObjectMapper().readTree(body.toFile());
     }
