@@ -30,9 +30,9 @@ import org.slf4j.LoggerFactory;
  * byte shorter, a longer one a reset of random length between 43 bytes and one byte less than the trigger, so resets
  * do not stand out by size.
  *
- * <p>What this class does not decide: whether the connection is alive elsewhere on this host (the caller must
- * know; a reset for a live connection kills it, §10.3) and how often to answer ({@link ResetRateLimiter}). It is
- * thread-safe.
+ * <p>What this class does not decide: whether the connection is alive on another worker of this host (the caller
+ * must know: with steering on, only the slot's own worker sees its packets; with steering off, a worker must not
+ * reset IDs of other slots), and how often to answer ({@link ResetRateLimiter}). It is thread-safe.
  */
 public final class StatelessResets implements QuicResetTokenGenerator {
 
@@ -127,8 +127,14 @@ public final class StatelessResets implements QuicResetTokenGenerator {
     /**
      * The stateless reset to send in answer to {@code packet} (one UDP payload, its remaining bytes; not changed), or
      * {@code null} when none may be sent: a long header (whose DCID the client chose, so it has no token for it), a
-     * packet too short to answer with a smaller reset, a DCID not of this cluster's layout, or no key for its
-     * codepoint.
+     * packet too short to answer with a smaller reset, a DCID not of this cluster's layout, a DCID with another
+     * host's server id, or no key for its codepoint.
+     *
+     * <p>Another host's IDs get no reset although this host could compute their tokens: RFC 9000 §21.11 forbids
+     * resetting an ID whose connection could be alive on any endpoint sharing the key, and an attacker who can
+     * steer a packet carrying a victim's ID to this host (a different anycast route, a spoofed source) would
+     * otherwise receive the victim's valid reset token. Hosts that share reset keys must therefore have distinct
+     * server ids.
      */
     public byte[] respondTo(ByteBuffer packet) {
         int length = packet.remaining();
@@ -140,7 +146,7 @@ public final class StatelessResets implements QuicResetTokenGenerator {
             return null;
         }
         ByteBuffer dcid = packet.slice(packet.position() + 1, ids.length());
-        if (!ids.isValid(dcid)) {
+        if (!ids.isIssuedByThisHost(dcid)) {
             return null;
         }
         byte[] token = token(dcid);

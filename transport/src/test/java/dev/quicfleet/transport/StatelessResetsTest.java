@@ -126,6 +126,10 @@ class StatelessResetsTest {
         foreign[0] = (byte) (5 << 5 | 7); // length bits do not say 20
         assertThat(resets.respondTo(ByteBuffer.wrap(shortHeader(foreign, 100)))).as("not our layout").isNull();
         assertThat(resets.respondTo(ByteBuffer.wrap(shortHeader(ids.newId(0, 0), 100)))).as("no key").isNull();
+        byte[] anotherHost = ConnectionIds.of(HEX.parseHex("a1b3")).newId(5, 0);
+        assertThat(resets.token(ByteBuffer.wrap(anotherHost))).as("computable...").isNotNull();
+        assertThat(resets.respondTo(ByteBuffer.wrap(shortHeader(anotherHost, 100))))
+                .as("...but never sent for another host's ID (RFC 9000 §21.11)").isNull();
         assertThat(resets.respondTo(ByteBuffer.allocate(0))).isNull();
     }
 
