@@ -124,6 +124,7 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
     /** Copies a streamed body into DATA frames, a few chunks ahead of what QUIC has taken. */
     private void pump(QuicStreamChannel stream, RequestBody.Streamed body) {
         Semaphore window = new Semaphore(CHUNKS_IN_FLIGHT);
+        io.netty.channel.ChannelFuture last = null;
         try (InputStream in = body.stream.get()) {
             byte[] buf = new byte[CHUNK];
             while (!finished) {
@@ -136,14 +137,23 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
                         return;
                     }
                 }
-                stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.wrappedBuffer(buf, 0, n).copy()))
-                        .addListener(f -> {
+                last = stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.wrappedBuffer(buf, 0, n).copy()));
+                last.addListener(f -> {
                             window.release();
                             writeFailed(f.cause());
                         });
             }
             if (!finished) {
-                stream.shutdownOutput().addListener(f -> writeFailed(f.cause()));
+                // FIN only after the last chunk left: a shutdown while writes wait for flow control drops them.
+                if (last == null) {
+                    stream.shutdownOutput().addListener(f -> writeFailed(f.cause()));
+                } else {
+                    last.addListener(f -> {
+                        if (f.isSuccess()) {
+                            stream.shutdownOutput().addListener(g -> writeFailed(g.cause()));
+                        }
+                    });
+                }
             }
         } catch (IOException | UncheckedIOException e) {
             String why = e instanceof UncheckedIOException u ? u.getCause().getMessage() : e.getMessage();

@@ -56,6 +56,7 @@ public final class H3Client implements AutoCloseable {
     private final Path qlogDir;
     private final Map<String, H3Connection> pool = new ConcurrentHashMap<>();
     private final RecordingTrustManager trust;
+    private final java.util.Set<H3Connection> live = ConcurrentHashMap.newKeySet();
 
     private H3Client(Builder b, RecordingTrustManager recording) {
         this.transport = b.transport != null ? b.transport : Transport.best();
@@ -138,6 +139,7 @@ public final class H3Client implements AutoCloseable {
             }
         }
         H3Connection connection = new H3Connection(this, host, port, address, key, offered, group.next());
+        live.add(connection);
         connection.start();
         return connection;
     }
@@ -177,6 +179,7 @@ public final class H3Client implements AutoCloseable {
 
     void forget(H3Connection connection) {
         pool.values().remove(connection);
+        live.remove(connection);
     }
 
     ChannelHandler codec(String host, int sessionKey) {
@@ -236,11 +239,11 @@ public final class H3Client implements AutoCloseable {
         return sessionCache.available();
     }
 
-    /** Closes pooled connections (storing their tickets) and stops the event loops, waiting at most a few seconds. */
+    /** Closes every open connection (storing its ticket) and stops the event loops, waiting at most a few seconds. */
     @Override
     public void close() {
         List<CompletableFuture<Void>> closing = new ArrayList<>();
-        for (H3Connection c : pool.values()) {
+        for (H3Connection c : List.copyOf(live)) {
             closing.add(c.closeAsync());
         }
         try {

@@ -59,6 +59,7 @@ public final class H3Connection implements AutoCloseable {
     private final boolean offeredTicket;
     private final EventLoop loop;
     private final CompletableFuture<H3Connection> ready = new CompletableFuture<>();
+    private final CompletableFuture<H3Connection> handshake = new CompletableFuture<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final long startNanos = System.nanoTime();
 
@@ -92,6 +93,14 @@ public final class H3Connection implements AutoCloseable {
         this.offeredTicket = offeredTicket;
         this.loop = loop;
         this.earlyData = client.earlyData() ? EarlyData.NOT_SENT : EarlyData.OFF;
+    }
+
+    /**
+     * Completes when the handshake has finished (then {@link #resumed()} and {@link #earlyData()} are final); fails
+     * like {@link #ready()}.
+     */
+    public CompletableFuture<H3Connection> handshake() {
+        return handshake;
     }
 
     /** Starts the UDP socket and the QUIC handshake. */
@@ -172,6 +181,7 @@ public final class H3Connection implements AutoCloseable {
         }
         handshakeDone = true;
         ready.complete(this);
+        handshake.complete(this);
         drain();
     }
 
@@ -198,6 +208,7 @@ public final class H3Connection implements AutoCloseable {
             connectTimeout.cancel(false);
         }
         ready.completeExceptionally(closeCause);
+        handshake.completeExceptionally(closeCause);
         Exchange<?> e;
         while ((e = waiting.pollFirst()) != null) {
             e.fail(closeCause);

@@ -96,6 +96,7 @@ public final class H3Main implements Callable<Integer> {
     static int run(String[] args, OutputStream out, PrintStream err) {
         CommandLine cl = new CommandLine(new H3Main(out, err));
         cl.setErr(new java.io.PrintWriter(err, true));
+        cl.setExpandAtFiles(false); // -d @FILE is ours
         cl.setParameterExceptionHandler((e, a) -> {
             err.println("error: " + e.getMessage());
             err.println("usage: h3 [-v] [-k] [--cacert F] [-X METHOD] [-d DATA|@FILE] [-H 'N: V'] [-o FILE] "
