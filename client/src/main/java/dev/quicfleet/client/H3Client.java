@@ -177,7 +177,10 @@ public final class H3Client implements AutoCloseable {
         }
     }
 
-    void forget(H3Connection connection) {
+    void forget(H3Connection connection, int sessionKey) {
+        if (trust != null) {
+            trust.forget(sessionKey);
+        }
         pool.values().remove(connection);
         live.remove(connection);
     }

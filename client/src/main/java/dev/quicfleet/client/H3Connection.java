@@ -244,7 +244,7 @@ public final class H3Connection implements AutoCloseable {
                 // a session store that cannot write costs resumption, not the exchange
             }
         }
-        client.forget(this);
+        client.forget(this, sessionKey);
         closed.complete(null);
     }
 

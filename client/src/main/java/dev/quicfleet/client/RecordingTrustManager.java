@@ -22,9 +22,14 @@ final class RecordingTrustManager extends X509ExtendedTrustManager {
         this.delegate = delegate;
     }
 
-    /** Why the certificate of the connection with {@code key} was refused (removed once read), or null. */
+    /** Why the certificate of the connection with {@code key} was refused, or null. */
     CertificateException failure(int key) {
-        return failures.remove(key);
+        return failures.get(key);
+    }
+
+    /** Forgets the connection with {@code key} (it is closed). */
+    void forget(int key) {
+        failures.remove(key);
     }
 
     @Override
@@ -33,7 +38,8 @@ final class RecordingTrustManager extends X509ExtendedTrustManager {
         try {
             delegate.checkServerTrusted(chain, authType, engine);
         } catch (CertificateException e) {
-            failures.put(engine.getPeerPort(), e);
+            // the session, not SSLEngine.getPeerPort(): Netty's QUIC engine leaves the latter at -1
+            failures.put(engine.getSession().getPeerPort(), e);
             throw e;
         }
     }
