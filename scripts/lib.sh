@@ -179,3 +179,19 @@ ensure_built() {
   fi
   (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests install) >&2 || die "build failed (see the Maven output above)"
 }
+
+# Builds the client (h3, h3load) when its jar is missing or older than a source or pom of the client or of what it
+# is built with. Packages only that part of the reactor (no install). Quiet unless it has to build.
+ensure_client_built() {
+  local jar="$QUICFLEET_ROOT/client/target/quicfleet-client.jar"
+  if [[ -f $jar ]] && [[ -z $(find "$QUICFLEET_ROOT/pom.xml" "$QUICFLEET_ROOT/client" "$QUICFLEET_ROOT/transport" \
+      -path '*/target' -prune -o \( -path '*/src/main/*' -type f -o -name 'pom.xml' \) -newer "$jar" -print -quit) ]]; then
+    return 0
+  fi
+  log "building the quicfleet client (first run, or sources changed) ..."
+  if ((QUICFLEET_JAVA_FEATURE >= 23)); then
+    export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
+  fi
+  (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests package -pl client -am) >&2 \
+    || die "build failed (see the Maven output above)"
+}

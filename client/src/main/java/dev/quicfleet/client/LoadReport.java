@@ -1,0 +1,114 @@
+package dev.quicfleet.client;
+
+import java.util.Locale;
+import java.util.Map;
+import org.HdrHistogram.Histogram;
+
+/**
+ * What an h3load run measured; serialized as is for {@code --json}.
+ *
+ * @param url                      the URL requested
+ * @param connections              concurrent connections
+ * @param streams                  concurrent requests per connection
+ * @param newConnectionPerRequest  whether each request had a connection of its own
+ * @param resume                   whether sessions were resumed
+ * @param earlyData                whether 0-RTT was enabled
+ * @param priming                  what the priming connection (with --resume) got, or null
+ * @param seconds                  wall time of the run
+ * @param finished                 false if the run was cut off waiting for stragglers
+ * @param requests                 request counts and rate
+ * @param handshakes               handshake counts and rate, resumed and 0-RTT shares
+ * @param latencyMs                request latency, send to last body byte
+ * @param handshakeLatencyMs       connection open to handshake done
+ * @param statusCodes              responses by status code
+ * @param errors                   failed requests by kind ({@link H3Exception#kind()})
+ * @param firstErrors              the first message of each error kind
+ * @param cpu                      the generator's own CPU use
+ */
+public record LoadReport(String url, int connections, int streams, boolean newConnectionPerRequest, boolean resume,
+                         boolean earlyData, String priming, double seconds, boolean finished, Requests requests,
+                         Handshakes handshakes, Latency latencyMs, Latency handshakeLatencyMs,
+                         Map<String, Long> statusCodes, Map<String, Long> errors, Map<String, String> firstErrors,
+                         Cpu cpu) {
+
+    /** Request counts. {@code perSecond} counts responses (any status). */
+    public record Requests(long started, long done, long failed, double perSecond, long bodyBytes) {
+    }
+
+    /** Completed handshakes; {@code earlyDataPercent} is the share whose 0-RTT data was accepted. */
+    public record Handshakes(long total, double perSecond, long resumed, double resumedPercent, long earlyDataSent,
+                             long earlyDataAccepted, double earlyDataPercent) {
+    }
+
+    /** Latency percentiles in milliseconds. */
+    public record Latency(long count, double min, double p50, double p90, double p99, double max, double mean) {
+        static Latency of(Histogram h) {
+            if (h.getTotalCount() == 0) {
+                return new Latency(0, 0, 0, 0, 0, 0, 0);
+            }
+            return new Latency(h.getTotalCount(), ms(h.getMinValue()), ms(h.getValueAtPercentile(50)),
+                    ms(h.getValueAtPercentile(90)), ms(h.getValueAtPercentile(99)), ms(h.getMaxValue()),
+                    Math.round(h.getMean()) / 1000.0);
+        }
+
+        private static double ms(long micros) {
+            return micros / 1000.0;
+        }
+    }
+
+    /**
+     * The generator's CPU: {@code percentOfOneCore} above ~90 × cores means the generator, not the server, may be
+     * the limit.
+     */
+    public record Cpu(double seconds, double percentOfOneCore, int cores) {
+    }
+
+    /** Total failed requests. */
+    public long errorsTotal() {
+        return requests.failed();
+    }
+
+    /** Responses received. */
+    public long requestsDone() {
+        return requests.done();
+    }
+
+    /** The human-readable report. */
+    public String text() {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "finished in %.2fs, %s req/s%s%n", seconds,
+                H3LoadMain.rate(requests.perSecond()), finished ? "" : " (cut off: some requests never ended)"));
+        b.append(String.format(Locale.ROOT, "requests: %d started, %d done, %d failed, %d body bytes%n",
+                requests.started(), requests.done(), requests.failed(), requests.bodyBytes()));
+        b.append("status codes:");
+        if (statusCodes.isEmpty()) {
+            b.append(" none");
+        }
+        statusCodes.forEach((k, v) -> b.append(' ').append(k).append(" × ").append(v));
+        b.append('\n');
+        b.append(String.format(Locale.ROOT, "handshakes: %d, %s/s, resumed %.1f%%, 0-RTT accepted %.1f%% "
+                        + "(sent on %d)%n", handshakes.total(), H3LoadMain.rate(handshakes.perSecond()),
+                handshakes.resumedPercent(), handshakes.earlyDataPercent(), handshakes.earlyDataSent()));
+        if (priming != null) {
+            b.append("priming: ").append(priming).append('\n');
+        }
+        b.append(line("latency", latencyMs));
+        b.append(line("handshake", handshakeLatencyMs));
+        b.append("errors:");
+        if (errors.isEmpty()) {
+            b.append(" none");
+        }
+        errors.forEach((k, v) -> b.append(' ').append(k).append(" × ").append(v));
+        b.append('\n');
+        firstErrors.forEach((k, v) -> b.append("  first ").append(k).append(": ").append(v).append('\n'));
+        b.append(String.format(Locale.ROOT, "h3load cpu: %.2fs, %.0f%% of one core (%d cores)%s%n", cpu.seconds(),
+                cpu.percentOfOneCore(), cpu.cores(), cpu.percentOfOneCore() > 90.0 * cpu.cores()
+                        ? " -- the generator is saturated; the numbers measure it, not only the server" : ""));
+        return b.toString();
+    }
+
+    private static String line(String name, Latency l) {
+        return String.format(Locale.ROOT, "%-9s ms: p50 %.2f, p90 %.2f, p99 %.2f, max %.2f (min %.2f, mean %.2f, "
+                + "n %d)%n", name, l.p50(), l.p90(), l.p99(), l.max(), l.min(), l.mean(), l.count());
+    }
+}
