@@ -177,7 +177,7 @@ ensure_built() {
   if ((QUICFLEET_JAVA_FEATURE >= 23)); then
     export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
   fi
-  (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests install) >&2 || die "build failed (see the Maven output above)"
+  (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests package) >&2 || die "build failed (see the Maven output above)"
 }
 
 # Builds the client (h3, h3load) when its jar is missing or older than a source or pom of the client or of what it

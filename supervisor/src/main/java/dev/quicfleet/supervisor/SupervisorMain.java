@@ -103,6 +103,17 @@ public final class SupervisorMain {
             description = "How long an issued ticket is accepted (default: ${DEFAULT-VALUE}).")
     String ticketLifetime;
 
+    @Option(names = "--steering", paramLabel = "cbpf|off", defaultValue = "cbpf",
+            description = "cbpf: the kernel hands each short-header QUIC packet to the worker whose slot its "
+                    + "connection id names, so a client whose address changes (NAT rebinding, migration) stays on its "
+                    + "worker; off: the kernel's 4-tuple hash only (default: ${DEFAULT-VALUE}).")
+    String steering;
+
+    @Option(names = "--server-id", paramLabel = "ID", defaultValue = "",
+            description = "This host's server id in connection ids, for CID-aware load balancers: 0x + 2..8 hex "
+                    + "digits or a decimal number (default: none). Passed on to the workers.")
+    String serverId;
+
     @Unmatched
     List<String> workerArgs = new ArrayList<>();
 
@@ -172,11 +183,30 @@ public final class SupervisorMain {
                 return EXIT_CONFIG;
             }
         }
-        return supervise(config, metricsEndpoint, rotation, secret, err);
+        if (!options.steering.equals("cbpf") && !options.steering.equals("off")) {
+            err.println("error: steering: " + options.steering + " (expected: cbpf or off)");
+            return EXIT_CONFIG;
+        }
+        dev.quicfleet.transport.ConnectionIds ids;
+        try {
+            ids = dev.quicfleet.transport.ConnectionIds.of(
+                    dev.quicfleet.transport.ConnectionIds.parseServerId(options.serverId));
+        } catch (IllegalArgumentException e) {
+            err.println("error: server-id: " + options.serverId + " (" + e.getMessage() + ")");
+            return EXIT_CONFIG;
+        }
+        if (!options.serverId.isEmpty()) {
+            config = config.withWorkerArgs("--server-id", options.serverId);
+        }
+        return supervise(config, metricsEndpoint, rotation, secret, options.steering.equals("cbpf") ? ids : null, err);
     }
 
+    /**
+     * @param steering the connection-id layout whose slot byte the kernel steers by, or {@code null} for no steering
+     */
     private static int supervise(SupervisorConfig given, InetSocketAddress metricsEndpoint, Rotation rotation,
-                                 ClusterSecret clusterSecret, PrintWriter err) {
+                                 ClusterSecret clusterSecret, dev.quicfleet.transport.ConnectionIds steering,
+                                 PrintWriter err) {
         SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
@@ -185,6 +215,18 @@ public final class SupervisorMain {
         } catch (SlotSockets.BindFailure e) {
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
+        }
+        if (steering != null) {
+            // One program per reuseport group: attached to slot 0's socket, it steers the whole group.
+            try {
+                dev.quicfleet.transport.ReusePortSteering.attach(sockets.slot(0).udp(), steering.slotOffset());
+                log.info("steering: cbpf (short-header packets go to the worker slot named in their connection id)");
+            } catch (dev.quicfleet.transport.SteeringException e) {
+                log.warn("steering off: {} Clients whose address changes may reach a worker that does not know "
+                        + "their connection.", e.getMessage());
+            }
+        } else {
+            log.info("steering: off (--steering off): packets are spread by the kernel's 4-tuple hash only");
         }
         if (config.controlSocket() == null) {
             // Named after the port actually bound (it differs from --port 0), so clusters never share one.

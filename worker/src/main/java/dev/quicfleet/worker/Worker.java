@@ -60,8 +60,8 @@ public final class Worker {
     private final ExchangeDispatcher dispatcher;
     private final WorkerMetrics metrics;
     private final EarlyData earlyData;
-    /** Netty's (and quiche's) default length of the connection ids this server issues. */
-    private static final int QUIC_CONNECTION_ID_LENGTH = 20;
+    /** The layout of the connection ids this worker issues: they name its slot, so the kernel can steer. */
+    private final dev.quicfleet.transport.ConnectionIds connectionIds;
     private final QuicConnections quicConnections;
     private TlsMaterial tls;
     private volatile QuicSslContext quicSsl;
@@ -85,7 +85,9 @@ public final class Worker {
         this.transport = transport;
         this.metrics = new WorkerMetrics(config.slot(), transport.id());
         this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null, metrics);
-        this.earlyData = new EarlyData(config.earlyData(), metrics, QUIC_CONNECTION_ID_LENGTH,
+        this.connectionIds = dev.quicfleet.transport.ConnectionIds.of(
+                dev.quicfleet.transport.ConnectionIds.parseServerId(config.serverId()));
+        this.earlyData = new EarlyData(config.earlyData(), metrics, connectionIds.length(),
                 EarlyData.localReplayRegister(EarlyData.LOCAL_REGISTER_TTL, EarlyData.LOCAL_REGISTER_CAPACITY));
         this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData);
     }
@@ -194,6 +196,10 @@ public final class Worker {
         var quicCodec = config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
                 .sslContext(quicSsl)
                 .tokenHandler(null) // no Retry round trip; address validation comes with the shared token key
+                // connection ids carry this worker's slot (docs/CONNECTION-IDS.md); rotation bits: not yet tied to
+                // the key epoch, so always codepoint 0
+                .localConnectionIdLength(connectionIds.length())
+                .connectionIdAddressGenerator(connectionIds.generator(config.slot(), () -> 0))
                 .handler(quicConnections.connectionInitializer())
                 .build();
         long tBound = System.nanoTime();

@@ -32,11 +32,13 @@ import java.util.Objects;
  * @param staticDir    a directory served as static files under {@code staticPrefix}, or {@code null}
  * @param staticPrefix the URL path prefix of {@code staticDir}; default {@code /static}
  * @param earlyData    what runs in TLS 1.3 early data (0-RTT); default {@link EarlyDataPolicy#SAFE}
+ * @param serverId     this host's server id in connection ids ({@code 0x}-hex or decimal, 0..4 bytes; empty: none),
+ *                     see docs/CONNECTION-IDS.md
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
-                           String staticPrefix, EarlyDataPolicy earlyData) {
+                           String staticPrefix, EarlyDataPolicy earlyData, String serverId) {
 
     /** The default port, for UDP and TCP. */
     public static final int DEFAULT_PORT = 4433;
@@ -75,6 +77,12 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         checkDuration("body-timeout", bodyTimeout, Duration.ofSeconds(1), Duration.ofHours(1));
         staticPrefix = staticPrefix == null ? "/static" : staticPrefix;
         earlyData = earlyData == null ? EarlyDataPolicy.SAFE : earlyData;
+        serverId = serverId == null ? "" : serverId;
+        try {
+            dev.quicfleet.transport.ConnectionIds.parseServerId(serverId);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("server-id: " + serverId + " (" + e.getMessage() + ")");
+        }
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
         }
@@ -88,7 +96,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     /** This config with sockets to adopt (from the supervisor) instead of binding. */
     public WorkerConfig withAdoptedSockets(int udp, int tcp) {
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
-                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData);
+                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -131,6 +139,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private Path staticDir;
         private String staticPrefix = "/static";
         private EarlyDataPolicy earlyData = EarlyDataPolicy.SAFE;
+        private String serverId = "";
 
         private Builder() {
             try {
@@ -209,6 +218,11 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        public Builder serverId(String serverId) {
+            this.serverId = serverId;
+            return this;
+        }
+
         public Builder earlyData(EarlyDataPolicy earlyData) {
             this.earlyData = earlyData;
             return this;
@@ -229,7 +243,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             QuicLimits limits = new QuicLimits(idleTimeout, quic.maxStreams(), quic.maxData(), quic.maxStreamData(),
                     quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
-                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData);
+                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId);
         }
     }
 }

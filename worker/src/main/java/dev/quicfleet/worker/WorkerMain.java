@@ -103,6 +103,11 @@ public final class WorkerMain {
                     + "requests wait for the handshake); all (default: ${DEFAULT-VALUE}). Replays never run.")
     String earlyData;
 
+    @Option(names = "--server-id", defaultValue = "", paramLabel = "ID",
+            description = "This host's server id in QUIC connection ids, for CID-aware load balancers: 0x + 2..8 hex "
+                    + "digits or a decimal number (default: none). See docs/CONNECTION-IDS.md.")
+    String serverId;
+
     @Option(names = "--quic-max-streams", paramLabel = "N", defaultValue = "256",
             description = "Concurrent requests per QUIC/HTTP/2 connection (default: ${DEFAULT-VALUE}).")
     long quicMaxStreams;
@@ -353,7 +358,8 @@ public final class WorkerMain {
                         quicGsoSegments, (int) Math.min(Integer.MAX_VALUE,
                         ConfigValues.size("udp-socket-buffer", udpSocketBuffer))))
                 .staticFiles(staticDir, staticPrefix)
-                .earlyData(EarlyDataPolicy.parse(earlyData));
+                .earlyData(EarlyDataPolicy.parse(earlyData))
+                .serverId(serverId);
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }

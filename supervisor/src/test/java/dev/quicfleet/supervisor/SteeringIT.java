@@ -1,0 +1,72 @@
+package dev.quicfleet.supervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Connections follow their connection id: clients of a 2-worker cluster rebind their NAT port (the ngtcp2 client's
+ * {@code --nat-rebinding}) before they send their request. With CBPF steering every connection completes; with
+ * {@code --steering off} the kernel's hash sends about half of the rebound connections to the worker that does not
+ * know them, and they fail.
+ */
+class SteeringIT {
+
+    private static final int CONNECTIONS = 20;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void rebindingClientsStayOnTheirWorkerWithSteeringAndGetLostWithout() throws Exception {
+        int steered;
+        try (SupervisorProcess supervisor = SupervisorProcess.start(Files.createDirectories(tmp.resolve("on")),
+                "--workers", "2", "--metrics-address", "off")) {
+            assertThat(supervisor.stderr()).contains("steering: cbpf");
+            steered = rebindingClients(supervisor.port(), tmp.resolve("on"));
+        }
+        int hashed;
+        try (SupervisorProcess supervisor = SupervisorProcess.start(Files.createDirectories(tmp.resolve("off")),
+                "--workers", "2", "--metrics-address", "off", "--steering", "off")) {
+            hashed = rebindingClients(supervisor.port(), tmp.resolve("off"));
+        }
+        System.out.printf("NAT rebinding, 2 workers: %d/%d connections completed with steering, %d/%d without%n",
+                steered, CONNECTIONS, hashed, CONNECTIONS);
+        assertThat(steered).as("with steering").isEqualTo(CONNECTIONS);
+        // Each rebound connection reaches the wrong worker with probability 1/2: all 20 surviving is a 2^-20 chance.
+        assertThat(hashed).as("without steering").isLessThan(CONNECTIONS);
+    }
+
+    /** Runs {@link #CONNECTIONS} rebinding clients at once; returns how many got their response. */
+    private static int rebindingClients(int port, Path dir) throws Exception {
+        List<Process> clients = new ArrayList<>();
+        List<Path> downloads = new ArrayList<>();
+        for (int i = 0; i < CONNECTIONS; i++) {
+            Path download = Files.createDirectories(dir.resolve("client-" + i));
+            downloads.add(download);
+            clients.add(new ProcessBuilder("/usr/bin/gtlsclient", "-q", "--exit-on-all-streams-close",
+                    "--handshake-timeout=10s", "--timeout=5s", "--change-local-addr=300ms", "--nat-rebinding",
+                    "--delay-stream=1s", "--download", download.toString(), "127.0.0.1", Integer.toString(port),
+                    "https://localhost:" + port + "/whoami")
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("client-" + i + ".log").toFile()).start());
+        }
+        int completed = 0;
+        for (int i = 0; i < CONNECTIONS; i++) {
+            Process client = clients.get(i);
+            if (!client.waitFor(30, TimeUnit.SECONDS)) {
+                client.destroyForcibly(); // by its own handle (pid), never by name
+            }
+            if (Files.exists(downloads.get(i).resolve("whoami"))
+                    && Files.readString(downloads.get(i).resolve("whoami")).contains("\"protocol\" : \"h3\"")) {
+                completed++;
+            }
+        }
+        return completed;
+    }
+}
