@@ -152,7 +152,9 @@ class WorkerMetricsTest {
         long allocated = threads.getCurrentThreadAllocatedBytes() - allocatedBefore;
 
         assertThat(quicfleetMeterCount()).isEqualTo(quicfleetMeters);
-        assertThat(allocated).as("bytes allocated by 10,000 rounds of recording").isLessThan(1_000);
+        // One object per round would be >= 160 KB; occasional bookkeeping (a histogram's time window rotating, a
+        // deoptimisation) allocates a few hundred bytes now and then, which is not per request.
+        assertThat(allocated).as("bytes allocated by 10,000 rounds of recording").isLessThan(16_384);
     }
 
     private long quicfleetMeterCount() {
