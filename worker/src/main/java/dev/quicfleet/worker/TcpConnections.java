@@ -136,8 +136,8 @@ final class TcpConnections {
      * Drain phase 2. Nothing that reached this worker is dropped:
      * <ul>
      *   <li>HTTP/2: a first GOAWAY that still admits every stream id, then, {@link #GOAWAY_GRACE} later, the
-     *       final GOAWAY naming the last stream and a graceful close once that connection's streams end
-     *       (RFC 9113 §6.8) — a request already on the wire when the first GOAWAY left is served, not refused;</li>
+     *       final GOAWAY naming the last stream (RFC 9113 §6.8); the client closes the connection when its streams
+     *       end — a request already on the wire when the first GOAWAY left is served, not refused;</li>
      *   <li>HTTP/1.1: idle connections close, busy ones close after their response;</li>
      *   <li>a connection still in its TLS handshake (the listener accepted it just before it closed) finishes the
      *       handshake and is then drained like the others; closing it now would reset it with the client's
@@ -174,8 +174,9 @@ final class TcpConnections {
         }
         Object handler = ch.attr(PROTOCOL_HANDLER).get();
         if (handler instanceof Http2FrameCodec) {
+            // The final GOAWAY. The client closes the connection once its streams end (or the drain deadline
+            // does): closing it from here, through Netty's graceful close, cut an in-flight stream short in a test.
             ch.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-            ch.close(); // the HTTP/2 handler closes once the connection's open streams have ended
         } else if (handler instanceof Http1Connection h1 && h1.idle()) {
             ch.close();
         }

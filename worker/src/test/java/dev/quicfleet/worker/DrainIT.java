@@ -156,7 +156,7 @@ class DrainIT {
 
     @Test
     void connectionsAcceptedJustBeforeTheDrainAreServedNotReset() throws Exception {
-        try (WorkerProcess worker = WorkerProcess.start(tmp.resolve("state"), "--drain-timeout", "10s");
+        try (WorkerProcess worker = WorkerProcess.start(tmp.resolve("state"), "--drain-timeout", "4s");
              Socket h1Tcp = new Socket(InetAddress.getLoopbackAddress(), worker.port());
              Socket h2Tcp = new Socket(InetAddress.getLoopbackAddress(), worker.port())) {
             // Both connections are accepted but have not started TLS when the drain begins: the race a rolling
@@ -214,8 +214,8 @@ class DrainIT {
                             out.flush();
                         }
                     }
-                } catch (java.io.EOFException closedByServer) {
-                    // expected: the server closes once the stream has ended
+                } catch (java.io.EOFException | java.net.SocketTimeoutException done) {
+                    // the drain deadline closes the connection (this client never closes it)
                 }
                 assertThat(status200).isTrue();
                 assertThat(ended).isTrue();
