@@ -85,9 +85,15 @@ final class EarlyData {
      * {@link ReplayCheck#FULL} (fail closed) until records expire.
      */
     static ReplayRegister localReplayRegister(java.time.Duration ttl, int capacity) {
+        return localReplayRegister(ttl, capacity, System::nanoTime);
+    }
+
+    /** {@link #localReplayRegister(java.time.Duration, int)} on the given nanosecond clock. */
+    static ReplayRegister localReplayRegister(java.time.Duration ttl, int capacity,
+                                              java.util.function.LongSupplier nanoClock) {
         java.util.LinkedHashMap<java.nio.ByteBuffer, Long> seen = new java.util.LinkedHashMap<>();
         return clientRandom -> {
-            long now = System.nanoTime();
+            long now = nanoClock.getAsLong();
             synchronized (seen) {
                 var oldest = seen.entrySet().iterator();
                 while (oldest.hasNext()) {
@@ -243,7 +249,7 @@ final class EarlyData {
                 return;
             }
             ByteBuf datagram = packet.content();
-            Handshake handshake = unconfirmed.isEmpty() ? null : lookup(datagram);
+            Handshake handshake = lookup(datagram);
             if (handshake == null) {
                 ctx.fireChannelRead(msg);
                 return;

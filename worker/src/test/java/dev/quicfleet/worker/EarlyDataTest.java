@@ -48,10 +48,13 @@ class EarlyDataTest {
     }
 
     @Test
-    void expiredRecordsMakeRoom() throws InterruptedException {
-        EarlyData.ReplayRegister register = EarlyData.localReplayRegister(Duration.ofMillis(1), 1);
+    void expiredRecordsMakeRoom() {
+        long[] now = {0};
+        EarlyData.ReplayRegister register = EarlyData.localReplayRegister(Duration.ofSeconds(10), 1, () -> now[0]);
         assertThat(register.firstUse(new byte[] {1})).isEqualTo(ReplayCheck.FIRST_USE);
-        Thread.sleep(5);
+        now[0] = Duration.ofSeconds(9).toNanos();
+        assertThat(register.firstUse(new byte[] {2})).isEqualTo(ReplayCheck.FULL);
+        now[0] = Duration.ofSeconds(10).toNanos();
         assertThat(register.firstUse(new byte[] {2})).isEqualTo(ReplayCheck.FIRST_USE);
     }
 
