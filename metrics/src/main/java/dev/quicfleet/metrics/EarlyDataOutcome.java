@@ -2,11 +2,11 @@ package dev.quicfleet.metrics;
 
 /** What a worker did with a request that arrived in 0-RTT early data: the values of the {@value MeterNames#OUTCOME} tag. */
 public enum EarlyDataOutcome {
-    /** Served before the handshake completed (a safe method). */
+    /** Ran at once: the policy allowed it and its first flight was seen for the first time. */
     ACCEPTED("accepted"),
-    /** Held until the handshake completed, or answered 425 Too Early (an unsafe method). */
+    /** Held until the client confirmed the handshake (a method the policy does not run early, or no verdict). */
     DEFERRED("deferred"),
-    /** Refused because the shared replay register had already seen its client random. */
+    /** An early-data handshake whose client random the replay register had already seen (counted per handshake). */
     REPLAYED("replayed");
 
     private final String tagValue;

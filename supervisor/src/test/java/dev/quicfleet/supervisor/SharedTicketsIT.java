@@ -4,14 +4,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -270,6 +286,154 @@ class SharedTicketsIT {
                 throw new AssertionError("workers did not apply the shared keys within 60s:\n" + supervisor.stderr());
             }
             supervisor.awaitStderr(l -> false, Duration.ofMillis(100));
+        }
+    }
+
+    /**
+     * A replayed 0-RTT first flight never runs its request: a relay records the client's first flight (everything
+     * it sent before the server answered) and re-sends it, after the original connection ended, from many source
+     * ports, so the kernel hands the replays to both workers. Every worker finds the client random in the shared
+     * replay register, and a GET with a side effect ({@code /visits}) has run exactly once in the whole cluster.
+     */
+    @Test
+    void aReplayedFirstFlightIsRecognisedOnEveryWorkerAndItsRequestNeverRuns() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
+                "--metrics-address", "127.0.0.1:0")) {
+            awaitKeysApplied(supervisor, 2);
+            Path session = tmp.resolve("replay-session.pem");
+            Path params = tmp.resolve("replay-params.pem");
+            whoami(supervisor.port(), List.of("--wait-for-ticket", "--session-file=" + session,
+                    "--tp-file=" + params), "replay-first");
+            String key = "replay-" + System.nanoTime();
+            JsonNode original;
+            List<byte[]> firstFlight;
+            try (FirstFlightRelay relay = new FirstFlightRelay(supervisor.port())) {
+                original = get("127.0.0.1", relay.port(), "/visits?key=" + key, List.of("--session-file=" + session,
+                        "--tp-file=" + params), "replay-original");
+                firstFlight = relay.firstFlight();
+            }
+            assertThat(original.get("earlyData").asBoolean()).as(original.toString()).isTrue();
+            assertThat(original.get("visits").asLong()).isEqualTo(1);
+            assertThat(firstFlight).isNotEmpty();
+
+            // Each round re-sends the flight from 12 source ports, which the kernel's 4-tuple hash spreads over
+            // both workers (all on one: 2^-11). A worker starts one connection per replayed flight (later copies
+            // reach it as duplicates), and the worker that served the original ignores replays while the original
+            // connection is still closing: rounds continue until both workers have recognised a replay.
+            URI metrics = metricsUri(supervisor);
+            Map<String, Double> replayed = Map.of();
+            for (int round = 0; round < 20 && replayed.size() < 2; round++) {
+                for (int i = 0; i < 12; i++) {
+                    try (DatagramSocket attacker = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0))) {
+                        for (byte[] datagram : firstFlight) {
+                            attacker.send(new DatagramPacket(datagram, datagram.length, LOOPBACK, supervisor.port()));
+                        }
+                    }
+                }
+                Thread.sleep(500);
+                replayed = positivePerWorker(scrape(metrics), "quicfleet_quic_early_data_requests_total",
+                        "outcome=\"replayed\"");
+            }
+            assertThat(replayed).as("replays recognised per worker").containsOnlyKeys("0", "1");
+
+            Map<Integer, Long> visits = new TreeMap<>();
+            for (int i = 0; i < 40 && visits.size() < 2; i++) {
+                JsonNode peek = get("127.0.0.1", supervisor.port(), "/visits?key=" + key + "&peek=1", List.of(),
+                        "peek-" + i);
+                visits.put(peek.get("worker").asInt(), peek.get("visits").asLong());
+            }
+            assertThat(visits).as("visits per worker").hasSize(2);
+            assertThat(visits.values().stream().mapToLong(Long::longValue).sum()).as("visits per worker: %s", visits)
+                    .isEqualTo(1);
+        }
+    }
+
+    private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+    private static final Pattern METRICS_URL = Pattern.compile("metrics: (http://[0-9.]+:\\d+/metrics)");
+    private static final Pattern WORKER_LABEL = Pattern.compile("worker=\"(\\d+)\"");
+
+    private static URI metricsUri(SupervisorProcess supervisor) throws InterruptedException {
+        String line = supervisor.awaitStderr(l -> METRICS_URL.matcher(l).find(), Duration.ofSeconds(10));
+        assertThat(line).as(supervisor.stderr()).isNotNull();
+        Matcher m = METRICS_URL.matcher(line);
+        assertThat(m.find()).isTrue();
+        return URI.create(m.group(1));
+    }
+
+    private static String scrape(URI metrics) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(metrics).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+    }
+
+    /** The positive samples of {@code family} whose labels contain {@code label}, summed per worker. */
+    private static Map<String, Double> positivePerWorker(String scrape, String family, String label) {
+        Map<String, Double> sums = new TreeMap<>();
+        for (String line : scrape.lines().toList()) {
+            if (line.startsWith(family + "{") && line.contains(label)) {
+                double value = Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                Matcher worker = WORKER_LABEL.matcher(line);
+                if (value > 0 && worker.find()) {
+                    sums.merge(worker.group(1), value, Double::sum);
+                }
+            }
+        }
+        return sums;
+    }
+
+    /**
+     * Forwards a client's datagrams to the server and the server's back, keeping the client's first flight: what it
+     * sent before the server's first answer (for a resumed client: its Initial and 0-RTT packets).
+     */
+    private static final class FirstFlightRelay implements AutoCloseable {
+        private final DatagramSocket front = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
+        private final DatagramSocket back = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
+        private final List<byte[]> firstFlight = new CopyOnWriteArrayList<>();
+        private volatile boolean serverAnswered;
+        private volatile SocketAddress client;
+
+        FirstFlightRelay(int serverPort) throws IOException {
+            back.connect(LOOPBACK, serverPort);
+            Thread.ofPlatform().daemon().start(() -> pump(front, true));
+            Thread.ofPlatform().daemon().start(() -> pump(back, false));
+        }
+
+        int port() {
+            return front.getLocalPort();
+        }
+
+        List<byte[]> firstFlight() {
+            return List.copyOf(firstFlight);
+        }
+
+        private void pump(DatagramSocket from, boolean fromClient) {
+            byte[] buffer = new byte[65_536];
+            try {
+                while (true) {
+                    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
+                    from.receive(packet);
+                    byte[] data = Arrays.copyOf(packet.getData(), packet.getLength());
+                    if (fromClient) {
+                        client = packet.getSocketAddress();
+                        if (!serverAnswered) {
+                            firstFlight.add(data);
+                        }
+                        back.send(new DatagramPacket(data, data.length));
+                    } else {
+                        serverAnswered = true;
+                        if (client != null) {
+                            front.send(new DatagramPacket(data, data.length, client));
+                        }
+                    }
+                }
+            } catch (IOException closed) {
+                // the relay was closed
+            }
+        }
+
+        @Override
+        public void close() {
+            front.close();
+            back.close();
         }
     }
 

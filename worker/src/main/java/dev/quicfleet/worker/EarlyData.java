@@ -26,24 +26,28 @@ import org.slf4j.LoggerFactory;
  * TLS 1.3 early data (0-RTT) on HTTP/3: which requests arrive early, which of them may run before the handshake
  * completes ({@link EarlyDataPolicy}), and the replay register.
  *
- * <p>Netty 4.2.18 and quiche give a server no per-connection early-data API, and a server {@link QuicChannel} turns
- * active, with its handshake reported complete, at "half-RTT": right after the client's first flight, before the
- * client's Finished. So this class watches two things instead:
+ * <p>Netty 4.2.18 and quiche give a server no per-connection early-data API. What they do (measured here with the
+ * ngtcp2 client): a server {@link QuicChannel} turns active, and surfaces the request streams the client sent in
+ * 0-RTT, only once the client's Finished has arrived; a replayed first flight (whose sender lacks the client's keys)
+ * never gets that far. So early requests never run before the handshake completes on this Netty version, and a
+ * replay never runs at all. This class still tells the early requests apart, and keeps the replay register, so the
+ * policy and the counts hold whatever the transport does:
  * <ul>
  *   <li><b>acceptance</b>: BoringSSL derives the client early traffic secret only when it accepts the client's early
  *       data, and reports it, with the client random, through the keylog callback ({@link #keylog()}); the secret
  *       itself is never kept or logged. The client random is the replay register's key: the first worker of the
- *       cluster to record it gets {@link ReplayCheck#FIRST_USE}.</li>
- *   <li><b>confirmation</b>: the client proves it holds the handshake keys (it is not replaying someone else's first
- *       flight) once one of its Handshake or 1-RTT packets decrypts. A handler ahead of the QUIC codec
- *       ({@link #confirmationWatcher()}) compares the connection's count of processed packets before and after each
- *       datagram addressed to a connection still awaiting confirmation: more packets processed than the datagram
- *       held Initial and 0-RTT packets (which a replay can carry) means a Handshake or 1-RTT packet decrypted.
- *       A forged packet never decrypts, so an attacker cannot fake confirmation.</li>
+ *       cluster to record it gets {@link ReplayCheck#FIRST_USE}; a first flight seen before is counted as
+ *       {@code replayed} right there.</li>
+ *   <li><b>confirmation</b>: the client proves it holds the handshake keys once one of its Handshake or 1-RTT packets
+ *       decrypts. A handler ahead of the QUIC codec ({@link #confirmationWatcher()}) compares the connection's count
+ *       of processed packets before and after each datagram addressed to a connection still awaiting confirmation:
+ *       more packets processed than the datagram held Initial and 0-RTT packets (which a replay can carry) means a
+ *       Handshake or 1-RTT packet decrypted. A forged packet never decrypts.</li>
  * </ul>
- * A request that surfaces between the two is early. It runs at once when the policy allows its method and the replay
- * register saw this first flight for the first time; otherwise it waits for confirmation, which a replayed first
- * flight never reaches, so a replay can never execute it.
+ * A request that surfaces before the connection's first confirmation is early ({@code earlyData} in
+ * {@link ConnectionInfo}: it was sent in 0-RTT and the server accepted that early data). It runs at once when the
+ * policy allows its method and the replay register saw this first flight for the first time; otherwise it waits for
+ * the next confirmation (one more client packet).
  *
  * <p>Everything runs on the event loop of the worker's UDP channel, which all its QUIC connections share.
  */
@@ -165,6 +169,9 @@ final class EarlyData {
                 log.debug("replay register failed, early requests will wait for the handshake: {}", e.toString());
                 verdict = ReplayCheck.UNAVAILABLE;
             }
+            if (verdict == ReplayCheck.REPLAYED) {
+                metrics.earlyData(EarlyDataOutcome.REPLAYED); // its requests never run: counted per handshake
+            }
             accepted.put(engine, new Handshake(verdict));
         };
     }
@@ -209,8 +216,7 @@ final class EarlyData {
         }
         Admission admission;
         if (handshake.verdict == ReplayCheck.REPLAYED) {
-            admission = Admission.REPLAYED;
-            metrics.earlyData(EarlyDataOutcome.REPLAYED);
+            admission = Admission.REPLAYED; // counted when the handshake was checked
         } else if (handshake.verdict.firstUse() && policy.mayRunEarly(method, hasBody)) {
             admission = Admission.ACCEPTED;
             metrics.earlyData(EarlyDataOutcome.ACCEPTED);
