@@ -27,6 +27,15 @@ public final class MeterNames {
     public static final String QUIC_EARLY_DATA_REQUESTS = PREFIX + ".quic.early.data.requests";
     /** Counter of Retry packets sent: {@code quicfleet_quic_retry_sent_total}. */
     public static final String QUIC_RETRY_SENT = PREFIX + ".quic.retry.sent";
+    /** Gauge of QUIC handshakes in progress: {@code quicfleet_quic_handshakes_in_progress}. */
+    public static final String QUIC_HANDSHAKES_IN_PROGRESS = PREFIX + ".quic.handshakes.in.progress";
+    /** Counter of stateless resets by {@link #OUTCOME}: {@code quicfleet_quic_stateless_resets_total}. */
+    public static final String QUIC_STATELESS_RESETS = PREFIX + ".quic.stateless.resets";
+    /**
+     * Counter of short-header packets that reached a worker other than the one their connection ID names:
+     * {@code quicfleet_quic_packets_misrouted_total}.
+     */
+    public static final String QUIC_PACKETS_MISROUTED = PREFIX + ".quic.packets.misrouted";
     /** Counter of QUIC packets sent: {@code quicfleet_quic_packets_sent_total}. */
     public static final String QUIC_PACKETS_SENT = PREFIX + ".quic.packets.sent";
     /** Counter of QUIC packets declared lost: {@code quicfleet_quic_packets_lost_total}. */

@@ -58,6 +58,10 @@ public final class WorkerMetrics implements AutoCloseable {
     /** Indexed by {@link EarlyDataOutcome#ordinal()}. */
     private final Counter[] earlyData;
     private final Counter retrySent;
+    private final AtomicLong handshakesInProgress = new AtomicLong();
+    private final Counter resetsSent;
+    private final Counter resetsRateLimited;
+    private final Counter packetsMisrouted;
     private final Counter packetsSent;
     private final Counter packetsLost;
     /** Indexed by {@link HttpProtocol#ordinal()}, then by status / 100 - 1. */
@@ -112,6 +116,23 @@ public final class WorkerMetrics implements AutoCloseable {
         }
         retrySent = Counter.builder(MeterNames.QUIC_RETRY_SENT)
                 .description("QUIC Retry packets sent (address validation)")
+                .register(registry);
+        Gauge.builder(MeterNames.QUIC_HANDSHAKES_IN_PROGRESS, handshakesInProgress, AtomicLong::get)
+                .description("QUIC handshakes begun and not yet finished (what --retry auto compares with its "
+                        + "threshold)")
+                .strongReference(true)
+                .register(registry);
+        resetsSent = Counter.builder(MeterNames.QUIC_STATELESS_RESETS)
+                .description("Stateless resets for packets of connections this worker does not know, by outcome")
+                .tag(MeterNames.OUTCOME, "sent")
+                .register(registry);
+        resetsRateLimited = Counter.builder(MeterNames.QUIC_STATELESS_RESETS)
+                .description("Stateless resets for packets of connections this worker does not know, by outcome")
+                .tag(MeterNames.OUTCOME, "rate_limited")
+                .register(registry);
+        packetsMisrouted = Counter.builder(MeterNames.QUIC_PACKETS_MISROUTED)
+                .description("Short-header packets whose connection id names another worker's slot (steering off "
+                        + "or not working)")
                 .register(registry);
         packetsSent = Counter.builder(MeterNames.QUIC_PACKETS_SENT)
                 .description("QUIC packets sent, from connection statistics")
@@ -197,6 +218,26 @@ public final class WorkerMetrics implements AutoCloseable {
     /** A Retry packet was sent to validate a client's address. */
     public void retrySent() {
         retrySent.increment();
+    }
+
+    /** A QUIC handshake began ({@code +1}) or finished, failed or was abandoned ({@code -1}). */
+    public void handshakesInProgress(int delta) {
+        handshakesInProgress.addAndGet(delta);
+    }
+
+    /** QUIC handshakes begun and not yet finished. */
+    public long handshakesInProgress() {
+        return handshakesInProgress.get();
+    }
+
+    /** A stateless reset was sent ({@code true}) or withheld by the rate limit. */
+    public void statelessReset(boolean sent) {
+        (sent ? resetsSent : resetsRateLimited).increment();
+    }
+
+    /** A short-header packet arrived for a connection id of another worker's slot. */
+    public void packetMisrouted() {
+        packetsMisrouted.increment();
     }
 
     /**

@@ -150,7 +150,8 @@ final class Supervisor {
         int index = slot.sockets.index();
         Process process;
         try {
-            process = command.start(index, sockets.port());
+            // a reload's replacement: the slot's worker is ready and keeps its socket while it drains
+            process = command.start(index, sockets.port(), slot.process != null && slot.state == State.READY);
         } catch (IOException e) {
             log.error("slot {}: cannot start a worker: {}", index, e.getMessage());
             slot.lastError = e.getMessage();

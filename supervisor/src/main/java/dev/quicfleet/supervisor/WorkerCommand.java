@@ -2,6 +2,7 @@ package dev.quicfleet.supervisor;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,8 +24,14 @@ final class WorkerCommand {
         this.cpus = Runtime.getRuntime().availableProcessors();
     }
 
-    /** The command for {@code slot}. */
-    List<String> command(int slot, int port) {
+    /**
+     * How long after start a reload's replacement sends no stateless resets: its predecessor drains on the same socket
+     * (up to the drain timeout, then it is killed), and packets of its connections may reach the replacement.
+     */
+    static final Duration RESET_HOLDOFF_GRACE = Duration.ofSeconds(5);
+
+    /** The command for {@code slot}; {@code replacing}: a reload's new worker, while the old one still drains. */
+    List<String> command(int slot, int port, boolean replacing) {
         List<String> command = new ArrayList<>();
         if (config.pinCpus()) {
             command.addAll(List.of("taskset", "-c", Integer.toString(slot % cpus)));
@@ -46,11 +53,15 @@ final class WorkerCommand {
                 "--address", config.address().getHostAddress(),
                 "--port", Integer.toString(port),
                 "--drain-timeout", config.drainTimeout().toMillis() + "ms"));
+        if (replacing) {
+            command.addAll(List.of("--stateless-reset-holdoff",
+                    config.drainTimeout().plus(RESET_HOLDOFF_GRACE).toMillis() + "ms"));
+        }
         command.addAll(config.workerArgs());
         return command;
     }
 
-    Process start(int slot, int port) throws IOException {
-        return new ProcessBuilder(command(slot, port)).start();
+    Process start(int slot, int port, boolean replacing) throws IOException {
+        return new ProcessBuilder(command(slot, port, replacing)).start();
     }
 }

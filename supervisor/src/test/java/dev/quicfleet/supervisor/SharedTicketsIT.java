@@ -10,10 +10,6 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -320,7 +316,6 @@ class SharedTicketsIT {
             // both workers (all on one: 2^-11). A worker starts one connection per replayed flight (later copies
             // reach it as duplicates), and the worker that served the original ignores replays while the original
             // connection is still closing: rounds continue until both workers have recognised a replay.
-            URI metrics = metricsUri(supervisor);
             Map<String, Double> replayed = Map.of();
             for (int round = 0; round < 20 && replayed.size() < 2; round++) {
                 for (int i = 0; i < 12; i++) {
@@ -331,7 +326,7 @@ class SharedTicketsIT {
                     }
                 }
                 Thread.sleep(500);
-                replayed = positivePerWorker(scrape(metrics), "quicfleet_quic_early_data_requests_total",
+                replayed = positivePerWorker(supervisor.scrape(), "quicfleet_quic_early_data_requests_total",
                         "outcome=\"replayed\"");
             }
             assertThat(replayed).as("replays recognised per worker").containsOnlyKeys("0", "1");
@@ -349,21 +344,7 @@ class SharedTicketsIT {
     }
 
     private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
-    private static final Pattern METRICS_URL = Pattern.compile("metrics: (http://[0-9.]+:\\d+/metrics)");
     private static final Pattern WORKER_LABEL = Pattern.compile("worker=\"(\\d+)\"");
-
-    private static URI metricsUri(SupervisorProcess supervisor) throws InterruptedException {
-        String line = supervisor.awaitStderr(l -> METRICS_URL.matcher(l).find(), Duration.ofSeconds(10));
-        assertThat(line).as(supervisor.stderr()).isNotNull();
-        Matcher m = METRICS_URL.matcher(line);
-        assertThat(m.find()).isTrue();
-        return URI.create(m.group(1));
-    }
-
-    private static String scrape(URI metrics) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(metrics).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
-    }
 
     /** The positive samples of {@code family} whose labels contain {@code label}, summed per worker. */
     private static Map<String, Double> positivePerWorker(String scrape, String family, String label) {

@@ -26,16 +26,29 @@ class SteeringIT {
     @Test
     void rebindingClientsStayOnTheirWorkerWithSteeringAndGetLostWithout() throws Exception {
         int steered;
+        double misroutedSteered;
         try (SupervisorProcess supervisor = SupervisorProcess.start(Files.createDirectories(tmp.resolve("on")),
-                "--workers", "2", "--metrics-address", "off")) {
+                "--workers", "2", "--metrics-address", "127.0.0.1:0")) {
             assertThat(supervisor.stderr()).contains("steering: cbpf");
             steered = rebindingClients(supervisor.port(), tmp.resolve("on"));
+            String scrape = supervisor.scrape();
+            misroutedSteered = SupervisorProcess.sum(scrape, "quicfleet_quic_packets_misrouted_total");
+            // packets of live connections never draw a stateless reset
+            assertThat(SupervisorProcess.sum(scrape, "quicfleet_quic_stateless_resets_total")).isZero();
         }
         int hashed;
+        double misroutedHashed;
         try (SupervisorProcess supervisor = SupervisorProcess.start(Files.createDirectories(tmp.resolve("off")),
-                "--workers", "2", "--metrics-address", "off", "--steering", "off")) {
+                "--workers", "2", "--metrics-address", "127.0.0.1:0", "--steering", "off")) {
             hashed = rebindingClients(supervisor.port(), tmp.resolve("off"));
+            String scrape = supervisor.scrape();
+            misroutedHashed = SupervisorProcess.sum(scrape, "quicfleet_quic_packets_misrouted_total");
+            // a packet that reached the other worker may belong to a live connection there: counted, never reset
+            assertThat(SupervisorProcess.sum(scrape, "quicfleet_quic_stateless_resets_total")).isZero();
         }
+        System.out.printf("misrouted packets: %.0f with steering, %.0f without%n", misroutedSteered, misroutedHashed);
+        assertThat(misroutedSteered).isZero();
+        assertThat(misroutedHashed).isPositive();
         System.out.printf("NAT rebinding, 2 workers: %d/%d connections completed with steering, %d/%d without%n",
                 steered, CONNECTIONS, hashed, CONNECTIONS);
         assertThat(steered).as("with steering").isEqualTo(CONNECTIONS);

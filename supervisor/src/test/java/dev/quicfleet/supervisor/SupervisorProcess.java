@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  */
 final class SupervisorProcess implements AutoCloseable {
 
+    private static final Pattern METRICS_URL = Pattern.compile("metrics: (http://[0-9.]+:\\d+/metrics)");
     private static final Pattern READY = Pattern.compile("ready: (\\d+) workers, udp\\+tcp (\\d+), transport (\\S+)");
 
     private final Process process;
@@ -110,6 +111,39 @@ final class SupervisorProcess implements AutoCloseable {
     List<Long> workerPids() {
         return process.descendants().filter(p -> p.info().commandLine().orElse("").contains("quicfleet-worker"))
                 .map(ProcessHandle::pid).toList();
+    }
+
+    /** The cluster's metrics endpoint, from the supervisor's "metrics: URL" log line (needs --metrics-address). */
+    java.net.URI metricsUri() throws InterruptedException {
+        String line = awaitStderr(l -> METRICS_URL.matcher(l).find(), Duration.ofSeconds(10));
+        if (line == null) {
+            throw new AssertionError("no \"metrics:\" line within 10s; stderr:\n" + stderr());
+        }
+        Matcher m = METRICS_URL.matcher(line);
+        m.find();
+        return java.net.URI.create(m.group(1));
+    }
+
+    /** One scrape of the cluster's metrics endpoint (text format). */
+    String scrape() throws Exception {
+        var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(metricsUri())
+                .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new AssertionError("metrics scrape: HTTP " + response.statusCode());
+        }
+        return response.body();
+    }
+
+    /** The sum of the samples of {@code family} whose label set contains every one of {@code labels}. */
+    static double sum(String scrape, String family, String... labels) {
+        double sum = 0;
+        for (String line : scrape.lines().toList()) {
+            if ((line.startsWith(family + "{") || line.startsWith(family + " "))
+                    && java.util.Arrays.stream(labels).allMatch(line::contains)) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
     }
 
     /** SIGTERM (through the handle: Process.destroy() would also close our pipes). */

@@ -63,7 +63,9 @@ public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, lo
                 .initialMaxStreamsUnidirectional(MAX_UNI_STREAMS)
                 .maxRecvUdpPayloadSize(maxUdpPayload)
                 .maxSendUdpPayloadSize(maxUdpPayload)
-                .activeMigration(false)
+                // Clients may move to a new address (RFC 9000 §9): their packets name the connection's slot, so the
+                // kernel steers them to its worker; quiche validates the new path (PATH_CHALLENGE/RESPONSE).
+                .activeMigration(true)
                 .option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, transport.gsoAllocator(gsoSegments));
     }
 

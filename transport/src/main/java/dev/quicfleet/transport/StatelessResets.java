@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 import java.util.random.RandomGenerator;
 import javax.crypto.Mac;
@@ -51,6 +52,7 @@ public final class StatelessResets implements QuicResetTokenGenerator {
     private final ConnectionIds ids;
     private final IntFunction<byte[]> keyForRotation;
     private final RandomGenerator random;
+    private final BooleanSupplier keysLoaded;
     private final AtomicBoolean warnedMissingKey = new AtomicBoolean();
 
     /**
@@ -59,13 +61,27 @@ public final class StatelessResets implements QuicResetTokenGenerator {
      * when no live epoch uses that codepoint).
      */
     public StatelessResets(ConnectionIds ids, IntFunction<byte[]> keyForRotation) {
-        this(ids, keyForRotation, new SecureRandom());
+        this(ids, keyForRotation, () -> true);
+    }
+
+    /**
+     * Like {@link #StatelessResets(ConnectionIds, IntFunction)}, for keys that arrive after start: while
+     * {@code keysLoaded} is false a missing key is expected (random tokens, no warning).
+     */
+    public StatelessResets(ConnectionIds ids, IntFunction<byte[]> keyForRotation, BooleanSupplier keysLoaded) {
+        this(ids, keyForRotation, new SecureRandom(), keysLoaded);
     }
 
     StatelessResets(ConnectionIds ids, IntFunction<byte[]> keyForRotation, RandomGenerator random) {
+        this(ids, keyForRotation, random, () -> true);
+    }
+
+    private StatelessResets(ConnectionIds ids, IntFunction<byte[]> keyForRotation, RandomGenerator random,
+                            BooleanSupplier keysLoaded) {
         this.ids = ids;
         this.keyForRotation = keyForRotation;
         this.random = random;
+        this.keysLoaded = keysLoaded;
     }
 
     /**
@@ -113,7 +129,7 @@ public final class StatelessResets implements QuicResetTokenGenerator {
     public ByteBuffer newResetToken(ByteBuffer cid) {
         byte[] token = token(cid);
         if (token == null) {
-            if (warnedMissingKey.compareAndSet(false, true)) {
+            if (keysLoaded.getAsBoolean() && warnedMissingKey.compareAndSet(false, true)) {
                 log.warn("no stateless reset key for config rotation {}: issuing random reset tokens, so clients of "
                         + "this worker cannot be reset statelessly (check the reset key ring)",
                         cid.hasRemaining() ? ConnectionIds.rotation(cid) : -1);

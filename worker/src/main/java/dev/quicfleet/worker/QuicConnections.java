@@ -57,6 +57,7 @@ final class QuicConnections {
         return new ChannelInitializer<QuicChannel>() {
             @Override
             protected void initChannel(QuicChannel connection) {
+                dispatcher.metrics().handshakesInProgress(1); // until the Tracker sees it active or closed
                 connection.attr(MAX_STREAM_ID).set(new long[] {-1});
                 Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize);
                 connection.pipeline().addLast(new Tracker(), new Http3ServerConnectionHandler(
@@ -167,6 +168,7 @@ final class QuicConnections {
             WorkerMetrics metrics = dispatcher.metrics();
             QuicChannel connection = (QuicChannel) ctx.channel();
             if (!active) {
+                metrics.handshakesInProgress(-1);
                 metrics.handshake(false, false);
             } else {
                 metrics.connectionClosed();
@@ -181,6 +183,7 @@ final class QuicConnections {
             QuicChannel connection = (QuicChannel) ctx.channel();
             active = true;
             WorkerMetrics metrics = dispatcher.metrics();
+            metrics.handshakesInProgress(-1);
             metrics.handshake(true, Boolean.TRUE.equals(TlsSessions.resumed(connection.sslEngine())));
             metrics.connectionOpened();
             if (draining) {

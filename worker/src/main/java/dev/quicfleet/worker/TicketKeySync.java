@@ -31,6 +31,7 @@ final class TicketKeySync implements AutoCloseable {
 
     private final SharedSecretsConfig config;
     private final Consumer<List<TicketKey>> apply;
+    private final Consumer<KeySchedule> quicKeys;
     private final Clock clock = Clock.systemUTC();
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("quicfleet-ticket-sync").factory());
@@ -40,11 +41,13 @@ final class TicketKeySync implements AutoCloseable {
 
     /**
      * @param config the shared map (its directory comes from the supervisor)
-     * @param apply  sets the keys on every TLS context, current first (called on this class's thread)
+     * @param apply    sets the keys on every TLS context, current first (called on this class's thread)
+     * @param quicKeys receives the whole schedule at every refresh (Retry token and stateless-reset keys)
      */
-    TicketKeySync(SharedSecretsConfig config, Consumer<List<TicketKey>> apply) {
+    TicketKeySync(SharedSecretsConfig config, Consumer<List<TicketKey>> apply, Consumer<KeySchedule> quicKeys) {
         this.config = config;
         this.apply = apply;
+        this.quicKeys = quicKeys;
     }
 
     void start() {
@@ -66,7 +69,9 @@ final class TicketKeySync implements AutoCloseable {
             } else {
                 secrets.refresh();
             }
-            Optional<TicketKeyRing> ring = secrets.keys().flatMap(schedule -> schedule.ticketKeyRing(clock.instant()));
+            Optional<KeySchedule> schedule = secrets.keys();
+            schedule.ifPresent(quicKeys);
+            Optional<TicketKeyRing> ring = schedule.flatMap(keys -> keys.ticketKeyRing(clock.instant()));
             if (ring.isPresent() && !ring.get().equals(applied)) {
                 apply.accept(ring.get().decryptingKeys());
                 if (applied == null) {

@@ -63,6 +63,9 @@ public final class Worker {
     /** The layout of the connection ids this worker issues: they name its slot, so the kernel can steer. */
     private final dev.quicfleet.transport.ConnectionIds connectionIds;
     private final QuicConnections quicConnections;
+    /** Retry token and stateless-reset keys: this process's own until {@link #sharedQuicKeys()}. */
+    private QuicKeys quicKeys = QuicKeys.local(java.time.Clock.systemUTC());
+    private final long createdNanos = System.nanoTime();
     private TlsMaterial tls;
     private volatile QuicSslContext quicSsl;
     private volatile SslContext tcpSsl;
@@ -130,6 +133,18 @@ public final class Worker {
     }
 
     /**
+     * Makes this worker use the cluster's QUIC keys (Retry tokens, stateless resets), fed from the shared map through
+     * the returned sink; until the first schedule arrives it sends no Retry and no reset. Call before {@link #start}.
+     */
+    public java.util.function.Consumer<dev.quicfleet.ticketcache.KeySchedule> sharedQuicKeys() {
+        if (udpChannel != null) {
+            throw new IllegalStateException("sharedQuicKeys() after start()");
+        }
+        quicKeys = QuicKeys.shared(java.time.Clock.systemUTC());
+        return quicKeys::update;
+    }
+
+    /**
      * Sets the TLS session-ticket keys of every TLS context (QUIC and TCP); the first key encrypts new tickets, all
      * of them decrypt. Safe from any thread; applies to new handshakes at once.
      */
@@ -145,6 +160,26 @@ public final class Worker {
                     .map(k -> new OpenSslSessionTicketKey(k.name(), k.hmacKey(), k.aesKey()))
                     .toArray(OpenSslSessionTicketKey[]::new));
         }
+    }
+
+    /**
+     * When this worker may answer packets of its slot's unknown connections with a stateless reset: never if turned
+     * off, or if other processes started by hand may share the slot (SO_REUSEPORT without the supervisor); otherwise
+     * once keys are known, after the hold-off (a reloaded worker's predecessor drains on the same socket), and not
+     * while this worker drains (its successor serves the slot).
+     */
+    private java.util.function.BooleanSupplier statelessResetsAllowed() {
+        if (!config.statelessReset()) {
+            return null;
+        }
+        if (config.reusePort() && config.udpFd() < 0) {
+            log.info("stateless resets off: --reuse-port without the supervisor, so other workers may hold "
+                    + "connections of slot {}", config.slot());
+            return null;
+        }
+        long holdoffEnds = createdNanos + config.resetHoldoff().toNanos();
+        QuicKeys keys = quicKeys;
+        return () -> !dispatcher.draining() && System.nanoTime() - holdoffEnds >= 0 && keys.available();
     }
 
     /** Whether {@link #drain()} has begun. */
@@ -191,15 +226,21 @@ public final class Worker {
         quicSsl = quicSslBuilder.build();
         long tQuic = System.nanoTime();
 
+        QuicKeys keys = quicKeys;
+        var resets = new dev.quicfleet.transport.StatelessResets(connectionIds, keys::resetKey, keys::available);
         group = transport.newEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("quicfleet-io-" + config.slot(), true));
         var quicCodec = config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
                 .sslContext(quicSsl)
-                .tokenHandler(null) // no Retry round trip; address validation comes with the shared token key
-                // connection ids carry this worker's slot (docs/CONNECTION-IDS.md); rotation bits: not yet tied to
-                // the key epoch, so always codepoint 0
+                // Retry only when needed (--retry), with tokens every worker and host of the cluster accepts
+                .tokenHandler(new dev.quicfleet.transport.RetryTokens(keys::tokenKeys, config.retry(),
+                        () -> metrics.handshakesInProgress() >= config.retryThreshold(), java.time.Clock.systemUTC(),
+                        dev.quicfleet.transport.RetryTokens.DEFAULT_LIFETIME, metrics::retrySent))
+                // connection ids carry this worker's slot and the key epoch's codepoint (docs/CONNECTION-IDS.md);
+                // their reset tokens come from the epoch's shared reset key
                 .localConnectionIdLength(connectionIds.length())
-                .connectionIdAddressGenerator(connectionIds.generator(config.slot(), () -> 0))
+                .connectionIdAddressGenerator(connectionIds.generator(config.slot(), keys::rotation))
+                .resetTokenGenerator(resets)
                 .handler(quicConnections.connectionInitializer())
                 .build();
         long tBound = System.nanoTime();
@@ -220,7 +261,7 @@ public final class Worker {
         // Port 0 (tests): the kernel picks a free UDP port, but the same number may be taken on TCP; try a few.
         for (int attempt = 1; ; attempt++) {
             try {
-                bindListeners(quicCodec, tcp, socketBuffer);
+                bindListeners(quicCodec, resets, tcp, socketBuffer);
                 break;
             } catch (ListenerException e) {
                 boolean retry = config.port() == 0 && config.udpFd() < 0 && attempt < 20
@@ -248,12 +289,17 @@ public final class Worker {
                 ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tDone - tTcpReady));
     }
 
-    private void bindListeners(io.netty.channel.ChannelHandler quicCodec, TcpConnections tcp, int socketBuffer) {
-        // 0-RTT: a watcher ahead of the codec sees which early-data connections the client has confirmed
+    private void bindListeners(io.netty.channel.ChannelHandler quicCodec,
+                               dev.quicfleet.transport.StatelessResets resets, TcpConnections tcp, int socketBuffer) {
+        // Ahead of the codec: packets for connections this slot lost get a stateless reset; 0-RTT: a watcher sees
+        // which early-data connections the client has confirmed.
+        java.util.function.BooleanSupplier mayReset = statelessResetsAllowed();
         io.netty.channel.ChannelHandler udpHandler = new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
             @Override
             protected void initChannel(io.netty.channel.Channel ch) {
-                ch.pipeline().addLast(earlyData.confirmationWatcher(), quicCodec);
+                ch.pipeline().addLast(new UnknownConnections(connectionIds, config.slot(), resets,
+                        dev.quicfleet.transport.ResetRateLimiter.defaults(), metrics, quicCodec, mayReset),
+                        earlyData.confirmationWatcher(), quicCodec);
             }
         };
         if (config.udpFd() >= 0) {

@@ -38,7 +38,16 @@ import java.util.Objects;
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
-                           String staticPrefix, EarlyDataPolicy earlyData, String serverId) {
+                           String staticPrefix, EarlyDataPolicy earlyData, String serverId,
+                           dev.quicfleet.transport.RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
+                           Duration resetHoldoff) {
+
+    /**
+     * Handshakes in progress on one worker above which {@code --retry auto} validates addresses: far above what
+     * real clients keep in flight on one core (about handshakes per second times the round trip), reached quickly by
+     * a flood of Initials from spoofed addresses, each of which holds state until the handshake times out.
+     */
+    public static final int DEFAULT_RETRY_THRESHOLD = 1000;
 
     /** The default port, for UDP and TCP. */
     public static final int DEFAULT_PORT = 4433;
@@ -83,6 +92,12 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("server-id: " + serverId + " (" + e.getMessage() + ")");
         }
+        retry = retry == null ? dev.quicfleet.transport.RetryTokens.Mode.AUTO : retry;
+        if (retryThreshold < 1 || retryThreshold > 1_000_000) {
+            throw new IllegalArgumentException("retry-threshold: " + retryThreshold + " (expected: 1..1000000)");
+        }
+        resetHoldoff = resetHoldoff == null ? Duration.ZERO : resetHoldoff;
+        checkDuration("stateless-reset-holdoff", resetHoldoff, Duration.ZERO, Duration.ofHours(2));
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
         }
@@ -96,7 +111,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     /** This config with sockets to adopt (from the supervisor) instead of binding. */
     public WorkerConfig withAdoptedSockets(int udp, int tcp) {
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
-                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId);
+                drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
+                retryThreshold, statelessReset, resetHoldoff);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -140,6 +156,10 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private String staticPrefix = "/static";
         private EarlyDataPolicy earlyData = EarlyDataPolicy.SAFE;
         private String serverId = "";
+        private dev.quicfleet.transport.RetryTokens.Mode retry = dev.quicfleet.transport.RetryTokens.Mode.AUTO;
+        private int retryThreshold = DEFAULT_RETRY_THRESHOLD;
+        private boolean statelessReset = true;
+        private Duration resetHoldoff = Duration.ZERO;
 
         private Builder() {
             try {
@@ -223,6 +243,23 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /** When to send Retry packets, and (for {@code auto}) above how many handshakes in progress. */
+        public Builder retry(dev.quicfleet.transport.RetryTokens.Mode retry, int threshold) {
+            this.retry = retry;
+            this.retryThreshold = threshold;
+            return this;
+        }
+
+        /**
+         * Whether packets for connections of this slot that the worker does not know get a stateless reset, and for
+         * how long after start none is sent (a reloaded worker's predecessor still drains on the same socket).
+         */
+        public Builder statelessReset(boolean enabled, Duration holdoff) {
+            this.statelessReset = enabled;
+            this.resetHoldoff = holdoff;
+            return this;
+        }
+
         public Builder earlyData(EarlyDataPolicy earlyData) {
             this.earlyData = earlyData;
             return this;
@@ -243,7 +280,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             QuicLimits limits = new QuicLimits(idleTimeout, quic.maxStreams(), quic.maxData(), quic.maxStreamData(),
                     quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
-                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId);
+                    tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
+                    retry, retryThreshold, statelessReset, resetHoldoff);
         }
     }
 }

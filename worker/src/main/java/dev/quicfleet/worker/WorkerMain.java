@@ -108,6 +108,27 @@ public final class WorkerMain {
                     + "digits or a decimal number (default: none). See docs/CONNECTION-IDS.md.")
     String serverId;
 
+    @Option(names = "--retry", defaultValue = "auto", paramLabel = "auto|always|never",
+            description = "QUIC address validation with a Retry round trip: auto (only while more than "
+                    + "--retry-threshold handshakes are in progress: a flood of spoofed Initials), always, or never "
+                    + "(default: ${DEFAULT-VALUE}). Tokens are valid on every worker and host of the cluster.")
+    String retry;
+
+    @Option(names = "--retry-threshold", defaultValue = "" + WorkerConfig.DEFAULT_RETRY_THRESHOLD, paramLabel = "N",
+            description = "Handshakes in progress on one worker above which --retry auto sends Retry packets "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int retryThreshold;
+
+    @Option(names = "--stateless-reset", defaultValue = "on", paramLabel = "on|off",
+            description = "Answer packets for connections this worker's slot has lost with a stateless reset, so "
+                    + "clients close at once instead of at their idle timeout (default: ${DEFAULT-VALUE}).")
+    String statelessReset;
+
+    @Option(names = "--stateless-reset-holdoff", defaultValue = "0s", paramLabel = "DURATION", hidden = true,
+            description = "Set by the supervisor on a reload: no stateless resets for this long after start, while "
+                    + "the predecessor drains on the same socket.")
+    String statelessResetHoldoff;
+
     @Option(names = "--quic-max-streams", paramLabel = "N", defaultValue = "256",
             description = "Concurrent requests per QUIC/HTTP/2 connection (default: ${DEFAULT-VALUE}).")
     long quicMaxStreams;
@@ -217,6 +238,9 @@ public final class WorkerMain {
             return fail(link, err, EXIT_CONFIG, e.getMessage());
         }
         Worker worker = buildWorker(config, transport);
+        // Retry token and stateless-reset keys: the cluster's, from the shared map (see TicketKeySync)
+        java.util.function.Consumer<dev.quicfleet.ticketcache.KeySchedule> quicKeys =
+                shmDir == null ? null : worker.sharedQuicKeys();
         try {
             worker.start().join();
         } catch (java.util.concurrent.CompletionException e) {
@@ -263,7 +287,7 @@ public final class WorkerMain {
         TicketKeySync tickets = null;
         if (shmDir != null) {
             tickets = new TicketKeySync(dev.quicfleet.ticketcache.SharedSecretsConfig.builder(worker.port())
-                    .directory(shmDir).build(), worker::setTicketKeys);
+                    .directory(shmDir).build(), worker::setTicketKeys, quicKeys);
             tickets.start();
             worker.replayRegister(tickets::firstUse);
         }
@@ -359,7 +383,10 @@ public final class WorkerMain {
                         ConfigValues.size("udp-socket-buffer", udpSocketBuffer))))
                 .staticFiles(staticDir, staticPrefix)
                 .earlyData(EarlyDataPolicy.parse(earlyData))
-                .serverId(serverId);
+                .serverId(serverId)
+                .retry(dev.quicfleet.transport.RetryTokens.Mode.parse(retry), retryThreshold)
+                .statelessReset(onOff("stateless-reset", statelessReset),
+                        ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff));
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }
@@ -367,6 +394,14 @@ public final class WorkerMain {
             throw new IllegalArgumentException("static-dir: " + staticDir + " (expected: an existing directory)");
         }
         return builder.build();
+    }
+
+    private static boolean onOff(String key, String value) {
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "on", "true", "yes" -> true;
+            case "off", "false", "no" -> false;
+            default -> throw new IllegalArgumentException(key + ": " + value + " (expected: on or off)");
+        };
     }
 
     private static Path supervisorSocket(String[] args) {
