@@ -19,6 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 class SteeringIT {
 
     private static final int CONNECTIONS = 20;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
 
     @TempDir
     Path tmp;
@@ -54,6 +56,68 @@ class SteeringIT {
         assertThat(steered).as("with steering").isEqualTo(CONNECTIONS);
         // Each rebound connection reaches the wrong worker with probability 1/2: all 20 surviving is a 2^-20 chance.
         assertThat(hashed).as("without steering").isLessThan(CONNECTIONS);
+    }
+
+    /**
+     * kill -9 of one worker does not disturb the other's connections: the supervisor keeps the dead worker's socket,
+     * so the reuseport group keeps its order and the steering program still maps every slot to its socket. Clients
+     * ask /whoami, then follow an 8-second event stream on the same connection; the worker with fewer of them is
+     * killed in the middle.
+     * Every stream on the surviving worker completes (its clients' ACKs and flow-control updates are short-header
+     * packets, steered by slot).
+     */
+    @Test
+    void killingOneWorkerLeavesTheOthersConnectionsAlive() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
+                "--metrics-address", "off")) {
+            int port = supervisor.port();
+            List<Process> clients = new ArrayList<>();
+            List<Path> downloads = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                Path download = Files.createDirectories(tmp.resolve("stream-" + i));
+                downloads.add(download);
+                clients.add(new ProcessBuilder("/usr/bin/gtlsclient", "-q", "--exit-on-all-streams-close",
+                        "--handshake-timeout=10s", "--timeout=10s", "--download", download.toString(), "127.0.0.1",
+                        Integer.toString(port), "https://localhost:" + port + "/whoami",
+                        "https://localhost:" + port + "/sse?n=80&interval=100ms")
+                        .redirectErrorStream(true).redirectOutput(tmp.resolve("stream-" + i + ".log").toFile())
+                        .start());
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (downloads.stream().anyMatch(d -> !Files.exists(d.resolve("whoami")))) {
+                assertThat(System.nanoTime()).as("every client got /whoami").isLessThan(deadline);
+                Thread.sleep(50);
+            }
+            Thread.sleep(1000); // the streams are running
+            // the victim: the worker with fewer of the clients (all 12 on one worker: a 2^-11 chance)
+            java.util.Map<Long, Long> perWorker = new java.util.HashMap<>();
+            for (Path download : downloads) {
+                perWorker.merge(JSON.readTree(download.resolve("whoami").toFile()).get("pid").asLong(), 1L, Long::sum);
+            }
+            long victim = perWorker.entrySet().stream().min(java.util.Map.Entry.comparingByValue()).orElseThrow()
+                    .getKey();
+            ProcessHandle.of(victim).orElseThrow().destroyForcibly(); // SIGKILL, by pid
+            int survivors = 0;
+            int completed = 0;
+            for (int i = 0; i < clients.size(); i++) {
+                if (!clients.get(i).waitFor(40, TimeUnit.SECONDS)) {
+                    clients.get(i).destroyForcibly(); // by its own handle (pid), never by name
+                }
+                long pid = JSON.readTree(downloads.get(i).resolve("whoami").toFile()).get("pid").asLong();
+                if (pid != victim) {
+                    survivors++;
+                    Path sse = downloads.get(i).resolve("sse?n=80&interval=100ms");
+                    String events = Files.exists(sse) ? Files.readString(sse) : "";
+                    assertThat(events).as("stream %d, on the surviving worker", i).contains("event: done")
+                            .contains("\"i\":79,");
+                    completed++;
+                }
+            }
+            System.out.printf("kill -9 of one worker: %d/%d streams on the other worker completed%n", completed,
+                    survivors);
+            assertThat(survivors).as("connections on the surviving worker, per worker pid: %s", perWorker)
+                    .isPositive();
+        }
     }
 
     /** Runs {@link #CONNECTIONS} rebinding clients at once; returns how many got their response. */
