@@ -5,6 +5,7 @@ import dev.quicfleet.metrics.SupervisorMetrics;
 import dev.quicfleet.ticketcache.ClusterSecret;
 import dev.quicfleet.ticketcache.ClusterSecretException;
 import dev.quicfleet.ticketcache.Rotation;
+import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ControlProtocol;
 import java.io.BufferedReader;
@@ -103,6 +104,16 @@ public final class SupervisorMain {
             description = "How long an issued ticket is accepted (default: ${DEFAULT-VALUE}).")
     String ticketLifetime;
 
+    @Option(names = "--shm-path", paramLabel = "DIR",
+            description = "The private directory (tmpfs) of the shared map with the cluster's keys and 0-RTT replay "
+                    + "register (default: /dev/shm/quicfleet-PORT, one per port).")
+    Path shmPath;
+
+    @Option(names = "--shm-entries", paramLabel = "N", defaultValue = "1000000",
+            description = "0-RTT replay records the shared map is sized for: peak early-data handshakes per second "
+                    + "times ticket lifetime plus one rotation (default: ${DEFAULT-VALUE}, 65 MB of tmpfs).")
+    long shmEntries;
+
     @Option(names = "--steering", paramLabel = "cbpf|off", defaultValue = "cbpf",
             description = "cbpf: the kernel hands each short-header QUIC packet to the worker whose slot its "
                     + "connection id names, so a client whose address changes (NAT rebinding, migration) stays on its "
@@ -183,6 +194,17 @@ public final class SupervisorMain {
                 return EXIT_CONFIG;
             }
         }
+        long shmEntries = options.shmEntries;
+        Path shmPath = options.shmPath;
+        java.util.function.IntFunction<SharedSecretsConfig> shm = port -> SharedSecretsConfig.builder(port)
+                .directory(shmPath != null ? shmPath.toAbsolutePath() : SharedSecretsConfig.defaultDirectory(port))
+                .replayCapacity(shmEntries).build();
+        try {
+            shm.apply(1); // validates --shm-entries now, before anything is bound
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
+        }
         if (!options.steering.equals("cbpf") && !options.steering.equals("off")) {
             err.println("error: steering: " + options.steering + " (expected: cbpf or off)");
             return EXIT_CONFIG;
@@ -198,15 +220,17 @@ public final class SupervisorMain {
         if (!options.serverId.isEmpty()) {
             config = config.withWorkerArgs("--server-id", options.serverId);
         }
-        return supervise(config, metricsEndpoint, rotation, secret, options.steering.equals("cbpf") ? ids : null, err);
+        return supervise(config, metricsEndpoint, rotation, secret, shm, options.steering.equals("cbpf") ? ids : null,
+                err);
     }
 
     /**
      * @param steering the connection-id layout whose slot byte the kernel steers by, or {@code null} for no steering
      */
     private static int supervise(SupervisorConfig given, InetSocketAddress metricsEndpoint, Rotation rotation,
-                                 ClusterSecret clusterSecret, dev.quicfleet.transport.ConnectionIds steering,
-                                 PrintWriter err) {
+                                 ClusterSecret clusterSecret,
+                                 java.util.function.IntFunction<SharedSecretsConfig> shm,
+                                 dev.quicfleet.transport.ConnectionIds steering, PrintWriter err) {
         SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
@@ -247,7 +271,7 @@ public final class SupervisorMain {
         TicketKeyPublisher tickets = null;
         if (rotation != null) {
             try {
-                tickets = TicketKeyPublisher.start(sockets.port(), rotation, clusterSecret, metrics);
+                tickets = TicketKeyPublisher.start(shm.apply(sockets.port()), rotation, clusterSecret, metrics);
             } catch (IOException | RuntimeException e) {
                 control.close();
                 sockets.close();

@@ -48,15 +48,14 @@ final class TicketKeyPublisher implements AutoCloseable {
     }
 
     /**
-     * Creates (or takes over) the shared map for {@code port} and publishes the first schedule: keys derived from
+     * Creates (or takes over) the shared map {@code config} names and publishes the first schedule: keys derived from
      * {@code clusterSecret}, or random ones (kept across a supervisor restart) without one.
      *
      * @throws IOException naming the directory when it cannot be created or is owned by another supervisor
      */
-    static TicketKeyPublisher start(int port, Rotation rotation, ClusterSecret clusterSecret, SupervisorMetrics metrics)
-            throws IOException {
+    static TicketKeyPublisher start(SharedSecretsConfig config, Rotation rotation, ClusterSecret clusterSecret,
+                                    SupervisorMetrics metrics) throws IOException {
         Clock clock = Clock.systemUTC();
-        SharedSecretsConfig config = SharedSecretsConfig.forPort(port);
         SharedSecretsOwner owner = SharedSecretsOwner.create(config, clock);
         // With a cluster secret every host derives the same keys per epoch (HKDF): tickets resume across hosts.
         KeySource keys = clusterSecret != null ? clusterSecret

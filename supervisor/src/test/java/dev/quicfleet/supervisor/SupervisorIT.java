@@ -241,6 +241,12 @@ class SupervisorIT {
         Files.setPosixFilePermissions(shortSecret, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         assertFails(List.of("--workers", "2", "--cluster-secret", shortSecret.toString()),
                 "error: cluster secret " + shortSecret + " has 10 bytes (expected: at least 32 random bytes");
+        Path notADirectory = Files.writeString(tmp.resolve("a-file"), "");
+        assertFails(List.of("--workers", "2", "--shm-path", notADirectory.resolve("shm").toString()),
+                "error: shared ticket keys: cannot create the shared secrets directory " + notADirectory.resolve("shm")
+                + " (" + notADirectory + " is not a directory; expected: a path this user can create, on tmpfs");
+        assertFails(List.of("--workers", "2", "--retry", "sometimes"),
+                "error: retry: sometimes (expected: auto, always or never)");
         try (DatagramSocket taken = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
             assertFails(List.of("--workers", "2", "--port", Integer.toString(taken.getLocalPort())),
                     "error: failed to bind UDP 127.0.0.1:" + taken.getLocalPort() + ": address already in use");

@@ -53,6 +53,20 @@ final class SecretsDirectory {
         return directory;
     }
 
+    /** What went wrong, in words, whichever way the JDK reported it. */
+    private static String reason(java.nio.file.FileSystemException e) {
+        if (e.getReason() != null) {
+            return e.getReason();
+        }
+        return switch (e) {
+            case java.nio.file.NoSuchFileException ignored -> "no such file or directory";
+            case java.nio.file.NotDirectoryException ignored -> "not a directory";
+            case java.nio.file.AccessDeniedException ignored -> "permission denied";
+            case FileAlreadyExistsException ignored -> "exists and is not a directory";
+            default -> e.getClass().getSimpleName();
+        };
+    }
+
     Path file(long generation) {
         return directory.resolve("secrets-g" + generation + ".map");
     }
@@ -62,14 +76,25 @@ final class SecretsDirectory {
      * narrows the mode of our own directory to 0700 if it is wider.
      */
     void ensure() throws IOException {
+        PosixFileAttributes attributes;
         try {
-            Files.createDirectories(directory.getParent());
-            Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(DIRECTORY_MODE));
-        } catch (FileAlreadyExistsException e) {
-            // Checked below, whoever made it.
+            try {
+                Files.createDirectories(directory.getParent());
+                Files.createDirectory(directory, PosixFilePermissions.asFileAttribute(DIRECTORY_MODE));
+            } catch (FileAlreadyExistsException e) {
+                // Checked below, whoever made it (a parent that is a file fails the check too).
+            }
+            attributes = Files.readAttributes(directory, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (java.nio.file.FileSystemException e) {
+            Path blocker = directory.getParent();
+            while (blocker != null && !Files.exists(blocker, LinkOption.NOFOLLOW_LINKS)) {
+                blocker = blocker.getParent();
+            }
+            String what = blocker != null && !Files.isDirectory(blocker) ? blocker + " is not a directory"
+                    : e.getFile() + ": " + reason(e);
+            throw new IOException("cannot create the shared secrets directory " + directory + " (" + what + "; expected: a path this user can create, on tmpfs such as /dev/shm; set "
+                    + "--shm-path)", e);
         }
-        PosixFileAttributes attributes = Files.readAttributes(directory, PosixFileAttributes.class,
-                LinkOption.NOFOLLOW_LINKS);
         if (!attributes.isDirectory()) {
             throw new IOException("shared secrets directory " + directory + " is not a directory (expected: a "
                     + "directory only this user can enter; remove it or choose another --shm-path)");
