@@ -148,6 +148,46 @@ class SharedTicketsIT {
     }
 
     /**
+     * kill -9 of the supervisor right after a key rotation: its workers leave within seconds (no orphans); a new
+     * supervisor on the same port takes over the map it left behind — the random keys of the old one are carried
+     * over — so a ticket issued before the crash still resumes, with 0-RTT, on the new workers.
+     */
+    @Test
+    void aSupervisorKilledAtARotationIsReplacedAndTicketsIssuedBeforeStillResume() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("restart"));
+        Path shm = tmp.resolve("shm");
+        Path session = tmp.resolve("restart-session.pem");
+        Path params = tmp.resolve("restart-params.pem");
+        int port;
+        try (SupervisorProcess first = SupervisorProcess.start(dir, "--workers", "1", "--metrics-address", "off",
+                "--ticket-key-rotation", "2s", "--ticket-lifetime", "60s", "--shm-path", shm.toString())) {
+            port = first.port();
+            awaitKeysApplied(first, 1);
+            whoami(port, List.of("--wait-for-ticket", "--session-file=" + session, "--tp-file=" + params),
+                    "restart-first");
+            awaitRotations(first, rotations(first) + 1);
+            List<Long> workers = first.workerPids();
+            ProcessHandle.of(first.pid()).orElseThrow().destroyForcibly(); // SIGKILL, by pid
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (workers.stream().anyMatch(pid -> ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))) {
+                assertThat(System.nanoTime()).as("orphaned workers exit").isLessThan(deadline);
+                Thread.sleep(50);
+            }
+        }
+        try (SupervisorProcess second = SupervisorProcess.start(dir, "--workers", "1", "--metrics-address", "off",
+                "--ticket-key-rotation", "2s", "--ticket-lifetime", "60s", "--shm-path", shm.toString(),
+                "--port", Integer.toString(port))) {
+            awaitKeysApplied(second, 1);
+            assertThat(second.stderr()).contains("shared secrets: carried over");
+            JsonNode resumed = whoami(port, List.of("--session-file=" + Files.copy(session,
+                    tmp.resolve("restart-s1.pem")), "--tp-file=" + Files.copy(params, tmp.resolve("restart-p1.pem"))),
+                    "restart-after");
+            assertThat(resumed.get("tlsResumed").asBoolean()).as("resumed after the restart: %s", resumed).isTrue();
+            assertThat(resumed.get("earlyData").asBoolean()).as("0-RTT after the restart: %s", resumed).isTrue();
+        }
+    }
+
+    /**
      * Workers killed with SIGKILL at any moment (possibly inside the shared map): resumed connections keep being
      * served while workers die and come back, and afterwards every slot resumes tickets again (no wedged map).
      */
