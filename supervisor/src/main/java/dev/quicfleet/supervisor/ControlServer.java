@@ -44,7 +44,7 @@ final class ControlServer implements AutoCloseable {
         record Hello(int slot, long claimedPid, long peerPid, Channel channel) implements Message {
         }
 
-        record Ready(long pid, int port, String transport, Channel channel) implements Message {
+        record Ready(long pid, int port, String transport, int handoverPort, Channel channel) implements Message {
         }
 
         record Failed(long pid, int exitCode, String message) implements Message {
@@ -104,6 +104,12 @@ final class ControlServer implements AutoCloseable {
     }
 
     /** Sends a slot's UDP and TCP sockets to a worker (SCM_RIGHTS; the kernel gives the worker its own copies). */
+    /** Tells a worker to share its slot with the worker whose hand-over link is on {@code port} (0: no more). */
+    static io.netty.channel.ChannelFuture handover(Channel worker, int port) {
+        return worker.writeAndFlush(Unpooled.copiedBuffer(ControlProtocol.handover(port) + "\n",
+                StandardCharsets.UTF_8));
+    }
+
     static void sendSockets(Channel worker, int udpFd, int tcpFd) {
         worker.write(new FileDescriptor(udpFd));
         worker.writeAndFlush(new FileDescriptor(tcpFd));
@@ -190,7 +196,7 @@ final class ControlServer implements AutoCloseable {
                                 ch));
                     }
                     case ControlProtocol.READY -> sink.accept(new Message.Ready(helloPid, message.intArg(0),
-                            message.args().get(1), ctx.channel()));
+                            message.args().get(1), message.intArg(2), ctx.channel()));
                     case ControlProtocol.SCRAPE -> {
                         CompletableFuture<String> pending = pendingScrapes(ctx.channel()).poll();
                         if (pending != null && !message.args().isEmpty()) {

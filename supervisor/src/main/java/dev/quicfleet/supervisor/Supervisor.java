@@ -68,6 +68,9 @@ final class Supervisor {
         Instant started;
         Instant readySince;
         Process replacement;
+        /** The ready worker's control connection and hand-over port (0 until it is ready). */
+        io.netty.channel.Channel channel;
+        int handoverPort;
         int restarts;
         int consecutiveFailures;
         String lastExit = "-";
@@ -150,8 +153,10 @@ final class Supervisor {
         int index = slot.sockets.index();
         Process process;
         try {
-            // a reload's replacement: the slot's worker is ready and keeps its socket while it drains
-            process = command.start(index, sockets.port(), slot.process != null && slot.state == State.READY);
+            // a reload's replacement: the slot's worker is ready and keeps its socket while it drains; the two pass
+            // each other what is not theirs over their hand-over link
+            boolean replacing = slot.process != null && slot.state == State.READY;
+            process = command.start(index, sockets.port(), replacing, replacing ? slot.handoverPort : 0);
         } catch (IOException e) {
             log.error("slot {}: cannot start a worker: {}", index, e.getMessage());
             slot.lastError = e.getMessage();
@@ -194,17 +199,30 @@ final class Supervisor {
                 transport = ready.transport();
                 if (isPid(slot.replacement, ready.pid())) {
                     Process old = slot.process;
+                    io.netty.channel.Channel oldChannel = slot.channel;
                     slot.process = slot.replacement;
                     slot.replacement = null;
                     slot.started = Instant.now();
                     log.info("slot {}: reloaded worker pid {} is ready; draining pid {}", slot.sockets.index(),
                             ready.pid(), old.pid());
-                    old.toHandle().destroy();
+                    // The old worker passes on what is not its own to the new one, and drains; SIGTERM if it cannot
+                    // be told (then it drains without passing anything on).
+                    if (oldChannel != null && oldChannel.isActive() && ready.handoverPort() > 0) {
+                        ControlServer.handover(oldChannel, ready.handoverPort()).addListener(f -> {
+                            if (!f.isSuccess()) {
+                                old.toHandle().destroy();
+                            }
+                        });
+                    } else {
+                        old.toHandle().destroy();
+                    }
                 } else {
                     log.info("slot {}: worker pid {} ready", slot.sockets.index(), ready.pid());
                 }
                 slot.state = State.READY;
                 slot.readySince = Instant.now();
+                slot.channel = ready.channel();
+                slot.handoverPort = ready.handoverPort();
                 scrapeChannels.put(slot.sockets.index(), ready.channel());
                 updateRunning();
                 if (!everReady && slots.stream().allMatch(s -> s.state == State.READY)) {
@@ -255,9 +273,14 @@ final class Supervisor {
         }
         if (slot.process != process) {
             log.info("slot {}: previous worker pid {} exited ({})", slot.sockets.index(), process.pid(), reason);
+            if (slot.channel != null && slot.channel.isActive()) {
+                ControlServer.handover(slot.channel, 0); // the slot's socket is the new worker's alone now
+            }
             return;
         }
         slot.process = null;
+        slot.channel = null;
+        slot.handoverPort = 0;
         slot.lastExit = reason;
         scrapeChannels.remove(slot.sockets.index());
         updateRunning();

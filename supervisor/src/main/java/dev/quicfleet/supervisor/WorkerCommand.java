@@ -30,8 +30,11 @@ final class WorkerCommand {
      */
     static final Duration RESET_HOLDOFF_GRACE = Duration.ofSeconds(5);
 
-    /** The command for {@code slot}; {@code replacing}: a reload's new worker, while the old one still drains. */
-    List<String> command(int slot, int port, boolean replacing) {
+    /**
+     * The command for {@code slot}; {@code replacing}: a reload's new worker, while the old one (whose hand-over link
+     * is on {@code predecessorHandover}, 0 if unknown) still drains.
+     */
+    List<String> command(int slot, int port, boolean replacing, int predecessorHandover) {
         List<String> command = new ArrayList<>();
         if (config.pinCpus()) {
             command.addAll(List.of("taskset", "-c", Integer.toString(slot % cpus)));
@@ -56,12 +59,15 @@ final class WorkerCommand {
         if (replacing) {
             command.addAll(List.of("--stateless-reset-holdoff",
                     config.drainTimeout().plus(RESET_HOLDOFF_GRACE).toMillis() + "ms"));
+            if (predecessorHandover > 0) {
+                command.addAll(List.of("--handover-peer", Integer.toString(predecessorHandover)));
+            }
         }
         command.addAll(config.workerArgs());
         return command;
     }
 
-    Process start(int slot, int port, boolean replacing) throws IOException {
-        return new ProcessBuilder(command(slot, port, replacing)).start();
+    Process start(int slot, int port, boolean replacing, int predecessorHandover) throws IOException {
+        return new ProcessBuilder(command(slot, port, replacing, predecessorHandover)).start();
     }
 }

@@ -13,9 +13,13 @@ import java.util.Locale;
  *   <li>supervisor → worker: the slot's UDP socket, then its TCP listening socket, as file descriptors
  *       (SCM_RIGHTS). The supervisor owns them: a respawned worker gets the very same sockets, so the kernel's
  *       {@code SO_REUSEPORT} group keeps its order and size.</li>
- *   <li>worker → supervisor: {@code ready <port> <transport>}, or {@code failed <exit-code> <message>} when it cannot
- *       serve (the message is the one line the operator sees).</li>
+ *   <li>worker → supervisor: {@code ready <port> <transport> <handover-port>}, or {@code failed <exit-code>
+ *       <message>} when it cannot serve (the message is the one line the operator sees). The hand-over port is the
+ *       worker's end of the link a reload's old and new worker of a slot use to pass each other packets.</li>
  * </ol>
+ * During a reload the supervisor starts the new worker with the old one's hand-over port; once the new one is ready
+ * it sends the old one {@code handover <port>} (the new one's port: pass on what is not yours, and drain), and when
+ * the old one has exited it sends the new one {@code handover 0}.
  * If the supervisor dies, even by SIGKILL, the kernel closes its end and every worker drains and exits: no orphans.
  * Tools ask the supervisor for its slot table with {@code status}; it answers one line per slot, then {@code end}.
  * The supervisor asks a worker for its metrics with {@code scrape}; the worker answers {@code scrape <base64>}, its
@@ -33,6 +37,7 @@ public final class ControlProtocol {
     public static final String STATUS = "status";
     public static final String END = "end";
     public static final String SCRAPE = "scrape";
+    public static final String HANDOVER = "handover";
     /** Longest {@code scrape} answer: a worker's whole exposition, base64-encoded. */
     public static final int MAX_SCRAPE_LINE = 32 << 20;
 
@@ -56,9 +61,14 @@ public final class ControlProtocol {
         return HELLO + " " + slot + " " + pid;
     }
 
-    /** {@code ready <port> <transport>}. */
-    public static String ready(int port, String transport) {
-        return READY + " " + port + " " + transport;
+    /** {@code ready <port> <transport> <handover-port>}. */
+    public static String ready(int port, String transport, int handoverPort) {
+        return READY + " " + port + " " + transport + " " + handoverPort;
+    }
+
+    /** {@code handover <port>}: share the slot with the worker on {@code port}; 0: the other worker is gone. */
+    public static String handover(int port) {
+        return HANDOVER + " " + port;
     }
 
     /** {@code failed <exit-code> <message>}; newlines in the message become spaces. */
@@ -86,11 +96,12 @@ public final class ControlProtocol {
         String verb = (space < 0 ? trimmed : trimmed.substring(0, space)).toLowerCase(Locale.ROOT);
         String rest = space < 0 ? "" : trimmed.substring(space + 1).strip();
         List<String> args = switch (verb) {
-            case HELLO, READY -> {
-                List<String> parts = List.of(rest.split(" +"));
-                if (parts.size() != 2) {
-                    throw new IllegalArgumentException("control line: " + trimmed + " (expected: " + verb
-                            + " and two arguments)");
+            case HELLO, READY, HANDOVER -> {
+                List<String> parts = rest.isEmpty() ? List.of() : List.of(rest.split(" +"));
+                int expected = verb.equals(HELLO) ? 2 : verb.equals(READY) ? 3 : 1;
+                if (parts.size() != expected) {
+                    throw new IllegalArgumentException("control line: " + trimmed + " (expected: " + verb + " and "
+                            + expected + (expected == 1 ? " argument)" : " arguments)"));
                 }
                 yield parts;
             }
@@ -101,7 +112,7 @@ public final class ControlProtocol {
             case STATUS, END -> List.of();
             case SCRAPE -> rest.isEmpty() ? List.of() : List.of(rest);
             default -> throw new IllegalArgumentException("control line: " + trimmed
-                    + " (expected: hello, ready, failed, status, scrape or end)");
+                    + " (expected: hello, ready, failed, status, scrape, handover or end)");
         };
         return new Message(verb, args);
     }

@@ -23,6 +23,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,11 +40,18 @@ final class QuicConnections {
     private static final AttributeKey<long[]> COUNTED = AttributeKey.valueOf("quicfleet.h3.countedPackets");
     /** RFC 9000 §20.1 CONNECTION_REFUSED: sent to connections that arrive while draining. */
     private static final int CONNECTION_REFUSED = 0x2;
+    /** Requests a connection whose handshake completes during the drain may still send (GOAWAY admits them). */
+    private static final long LATE_CONNECTION_STREAMS = 16;
 
     private final ChannelGroup connections = new DefaultChannelGroup("quic", GlobalEventExecutor.INSTANCE);
     private final ExchangeDispatcher dispatcher;
     private final long maxFieldSectionSize;
     private final EarlyData earlyData;
+    /** Connections whose handshake is in progress. */
+    private final java.util.Set<QuicChannel> handshaking = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Handshakes that were in progress when the drain began: they complete and are served, not refused. */
+    private final java.util.Set<QuicChannel> beganBeforeDrain = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final CompletableFuture<Void> handshakesBeforeDrainDone = new CompletableFuture<>();
     private volatile boolean draining;
 
     QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize, EarlyData earlyData) {
@@ -58,6 +66,7 @@ final class QuicConnections {
             @Override
             protected void initChannel(QuicChannel connection) {
                 dispatcher.metrics().handshakesInProgress(1); // until the Tracker sees it active or closed
+                handshaking.add(connection);
                 connection.attr(MAX_STREAM_ID).set(new long[] {-1});
                 Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize);
                 connection.pipeline().addLast(new Tracker(), new Http3ServerConnectionHandler(
@@ -110,7 +119,9 @@ final class QuicConnections {
      * will not process, RFC 9114 §5.2). New connections from now on are refused.
      */
     void goAway() {
+        beganBeforeDrain.addAll(handshaking);
         draining = true;
+        handshakeSettled(null);
         for (Channel channel : connections) {
             QuicChannel connection = (QuicChannel) channel;
             connection.eventLoop().execute(() -> {
@@ -120,6 +131,24 @@ final class QuicConnections {
                     control.writeAndFlush(new DefaultHttp3GoAwayFrame(last < 0 ? 0 : last + 4));
                 }
             });
+        }
+    }
+
+    /**
+     * Completes once every handshake that was in progress when the drain began has completed or failed (those
+     * connections are served: their clients sent their first flight before the server said anything about draining).
+     */
+    CompletableFuture<Void> whenHandshakesBeforeDrainDone() {
+        return handshakesBeforeDrainDone;
+    }
+
+    private void handshakeSettled(QuicChannel connection) {
+        if (connection != null) {
+            handshaking.remove(connection);
+            beganBeforeDrain.remove(connection);
+        }
+        if (draining && beganBeforeDrain.isEmpty()) {
+            handshakesBeforeDrainDone.complete(null);
         }
     }
 
@@ -170,6 +199,7 @@ final class QuicConnections {
             if (!active) {
                 metrics.handshakesInProgress(-1);
                 metrics.handshake(false, false);
+                handshakeSettled(connection);
             } else {
                 metrics.connectionClosed();
             }
@@ -186,7 +216,9 @@ final class QuicConnections {
             metrics.handshakesInProgress(-1);
             metrics.handshake(true, Boolean.TRUE.equals(TlsSessions.resumed(connection.sslEngine())));
             metrics.connectionOpened();
-            if (draining) {
+            boolean lateButExpected = draining && beganBeforeDrain.contains(connection);
+            handshakeSettled(connection);
+            if (draining && !lateButExpected) {
                 log.debug("refusing a new QUIC connection from {}: draining", connection.remoteSocketAddress());
                 connection.close(false, CONNECTION_REFUSED,
                         Unpooled.copiedBuffer("server draining", StandardCharsets.US_ASCII));
@@ -195,6 +227,15 @@ final class QuicConnections {
             connections.add(connection);
             earlyData.connectionActive(connection);
             ctx.fireChannelActive();
+            if (lateButExpected) {
+                // Serve what it sends now, but tell it at once not to start more (its client missed the GOAWAY).
+                connection.eventLoop().execute(() -> {
+                    QuicStreamChannel control = Http3.getLocalControlStream(connection);
+                    if (control != null && control.isActive()) {
+                        control.writeAndFlush(new DefaultHttp3GoAwayFrame(4 * LATE_CONNECTION_STREAMS));
+                    }
+                });
+            }
         }
     }
 }

@@ -106,10 +106,10 @@ final class SupervisorLink implements AutoCloseable {
     }
 
     /**
-     * Answers the supervisor's {@code scrape} requests with {@code exposition} from now on. The link leaves
-     * file-descriptor mode (both sockets arrived) and reads lines.
+     * Answers the supervisor's {@code scrape} requests with {@code exposition}, and passes {@code handover <port>}
+     * to {@code handover}, from now on. The link leaves file-descriptor mode (both sockets arrived) and reads lines.
      */
-    void serveScrapes(java.util.function.Supplier<String> exposition) {
+    void serveScrapes(java.util.function.Supplier<String> exposition, java.util.function.IntConsumer handover) {
         channel.eventLoop().execute(() -> {
             channel.config().setOption(EpollChannelOption.DOMAIN_SOCKET_READ_MODE, DomainSocketReadMode.BYTES);
             channel.pipeline().addLast(new io.netty.handler.codec.LineBasedFrameDecoder(ControlProtocol.MAX_LINE),
@@ -121,14 +121,21 @@ final class SupervisorLink implements AutoCloseable {
                                 String body = java.util.Base64.getEncoder().encodeToString(
                                         exposition.get().getBytes(StandardCharsets.UTF_8));
                                 send(ctx.channel(), ControlProtocol.SCRAPE + " " + body);
+                            } else if (line.startsWith(ControlProtocol.HANDOVER + " ")) {
+                                try {
+                                    handover.accept(ControlProtocol.parse(line).intArg(0));
+                                } catch (IllegalArgumentException e) {
+                                    org.slf4j.LoggerFactory.getLogger(SupervisorLink.class)
+                                            .warn("control socket: ignored {}", e.getMessage());
+                                }
                             }
                         }
                     });
         });
     }
 
-    void ready(int port, String transport) {
-        send(channel, ControlProtocol.ready(port, transport)).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    void ready(int port, String transport, int handoverPort) {
+        send(channel, ControlProtocol.ready(port, transport, handoverPort)).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 
     void failed(int exitCode, String message) {

@@ -52,21 +52,35 @@ final class UnknownConnections extends ChannelInboundHandlerAdapter {
     private final ResetRateLimiter.Limiter limiter;
     private final WorkerMetrics metrics;
     private final BooleanSupplier mayReset;
+    private final SlotHandover handover;
+    private final BooleanSupplier draining;
     private final MethodHandle lookup;
 
     /**
      * @param codec    the QUIC codec this handler sits in front of (its connection table is read, never changed)
      * @param mayReset whether resets may be sent at this moment (see the class comment); {@code null} turns them off
+     * @param handover the link to the other worker of this slot during a reload ({@link SlotHandover})
+     * @param draining whether this worker drains (then it passes on even new connections during a hand-over)
      */
     UnknownConnections(ConnectionIds ids, int slot, StatelessResets resets, ResetRateLimiter limits,
-                       WorkerMetrics metrics, ChannelHandler codec, BooleanSupplier mayReset) {
+                       WorkerMetrics metrics, ChannelHandler codec, BooleanSupplier mayReset, SlotHandover handover,
+                       BooleanSupplier draining) {
         this.ids = ids;
         this.slot = slot;
         this.resets = resets;
         this.limiter = limits.newLimiter();
         this.metrics = metrics;
         this.mayReset = mayReset;
-        this.lookup = mayReset == null ? null : connectionLookup(codec);
+        this.handover = handover;
+        this.draining = draining;
+        this.lookup = connectionLookup(codec);
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (handover != null) {
+            handover.injectInto(ctx); // packets the other worker passes on enter after this handler
+        }
     }
 
     @Override
@@ -81,18 +95,49 @@ final class UnknownConnections extends ChannelInboundHandlerAdapter {
                     int target = ids.slot(dcid);
                     if (target != slot) {
                         metrics.packetMisrouted();
-                    } else if (lookup != null && mayReset.getAsBoolean() && !known(dcid)) {
+                    } else if (lookup != null && handing() && !known(dcid) && handover.forward(packet)) {
+                        packet.release(); // the other worker of this slot has it (or had it: then it is lost)
+                        return;
+                    } else if (lookup != null && mayReset != null && mayReset.getAsBoolean() && !known(dcid)) {
                         reset(ctx, packet);
                         packet.release();
                         return;
                     }
                 }
+            } else if (length >= 7 && (content.getUnsignedByte(start) & 0x80) != 0 && lookup != null && handing()
+                    && passOnLongHeader(content) && handover.forward(packet)) {
+                packet.release();
+                return;
             }
         }
         ctx.fireChannelRead(msg);
     }
 
+    private boolean handing() {
+        return handover != null && handover.active();
+    }
+
+    /**
+     * During a hand-over, whether a long-header packet goes to the other worker: one for a connection this worker
+     * does not know — except, on the replacement, an Initial of a new connection, which it accepts itself.
+     */
+    private boolean passOnLongHeader(ByteBuf content) {
+        int start = content.readerIndex();
+        int idLength = content.getUnsignedByte(start + 5);
+        if (idLength > ConnectionIds.MAX_LENGTH || 6 + idLength > content.readableBytes()) {
+            return false;
+        }
+        boolean initial = content.getInt(start + 1) == 1 && ((content.getUnsignedByte(start) >> 4) & 0x3) == 0;
+        if (initial && !draining.getAsBoolean()) {
+            return false;
+        }
+        return !known(content.internalNioBuffer(start + 6, idLength));
+    }
+
     private boolean known(ByteBuffer dcid) {
+        if (lookup == null) {
+            return true;
+        }
         try {
             return lookup.invoke(dcid.duplicate()) != null;
         } catch (Throwable e) {

@@ -66,6 +66,8 @@ public final class Worker {
     /** Retry token and stateless-reset keys: this process's own until {@link #sharedQuicKeys()}. */
     private QuicKeys quicKeys = QuicKeys.local(java.time.Clock.systemUTC());
     private final long createdNanos = System.nanoTime();
+    /** The link to the other worker of this slot during a reload; only under a supervisor. */
+    private SlotHandover handover;
     private TlsMaterial tls;
     private volatile QuicSslContext quicSsl;
     private volatile SslContext tcpSsl;
@@ -132,6 +134,21 @@ public final class Worker {
         return metrics;
     }
 
+    /** This worker's hand-over link port (for the supervisor), or 0 when it has none (not under a supervisor). */
+    public int handoverPort() {
+        return handover == null ? 0 : handover.port();
+    }
+
+    /**
+     * Shares the slot's UDP socket with the worker whose hand-over link is on {@code peerPort} (a reload), passing it
+     * the packets that are not ours; 0 ends the sharing.
+     */
+    public void shareSlotWith(int peerPort) {
+        if (handover != null) {
+            handover.peer(peerPort);
+        }
+    }
+
     /**
      * Makes this worker use the cluster's QUIC keys (Retry tokens, stateless resets), fed from the shared map through
      * the returned sink; until the first schedule arrives it sends no Retry and no reset. Call before {@link #start}.
@@ -179,7 +196,9 @@ public final class Worker {
         }
         long holdoffEnds = createdNanos + config.resetHoldoff().toNanos();
         QuicKeys keys = quicKeys;
-        return () -> !dispatcher.draining() && System.nanoTime() - holdoffEnds >= 0 && keys.available();
+        SlotHandover shared = handover;
+        return () -> !dispatcher.draining() && System.nanoTime() - holdoffEnds >= 0 && keys.available()
+                && (shared == null || !shared.active());
     }
 
     /** Whether {@link #drain()} has begun. */
@@ -228,6 +247,14 @@ public final class Worker {
 
         QuicKeys keys = quicKeys;
         var resets = new dev.quicfleet.transport.StatelessResets(connectionIds, keys::resetKey, keys::available);
+        if (config.udpFd() >= 0) {
+            try {
+                handover = SlotHandover.open();
+            } catch (java.io.IOException e) {
+                log.warn("no hand-over link for reloads (QUIC packets may be lost while this slot reloads): {}",
+                        e.toString());
+            }
+        }
         group = transport.newEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("quicfleet-io-" + config.slot(), true));
         var quicCodec = config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
@@ -298,7 +325,8 @@ public final class Worker {
             @Override
             protected void initChannel(io.netty.channel.Channel ch) {
                 ch.pipeline().addLast(new UnknownConnections(connectionIds, config.slot(), resets,
-                        dev.quicfleet.transport.ResetRateLimiter.defaults(), metrics, quicCodec, mayReset),
+                        dev.quicfleet.transport.ResetRateLimiter.defaults(), metrics, quicCodec, mayReset, handover,
+                        Worker.this::draining),
                         earlyData.confirmationWatcher(), quicCodec);
             }
         };
@@ -354,6 +382,9 @@ public final class Worker {
         return drain(config.drainTimeout());
     }
 
+    /** After the drain's last QUIC handshake completed, how long its client's first requests may take to arrive. */
+    private static final Duration LATE_REQUEST_GRACE = Duration.ofMillis(250);
+
     /** {@link #drain()} with an explicit deadline. */
     public CompletableFuture<Void> drain(Duration timeout) {
         dispatcher.startDraining();
@@ -371,8 +402,13 @@ public final class Worker {
                 ConfigValues.format(timeout));
         // Done when no request is in flight and every TCP connection has closed (a connection accepted just before
         // the listener closed may still bring a request), then once more for requests those connections brought.
+        // QUIC handshakes in progress when the drain began complete and are served; their first requests come with
+        // or right after the client's Finished, hence a short grace before the last idle check.
         return dispatcher.whenIdle()
                 .thenCompose(idle -> tcpConnections == null ? CompletableFuture.completedFuture(null) : tcpConnections.whenAllClosed())
+                .thenCompose(closed -> quicConnections.whenHandshakesBeforeDrainDone())
+                .thenCompose(settled -> CompletableFuture.runAsync(() -> { },
+                        CompletableFuture.delayedExecutor(LATE_REQUEST_GRACE.toMillis(), TimeUnit.MILLISECONDS)))
                 .thenCompose(closed -> dispatcher.whenIdle())
                 .orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
                 .handle((ok, error) -> {
@@ -418,6 +454,9 @@ public final class Worker {
             }
         }
         dispatcher.shutdownNow();
+        if (handover != null) {
+            handover.close();
+        }
         return failures.getSuppressed().length == 0 ? null : failures;
     }
 }

@@ -129,6 +129,11 @@ public final class WorkerMain {
                     + "the predecessor drains on the same socket.")
     String statelessResetHoldoff;
 
+    @Option(names = "--handover-peer", paramLabel = "PORT", defaultValue = "0", hidden = true,
+            description = "Set by the supervisor on a reload: the hand-over link port of the worker this one "
+                    + "replaces, which still drains on the slot's socket.")
+    int handoverPeer;
+
     @Option(names = "--quic-max-streams", paramLabel = "N", defaultValue = "256",
             description = "Concurrent requests per QUIC/HTTP/2 connection (default: ${DEFAULT-VALUE}).")
     long quicMaxStreams;
@@ -194,7 +199,9 @@ public final class WorkerMain {
             return EXIT_CONFIG;
         }
         String shm = preScan(args, "--shm-dir", null);
-        return config == null ? 0 : serve(config, supervisorSocket(args), shm == null ? null : Path.of(shm), out, err);
+        int handoverPeer = Integer.parseInt(preScan(args, "--handover-peer", "0"));
+        return config == null ? 0 : serve(config, supervisorSocket(args), shm == null ? null : Path.of(shm),
+                handoverPeer, out, err);
     }
 
     /**
@@ -218,7 +225,7 @@ public final class WorkerMain {
         return options.toConfig();
     }
 
-    private static int serve(WorkerConfig config, Path supervisorSocket, Path shmDir, PrintWriter out,
+    private static int serve(WorkerConfig config, Path supervisorSocket, Path shmDir, int handoverPeer, PrintWriter out,
                              PrintWriter err) {
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerMain.class);
         SupervisorLink link = null;
@@ -292,9 +299,20 @@ public final class WorkerMain {
             worker.replayRegister(tickets::firstUse);
         }
         if (link != null) {
-            link.serveScrapes(() -> worker.metrics().scrape(
-                    dev.quicfleet.metrics.WorkerScrapeFetcher.ACCEPT).body());
-            link.ready(worker.port(), worker.transport().id());
+            if (handoverPeer > 0) {
+                worker.shareSlotWith(handoverPeer); // a reload: the worker this one replaces drains on our socket
+            }
+            boolean[] handedOver = new boolean[1];
+            link.serveScrapes(() -> worker.metrics().scrape(dev.quicfleet.metrics.WorkerScrapeFetcher.ACCEPT).body(),
+                    port -> {
+                        worker.shareSlotWith(port);
+                        if (port > 0 && stop.getCount() > 0) {
+                            handedOver[0] = true; // a reload: the new worker of this slot is ready
+                            log.info("replaced by a reloaded worker: passing on new connections and draining");
+                            stop.countDown();
+                        }
+                    });
+            link.ready(worker.port(), worker.transport().id(), worker.handoverPort());
         }
         while (stop.getCount() > 0) {
             try {
