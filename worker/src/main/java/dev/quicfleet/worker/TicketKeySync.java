@@ -78,7 +78,7 @@ final class TicketKeySync implements AutoCloseable {
                     log.info("shared ticket keys applied: {} keys, encrypting with {}", ring.get().decryptingKeys().size(),
                             ring.get().encryptingKey().nameHex());
                 } else {
-                    log.debug("ticket keys changed: encrypting with {}", ring.get().encryptingKey().nameHex());
+                    log.info("ticket keys changed: encrypting with {}", ring.get().encryptingKey().nameHex());
                 }
                 applied = ring.get();
             }
