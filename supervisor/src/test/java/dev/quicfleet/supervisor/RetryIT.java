@@ -5,17 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.DatagramPacket;
-import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
-import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -47,7 +42,7 @@ class RetryIT {
             for (int attempt = 0; attempt < 16 && !crossed; attempt++) {
                 String before = supervisor.scrape();
                 JsonNode whoami;
-                try (SplitRelay relay = new SplitRelay(server, server)) {
+                try (UdpRelay relay = UdpRelay.split(server, server)) {
                     whoami = whoami(relay.port(), "workers-" + attempt);
                 }
                 assertThat(whoami).as("attempt %d", attempt).isNotNull();
@@ -78,13 +73,13 @@ class RetryIT {
             }
             InetSocketAddress a = new InetSocketAddress("127.0.0.2", hostA.port());
             JsonNode onB;
-            try (SplitRelay relay = new SplitRelay(a, new InetSocketAddress("127.0.0.3", hostB.port()))) {
+            try (UdpRelay relay = UdpRelay.split(a, new InetSocketAddress("127.0.0.3", hostB.port()))) {
                 onB = whoami(relay.port(), "host-b");
             }
             assertThat(onB).as("the client completed on host B with host A's token").isNotNull();
             assertThat(onB.get("protocol").asText()).isEqualTo("h3");
             JsonNode onC;
-            try (SplitRelay relay = new SplitRelay(a, new InetSocketAddress("127.0.0.4", hostC.port()))) {
+            try (UdpRelay relay = UdpRelay.split(a, new InetSocketAddress("127.0.0.4", hostC.port()))) {
                 onC = whoami(relay.port(), "host-c");
             }
             assertThat(onC).as("host C (another secret) dropped the token").isNull();
@@ -109,7 +104,7 @@ class RetryIT {
             assertThat(retries(supervisor.scrape(), 0)).as("no handshake in progress: no Retry").isZero();
 
             // A client whose first flight reaches the server and then goes silent: a handshake stays in progress.
-            try (SplitRelay blackHole = new SplitRelay(server, null)) {
+            try (UdpRelay blackHole = UdpRelay.blackHole(server)) {
                 Process client = gtlsclient(blackHole.port(), "--handshake-timeout=2s", tmp.resolve("silent"));
                 client.waitFor(20, TimeUnit.SECONDS);
                 client.destroyForcibly(); // by its own handle (pid)
@@ -165,65 +160,5 @@ class RetryIT {
         Path file = Files.write(tmp.resolve(name), secret);
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
         return file;
-    }
-
-    /**
-     * A UDP relay on 127.0.0.1 that sends the client's datagrams to {@code first} until a server answers (the Retry),
-     * then to {@code rest}, each from a port of its own; answers go back to the client. With {@code rest == null} it
-     * forwards only the first flight and drops everything else: a handshake that never completes.
-     */
-    private static final class SplitRelay implements AutoCloseable {
-        private final DatagramSocket front = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
-        private final DatagramSocket toFirst = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
-        private final DatagramSocket toRest = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
-        private final InetSocketAddress first;
-        private final InetSocketAddress rest;
-        private volatile boolean answered;
-        private volatile SocketAddress client;
-
-        SplitRelay(InetSocketAddress first, InetSocketAddress rest) throws IOException {
-            this.first = first;
-            this.rest = rest;
-            Thread.ofPlatform().daemon().start(() -> pump(front, true));
-            Thread.ofPlatform().daemon().start(() -> pump(toFirst, false));
-            Thread.ofPlatform().daemon().start(() -> pump(toRest, false));
-        }
-
-        int port() {
-            return front.getLocalPort();
-        }
-
-        private void pump(DatagramSocket from, boolean fromClient) {
-            byte[] buffer = new byte[65_536];
-            try {
-                while (true) {
-                    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
-                    from.receive(packet);
-                    byte[] data = Arrays.copyOf(packet.getData(), packet.getLength());
-                    if (fromClient) {
-                        client = packet.getSocketAddress();
-                        if (!answered) {
-                            toFirst.send(new DatagramPacket(data, data.length, first));
-                        } else if (rest != null) {
-                            toRest.send(new DatagramPacket(data, data.length, rest));
-                        }
-                    } else {
-                        answered = true;
-                        if (rest != null && client != null) {
-                            front.send(new DatagramPacket(data, data.length, client));
-                        }
-                    }
-                }
-            } catch (IOException closed) {
-                // the relay was closed
-            }
-        }
-
-        @Override
-        public void close() {
-            front.close();
-            toFirst.close();
-            toRest.close();
-        }
     }
 }

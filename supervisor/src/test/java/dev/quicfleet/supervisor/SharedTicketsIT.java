@@ -4,17 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -343,7 +340,7 @@ class SharedTicketsIT {
             String key = "replay-" + System.nanoTime();
             JsonNode original;
             List<byte[]> firstFlight;
-            try (FirstFlightRelay relay = new FirstFlightRelay(supervisor.port())) {
+            try (UdpRelay relay = UdpRelay.through(new InetSocketAddress(LOOPBACK, supervisor.port()))) {
                 original = get("127.0.0.1", relay.port(), "/visits?key=" + key, List.of("--session-file=" + session,
                         "--tp-file=" + params), "replay-original");
                 firstFlight = relay.firstFlight();
@@ -399,63 +396,6 @@ class SharedTicketsIT {
             }
         }
         return sums;
-    }
-
-    /**
-     * Forwards a client's datagrams to the server and the server's back, keeping the client's first flight: what it
-     * sent before the server's first answer (for a resumed client: its Initial and 0-RTT packets).
-     */
-    private static final class FirstFlightRelay implements AutoCloseable {
-        private final DatagramSocket front = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
-        private final DatagramSocket back = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0));
-        private final List<byte[]> firstFlight = new CopyOnWriteArrayList<>();
-        private volatile boolean serverAnswered;
-        private volatile SocketAddress client;
-
-        FirstFlightRelay(int serverPort) throws IOException {
-            back.connect(LOOPBACK, serverPort);
-            Thread.ofPlatform().daemon().start(() -> pump(front, true));
-            Thread.ofPlatform().daemon().start(() -> pump(back, false));
-        }
-
-        int port() {
-            return front.getLocalPort();
-        }
-
-        List<byte[]> firstFlight() {
-            return List.copyOf(firstFlight);
-        }
-
-        private void pump(DatagramSocket from, boolean fromClient) {
-            byte[] buffer = new byte[65_536];
-            try {
-                while (true) {
-                    DatagramPacket packet = new DatagramPacket(buffer, buffer.length);
-                    from.receive(packet);
-                    byte[] data = Arrays.copyOf(packet.getData(), packet.getLength());
-                    if (fromClient) {
-                        client = packet.getSocketAddress();
-                        if (!serverAnswered) {
-                            firstFlight.add(data);
-                        }
-                        back.send(new DatagramPacket(data, data.length));
-                    } else {
-                        serverAnswered = true;
-                        if (client != null) {
-                            front.send(new DatagramPacket(data, data.length, client));
-                        }
-                    }
-                }
-            } catch (IOException closed) {
-                // the relay was closed
-            }
-        }
-
-        @Override
-        public void close() {
-            front.close();
-            back.close();
-        }
     }
 
     /** The worker that issued the ticket all the runs try to resume. */
