@@ -1,12 +1,14 @@
 package dev.quicfleet.client;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http3.DefaultHttp3UnknownFrame;
 import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ClientConnectionHandler;
 import io.netty.handler.codec.quic.QLogConfiguration;
@@ -50,6 +52,12 @@ import javax.net.ssl.SSLSession;
  * fails the handshake at once instead of after the timeout.
  */
 public final class H3Connection implements AutoCloseable {
+
+    /**
+     * A reserved HTTP/3 frame type (0x1f * N + 0x21, RFC 9114 §7.2.8; N = 1, Netty only sends N >= 1): receivers
+     * must ignore it.
+     */
+    private static final long KEEP_ALIVE_FRAME_TYPE = 0x1f + 0x21;
 
     private final H3Client client;
     private final String host;
@@ -222,7 +230,7 @@ public final class H3Connection implements AutoCloseable {
 
     private void closeChannels() {
         if (quic != null && quic.isOpen()) {
-            quic.close(true, 0x100, io.netty.buffer.Unpooled.EMPTY_BUFFER);
+            quic.close(true, 0x100, Unpooled.EMPTY_BUFFER);
         }
         if (udp != null && udp.isRegistered()) {
             ChannelFuture f = quic != null ? quic.closeFuture() : udp.newSucceededFuture();
@@ -519,6 +527,23 @@ public final class H3Connection implements AutoCloseable {
         };
         loop.execute(poll[0]);
         return out;
+    }
+
+    /**
+     * Sends an empty frame of a reserved type on the local HTTP/3 control stream: one small ack-eliciting packet that
+     * the server ignores, which restarts the QUIC idle timer on both ends (Netty has no PING). Keeps an idle
+     * connection open; does nothing before the handshake has finished or once the connection is closing.
+     */
+    void keepAlive() {
+        loop.execute(() -> {
+            if (quic == null || !handshakeDone || closeCause != null) {
+                return;
+            }
+            QuicStreamChannel control = Http3.getLocalControlStream(quic);
+            if (control != null && control.isActive()) {
+                control.writeAndFlush(new DefaultHttp3UnknownFrame(KEEP_ALIVE_FRAME_TYPE, Unpooled.EMPTY_BUFFER));
+            }
+        });
     }
 
     /** Closes the connection (HTTP/3 H3_NO_ERROR) and its socket; in-flight exchanges fail. */
