@@ -483,6 +483,11 @@ public final class H3Connection implements AutoCloseable {
         return !closed.isDone() && closeCause == null && (quic == null || quic.isOpen());
     }
 
+    /** Why the connection closed or failed (the client closing it is a cause too), or null while it is open. */
+    H3Exception closeCause() {
+        return closeCause;
+    }
+
     /** Completes when the connection and its UDP socket are closed (and its newest ticket stored). */
     public CompletableFuture<Void> closeFuture() {
         return closed;

@@ -68,9 +68,11 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
     /**
      * A hold run: {@code connections} answered their request and were then held open for {@code holdSeconds}, after
      * {@code openSeconds} to open them all; {@code lost} of them closed during the hold (server idle timeout, ...).
-     * {@code keepAliveSeconds} is the keep-alive interval, 0 when none was sent.
+     * {@code keepAliveSeconds} is the keep-alive interval, 0 when none was sent; {@code lostReasons} counts the lost
+     * connections by the message they closed with (at most 10 different messages).
      */
-    public record Hold(int connections, double openSeconds, double holdSeconds, double keepAliveSeconds, int lost) {
+    public record Hold(int connections, double openSeconds, double holdSeconds, double keepAliveSeconds, int lost,
+                       Map<String, Long> lostReasons) {
     }
 
     /** Total failed requests. */
@@ -117,6 +119,7 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
                             + "%d lost while held%n", hold.connections(), hold.holdSeconds(), hold.openSeconds(),
                     hold.keepAliveSeconds() > 0 ? String.format(Locale.ROOT, "every %.1fs", hold.keepAliveSeconds())
                             : "off", hold.lost()));
+            hold.lostReasons().forEach((k, v) -> b.append("  lost ").append(v).append(" × ").append(k).append('\n'));
         }
         b.append(line("latency", latencyMs));
         b.append(line("handshake", handshakeLatencyMs));

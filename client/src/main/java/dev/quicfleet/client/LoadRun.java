@@ -119,7 +119,8 @@ final class LoadRun {
     /**
      * Opens {@code connections} connections, {@link #HOLD_OPENING_WINDOW} handshakes at a time, sends one request on
      * each, and once every request has its answer says so on {@code err} ("holding: N connections open ...") and
-     * keeps the connections open and idle for the hold time, sending a keep-alive on each every {@code keepAlive}.
+     * keeps the connections open and idle for the hold time. Every {@code keepAlive}, from the start, each answered
+     * connection sends a keep-alive.
      * Rates in the report are over the opening phase, the CPU share over the whole run; a connection that closes
      * during the hold counts as lost.
      */
@@ -133,6 +134,19 @@ final class LoadRun {
         Queue<H3Connection> held = new ConcurrentLinkedQueue<>();
         Thread ticker = progress == null ? null : Thread.ofPlatform().daemon().name("h3load-progress")
                 .start(() -> tick(t0));
+        Duration keepAlive = settings.keepAlive();
+        // From the start: opening thousands of connections can take longer than an idle timeout.
+        Thread pinger = keepAlive == null ? null : Thread.ofPlatform().daemon().name("h3load-keep-alive")
+                .start(() -> {
+                    try {
+                        while (true) {
+                            TimeUnit.NANOSECONDS.sleep(keepAlive.toNanos());
+                            held.forEach(H3Connection::keepAlive);
+                        }
+                    } catch (InterruptedException e) {
+                        // the hold is over
+                    }
+                });
         for (int i = 0; i < Math.min(HOLD_OPENING_WINDOW, total); i++) {
             openAndHold(toOpen, answered, held);
         }
@@ -144,29 +158,33 @@ final class LoadRun {
         }
         AtomicBoolean releasing = new AtomicBoolean();
         AtomicInteger lost = new AtomicInteger();
+        Map<String, LongAdder> lostWhy = new ConcurrentHashMap<>();
         for (H3Connection c : held) {
             c.closeFuture().whenComplete((v, e) -> {
                 if (!releasing.get()) {
                     lost.incrementAndGet();
+                    // on the connection's event loop, where its close cause was set
+                    H3Exception why = c.closeCause();
+                    String key = why == null ? "closed" : why.getMessage();
+                    if (lostWhy.size() < 10 || lostWhy.containsKey(key)) {
+                        lostWhy.computeIfAbsent(key, k -> new LongAdder()).increment();
+                    }
                 }
             });
         }
-        Duration keepAlive = settings.keepAlive();
         notices.printf(Locale.ROOT, "holding: %d connections open (%d of %d requests answered, %d failed) after %.1fs; "
                         + "holding for %s, keep-alive %s%n", held.size(), responses.sum(), total, failed.sum(),
                 openNanos / 1e9, H3Client.format(settings.hold()),
                 keepAlive == null ? "off" : "every " + H3Client.format(keepAlive));
         notices.flush();
-        long end = System.nanoTime() + settings.hold().toNanos();
-        long left;
-        while ((left = end - System.nanoTime()) > 0) {
-            TimeUnit.NANOSECONDS.sleep(keepAlive == null ? left : Math.min(left, keepAlive.toNanos()));
-            if (keepAlive != null && end - System.nanoTime() > 0) {
-                held.forEach(H3Connection::keepAlive);
-            }
+        TimeUnit.NANOSECONDS.sleep(settings.hold().toNanos());
+        if (pinger != null) {
+            pinger.interrupt();
         }
         releasing.set(true);
         int lostCount = lost.get();
+        Map<String, Long> lostReasons = new TreeMap<>();
+        lostWhy.forEach((k, v) -> lostReasons.put(k, v.sum()));
         CompletableFuture<?>[] closing = held.stream().map(H3Connection::closeAsync).toArray(CompletableFuture[]::new);
         try {
             CompletableFuture.allOf(closing).get(10, TimeUnit.SECONDS);
@@ -176,7 +194,7 @@ final class LoadRun {
         long cpu = processCpuNanos(os) - cpu0;
         return report(openNanos, cpu, System.nanoTime() - t0, true, primed, new LoadReport.Hold(held.size(),
                 Math.round(openNanos / 1e6) / 1000.0, settings.hold().toMillis() / 1000.0,
-                keepAlive == null ? 0 : keepAlive.toMillis() / 1000.0, lostCount));
+                keepAlive == null ? 0 : keepAlive.toMillis() / 1000.0, lostCount, lostReasons));
     }
 
     /** One lane of the opening phase: a new connection, one request, and on its answer the lane's next connection. */
