@@ -193,7 +193,7 @@ ensure_worker_aot() {
   local work pid port i
   work=$(mktemp -d "${TMPDIR:-/tmp}/quicfleet-aot.XXXXXX")
   local flags_list
-  mapfile -t flags_list < <(jvm_flags)
+  mapfile -t flags_list <<<"$(jvm_flags)"
   "$JAVA_HOME/bin/java" "${flags_list[@]}" -XX:AOTCacheOutput="$work/worker.aot" -jar "$jar" --address 127.0.0.1 \
     --port 0 --state-dir "$work/state" >"$work/out" 2>"$work/err" &
   pid=$!

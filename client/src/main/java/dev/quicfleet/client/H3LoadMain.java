@@ -2,16 +2,21 @@ package dev.quicfleet.client;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
@@ -24,12 +29,15 @@ import picocli.CommandLine.Parameters;
  * second; at the end a report (or {@code --json}) on stdout: requests/s, handshakes/s, latency percentiles, resumed
  * and 0-RTT shares, errors by kind, status codes, and its own CPU use, so a saturated generator is visible. Exit code
  * 0 when every request got a response (any status), 1 when some failed, 2 for usage errors.
+ *
+ * <p>{@code --hold} opens connections and keeps them open and idle (memory per connection on the server);
+ * {@code --batch} runs many command lines read from stdin in one JVM, so that all but the first run find the JIT warm.
  */
 @Command(name = "h3load", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = "Sends many HTTP/3 requests over concurrent connections and streams and reports how it went.")
 public final class H3LoadMain implements Callable<Integer> {
 
-    @Parameters(paramLabel = "URL", description = "https://HOST[:PORT]/PATH, requested with GET")
+    @Parameters(paramLabel = "URL", arity = "0..1", description = "https://HOST[:PORT]/PATH, requested with GET")
     private String url;
 
     @Option(names = {"-c", "--connections"}, paramLabel = "N", defaultValue = "1",
@@ -40,7 +48,7 @@ public final class H3LoadMain implements Callable<Integer> {
             description = "Concurrent requests per connection (default ${DEFAULT-VALUE}).")
     private int streams;
 
-    @ArgGroup(exclusive = true, multiplicity = "1")
+    @ArgGroup(exclusive = true, multiplicity = "0..1")
     private Amount amount;
 
     static final class Amount {
@@ -49,8 +57,26 @@ public final class H3LoadMain implements Callable<Integer> {
 
         @Option(names = {"-D", "--duration"}, paramLabel = "DURATION", description = "Run for this long (10s, 1m).")
         String duration;
+
+        @Option(names = "--hold", paramLabel = "DURATION", description = "Open -c connections (at most "
+                + LoadRun.HOLD_OPENING_WINDOW + " handshakes at a time), send one request on each, then keep them all "
+                + "open and idle for DURATION (see --keep-alive). Prints 'holding: N connections open ...' on stderr "
+                + "once every request is answered: the moment to measure a server's memory per idle connection. "
+                + "Exit code 1 if a connection failed or closed while held.")
+        String hold;
+
+        @Option(names = "--batch", description = "Read h3load command lines (options and URL, separated by spaces) "
+                + "from stdin, one per line, run them one after the other in this JVM, and print each report as one "
+                + "line of JSON on stdout (or {\"error\": ..., \"exitCode\": N}); ends at end of input. Runs after "
+                + "the first find the JIT warm, as a long benchmark needs (scripts/bench).")
+        boolean batch;
     }
 
+    @Option(names = "--keep-alive", paramLabel = "DURATION", defaultValue = "10s",
+            description = "With --hold: send an empty frame of a reserved type on each connection's HTTP/3 control "
+                    + "stream this often (one small ack-eliciting packet), so idle timeouts (30s by default in "
+                    + "quicfleet and quic-go) do not close held connections; 0s for none (default ${DEFAULT-VALUE}).")
+    private String keepAlive;
     @Option(names = "--new-connection-per-request", description = "Each request on a connection of its own, closed "
             + "after the response: measures handshakes (-m is then 1).")
     private boolean newConnectionPerRequest;
@@ -92,10 +118,13 @@ public final class H3LoadMain implements Callable<Integer> {
 
     private final PrintStream out;
     private final PrintStream err;
+    /** Set for a command run by --batch: the report is one line of JSON. */
+    private final boolean batched;
 
-    H3LoadMain(PrintStream out, PrintStream err) {
+    H3LoadMain(PrintStream out, PrintStream err, boolean batched) {
         this.out = out;
         this.err = err;
+        this.batched = batched;
     }
 
     /** Runs {@code h3load} and exits with its code. */
@@ -104,13 +133,18 @@ public final class H3LoadMain implements Callable<Integer> {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {
-        CommandLine cl = new CommandLine(new H3LoadMain(out, err));
+        return run(args, out, err, false);
+    }
+
+    private static int run(String[] args, PrintStream out, PrintStream err, boolean batched) {
+        CommandLine cl = new CommandLine(new H3LoadMain(out, err, batched));
         cl.setErr(new java.io.PrintWriter(err, true));
         cl.setExpandAtFiles(false);
         cl.setParameterExceptionHandler((e, a) -> {
             err.println("error: " + e.getMessage());
-            err.println("usage: h3load -c CONNECTIONS -m STREAMS (-n REQUESTS | -D DURATION) "
-                    + "[--new-connection-per-request] [--resume] [--early-data] [--json] URL (h3load --help for all)");
+            err.println("usage: h3load -c CONNECTIONS -m STREAMS (-n REQUESTS | -D DURATION | --hold DURATION) "
+                    + "[--new-connection-per-request] [--resume] [--early-data] [--json] URL, or h3load --batch "
+                    + "(h3load --help for all)");
             return 2;
         });
         return cl.execute(args);
@@ -118,6 +152,9 @@ public final class H3LoadMain implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (amount != null && amount.batch) {
+            return batch();
+        }
         try {
             return load();
         } catch (H3Main.Failure f) {
@@ -135,7 +172,82 @@ public final class H3LoadMain implements Callable<Integer> {
         }
     }
 
+    /**
+     * {@code --batch}: runs each command line read from stdin as its own h3load run in this JVM and prints its report
+     * as one line of JSON. What a command prints on stderr (progress, "holding:", errors) goes to stderr as it
+     * happens.
+     */
+    private int batch() {
+        ObjectMapper mapper = new ObjectMapper();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        try {
+            String line;
+            while ((line = in.readLine()) != null) {
+                String command = line.strip();
+                if (command.isEmpty()) {
+                    continue;
+                }
+                ByteArrayOutputStream report = new ByteArrayOutputStream();
+                ByteArrayOutputStream errors = new ByteArrayOutputStream();
+                int code;
+                try (PrintStream capture = new PrintStream(report, true, StandardCharsets.UTF_8);
+                     PrintStream tee = new PrintStream(new TeeOutputStream(err, errors), true,
+                             StandardCharsets.UTF_8)) {
+                    code = run(command.split("\\s+"), capture, tee, true);
+                }
+                String json = report.toString(StandardCharsets.UTF_8).strip();
+                if (json.isEmpty() || json.indexOf('\n') >= 0) {
+                    String why = errors.toString(StandardCharsets.UTF_8).lines()
+                            .filter(l -> l.startsWith("error: ")).findFirst().map(l -> l.substring(7))
+                            .orElse("no report (exit code " + code + ")");
+                    json = mapper.writeValueAsString(Map.of("error", why, "exitCode", code));
+                }
+                out.println(json);
+                out.flush();
+            }
+            return 0;
+        } catch (java.io.IOException e) {
+            err.println("error: --batch: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    /** Copies to a stream and keeps a copy. */
+    private static final class TeeOutputStream extends java.io.OutputStream {
+        private final java.io.OutputStream a;
+        private final java.io.OutputStream b;
+
+        TeeOutputStream(java.io.OutputStream a, java.io.OutputStream b) {
+            this.a = a;
+            this.b = b;
+        }
+
+        @Override
+        public void write(int c) throws java.io.IOException {
+            a.write(c);
+            b.write(c);
+        }
+
+        @Override
+        public void write(byte[] bytes, int off, int len) throws java.io.IOException {
+            a.write(bytes, off, len);
+            b.write(bytes, off, len);
+        }
+
+        @Override
+        public void flush() throws java.io.IOException {
+            a.flush();
+            b.flush();
+        }
+    }
+
     private int load() throws H3Main.Failure, H3Exception, InterruptedException, java.io.IOException {
+        if (amount == null) {
+            throw new H3Main.Failure(2, "one of -n, -D, --hold or --batch is required (h3load --help)");
+        }
+        if (url == null) {
+            throw new H3Main.Failure(2, "no URL given (h3load --help)");
+        }
         URI uri = H3Main.parseUrl(url);
         if (connections < 1 || streams < 1 || threads < 1) {
             throw new H3Main.Failure(2, "-c, -m and -t must be at least 1");
@@ -144,6 +256,14 @@ public final class H3LoadMain implements Callable<Integer> {
             throw new H3Main.Failure(2, "-n " + amount.requests + ": expected at least 1");
         }
         Duration duration = amount.duration == null ? null : H3Main.duration(amount.duration, "-D");
+        Duration hold = amount.hold == null ? null : H3Main.duration(amount.hold, "--hold");
+        Duration keepAliveEvery = H3Main.duration(keepAlive, "--keep-alive");
+        if (keepAliveEvery.isNegative()) {
+            throw new H3Main.Failure(2, "--keep-alive " + keepAlive + ": expected 0 or more");
+        }
+        if (hold != null && newConnectionPerRequest) {
+            throw new H3Main.Failure(2, "--hold and --new-connection-per-request: use one of them");
+        }
         H3Request.Builder rb = H3Request.builder(uri).timeout(H3Main.duration(timeout, "--timeout"));
         for (String h : headers) {
             int colon = h.indexOf(':');
@@ -161,23 +281,26 @@ public final class H3LoadMain implements Callable<Integer> {
         }
         boolean resumeSessions = resume || earlyData;
         LoadRun.Settings settings = new LoadRun.Settings(request, address, connections,
-                newConnectionPerRequest ? 1 : streams, amount.requests == null ? -1 : amount.requests, duration,
-                newConnectionPerRequest, resumeSessions, earlyData);
+                newConnectionPerRequest || hold != null ? 1 : streams, amount.requests == null ? -1 : amount.requests,
+                duration, newConnectionPerRequest, resumeSessions, earlyData, hold,
+                keepAliveEvery.isZero() ? null : keepAliveEvery);
         H3Client.Builder builder = H3Client.builder().insecure(insecure).earlyData(earlyData).threads(threads)
                 .connectTimeout(H3Main.duration(connectTimeout, "--connect-timeout"))
                 .sessionStore(resumeSessions ? SessionStore.inMemory() : SessionStore.none());
         caFiles.forEach(builder::trust);
         try (H3Client client = builder.build()) {
-            LoadRun run = new LoadRun(client, settings, noProgress ? null : err);
+            LoadRun run = new LoadRun(client, settings, noProgress ? null : err, err);
             LoadReport report = run.run();
-            if (json) {
+            if (batched) {
+                out.println(new ObjectMapper().writeValueAsString(report));
+            } else if (json) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                         .writeValueAsString(report));
             } else {
                 out.print(report.text());
             }
             out.flush();
-            return report.errorsTotal() == 0 && report.requestsDone() > 0 ? 0 : 1;
+            return report.errorsTotal() == 0 && report.requestsDone() > 0 && report.lostWhileHeld() == 0 ? 0 : 1;
         }
     }
 

@@ -23,13 +23,15 @@ import org.HdrHistogram.Histogram;
  * @param statusCodes              responses by status code
  * @param errors                   failed requests by kind ({@link H3Exception#kind()})
  * @param firstErrors              the first message of each error kind
- * @param cpu                      the generator's own CPU use
+ * @param cpu                      the generator's own CPU use (for a hold run: over the opening and the hold)
+ * @param hold                     what a hold run ({@code --hold}) held, or null; then {@code seconds} and the rates
+ *                                 are those of the opening phase
  */
 public record LoadReport(String url, int connections, int streams, boolean newConnectionPerRequest, boolean resume,
                          boolean earlyData, String priming, double seconds, boolean finished, Requests requests,
                          Handshakes handshakes, Latency latencyMs, Latency handshakeLatencyMs,
                          Map<String, Long> statusCodes, Map<String, Long> errors, Map<String, String> firstErrors,
-                         Cpu cpu) {
+                         Cpu cpu, Hold hold) {
 
     /** Request counts. {@code perSecond} counts responses (any status). */
     public record Requests(long started, long done, long failed, double perSecond, long bodyBytes) {
@@ -63,9 +65,24 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
     public record Cpu(double seconds, double percentOfOneCore, int cores) {
     }
 
+    /**
+     * A hold run: {@code connections} answered their request and were then held open for {@code holdSeconds}, after
+     * {@code openSeconds} to open them all; {@code lost} of them closed during the hold (server idle timeout, ...).
+     * {@code keepAliveSeconds} is the keep-alive interval, 0 when none was sent; {@code lostReasons} counts the lost
+     * connections by the message they closed with (at most 10 different messages).
+     */
+    public record Hold(int connections, double openSeconds, double holdSeconds, double keepAliveSeconds, int lost,
+                       Map<String, Long> lostReasons) {
+    }
+
     /** Total failed requests. */
     public long errorsTotal() {
         return requests.failed();
+    }
+
+    /** Connections that closed while a hold run held them (0 for other runs). */
+    public int lostWhileHeld() {
+        return hold == null ? 0 : hold.lost();
     }
 
     /** Responses received. */
@@ -76,8 +93,13 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
     /** The human-readable report. */
     public String text() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "finished in %.2fs, %s req/s%s%n", seconds,
-                H3LoadMain.rate(requests.perSecond()), finished ? "" : " (cut off: some requests never ended)"));
+        if (hold != null) {
+            b.append(String.format(Locale.ROOT, "opened %d connections in %.2fs, %s/s, then held them for %.1fs%n",
+                    hold.connections(), seconds, H3LoadMain.rate(requests.perSecond()), hold.holdSeconds()));
+        } else {
+            b.append(String.format(Locale.ROOT, "finished in %.2fs, %s req/s%s%n", seconds,
+                    H3LoadMain.rate(requests.perSecond()), finished ? "" : " (cut off: some requests never ended)"));
+        }
         b.append(String.format(Locale.ROOT, "requests: %d started, %d done, %d failed, %d body bytes%n",
                 requests.started(), requests.done(), requests.failed(), requests.bodyBytes()));
         b.append("status codes:");
@@ -91,6 +113,13 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
                 handshakes.resumedPercent(), handshakes.earlyDataPercent(), handshakes.earlyDataSent()));
         if (priming != null) {
             b.append("priming: ").append(priming).append('\n');
+        }
+        if (hold != null) {
+            b.append(String.format(Locale.ROOT, "held: %d connections for %.1fs (opened in %.2fs), keep-alive %s, "
+                            + "%d lost while held%n", hold.connections(), hold.holdSeconds(), hold.openSeconds(),
+                    hold.keepAliveSeconds() > 0 ? String.format(Locale.ROOT, "every %.1fs", hold.keepAliveSeconds())
+                            : "off", hold.lost()));
+            hold.lostReasons().forEach((k, v) -> b.append("  lost ").append(v).append(" × ").append(k).append('\n'));
         }
         b.append(line("latency", latencyMs));
         b.append(line("handshake", handshakeLatencyMs));

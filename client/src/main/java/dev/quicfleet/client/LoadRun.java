@@ -6,11 +6,14 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -20,17 +23,26 @@ import org.HdrHistogram.Histogram;
 /**
  * One h3load run. Requests chain on the event loops (a response's completion sends the next request), so the
  * generator needs no thread per request: {@code connections × streams} "lanes" each keep one request in flight.
+ * A hold run ({@code --hold}) instead opens every connection, makes one request on each and keeps them all open.
  */
 final class LoadRun {
 
-    /** What to run. {@code requests} is -1 when {@code duration} bounds the run instead. */
+    /** Handshakes in flight at a time while a hold run opens its connections. */
+    static final int HOLD_OPENING_WINDOW = 64;
+
+    /**
+     * What to run. {@code requests} is -1 when {@code duration} or {@code hold} bounds the run instead; {@code hold}
+     * is null except for a hold run, {@code keepAlive} null when a hold run sends no keep-alives.
+     */
     record Settings(H3Request request, InetSocketAddress address, int connections, int streams, long requests,
-                    Duration duration, boolean newConnectionPerRequest, boolean resume, boolean earlyData) {
+                    Duration duration, boolean newConnectionPerRequest, boolean resume, boolean earlyData,
+                    Duration hold, Duration keepAlive) {
     }
 
     private final H3Client client;
     private final Settings settings;
     private final PrintStream progress;
+    private final PrintStream notices;
 
     private final AtomicLong budget = new AtomicLong();
     private volatile long deadlineNanos = Long.MAX_VALUE;
@@ -50,16 +62,21 @@ final class LoadRun {
     private final Histogram handshakeLatency = new ConcurrentHistogram(TimeUnit.MINUTES.toMicros(10), 3);
     private CountDownLatch lanes;
 
-    LoadRun(H3Client client, Settings settings, PrintStream progress) {
+    /** {@code progress} gets a line a second (null: none); {@code notices} the "holding:" line of a hold run. */
+    LoadRun(H3Client client, Settings settings, PrintStream progress, PrintStream notices) {
         this.client = client;
         this.settings = settings;
         this.progress = progress;
+        this.notices = notices;
     }
 
     LoadReport run() throws InterruptedException {
         String primed = null;
         if (settings.resume()) {
             primed = prime();
+        }
+        if (settings.hold() != null) {
+            return hold(primed);
         }
         var os = ManagementFactory.getOperatingSystemMXBean();
         long cpu0 = processCpuNanos(os);
@@ -96,8 +113,110 @@ final class LoadRun {
         for (Slot slot : slots) {
             slot.close();
         }
-        return report(wall, cpu, finished, primed);
+        return report(wall, cpu, wall, finished, primed, null);
     }
+
+    /**
+     * Opens {@code connections} connections, {@link #HOLD_OPENING_WINDOW} handshakes at a time, sends one request on
+     * each, and once every request has its answer says so on {@code err} ("holding: N connections open ...") and
+     * keeps the connections open and idle for the hold time. Every {@code keepAlive}, from the start, each answered
+     * connection sends a keep-alive.
+     * Rates in the report are over the opening phase, the CPU share over the whole run; a connection that closes
+     * during the hold counts as lost.
+     */
+    private LoadReport hold(String primed) throws InterruptedException {
+        var os = ManagementFactory.getOperatingSystemMXBean();
+        long cpu0 = processCpuNanos(os);
+        long t0 = System.nanoTime();
+        int total = settings.connections();
+        AtomicInteger toOpen = new AtomicInteger(total);
+        CountDownLatch answered = new CountDownLatch(total);
+        Queue<H3Connection> held = new ConcurrentLinkedQueue<>();
+        Thread ticker = progress == null ? null : Thread.ofPlatform().daemon().name("h3load-progress")
+                .start(() -> tick(t0));
+        Duration keepAlive = settings.keepAlive();
+        // From the start: opening thousands of connections can take longer than an idle timeout.
+        Thread pinger = keepAlive == null ? null : Thread.ofPlatform().daemon().name("h3load-keep-alive")
+                .start(() -> {
+                    try {
+                        while (true) {
+                            TimeUnit.NANOSECONDS.sleep(keepAlive.toNanos());
+                            held.forEach(H3Connection::keepAlive);
+                        }
+                    } catch (InterruptedException e) {
+                        // the hold is over
+                    }
+                });
+        for (int i = 0; i < Math.min(HOLD_OPENING_WINDOW, total); i++) {
+            openAndHold(toOpen, answered, held);
+        }
+        // Bounded by the connect and request timeouts of each connection.
+        answered.await();
+        long openNanos = System.nanoTime() - t0;
+        if (ticker != null) {
+            ticker.interrupt();
+        }
+        AtomicBoolean releasing = new AtomicBoolean();
+        AtomicInteger lost = new AtomicInteger();
+        Map<String, LongAdder> lostWhy = new ConcurrentHashMap<>();
+        for (H3Connection c : held) {
+            c.closeFuture().whenComplete((v, e) -> {
+                if (!releasing.get()) {
+                    lost.incrementAndGet();
+                    // on the connection's event loop, where its close cause was set
+                    H3Exception why = c.closeCause();
+                    String key = why == null ? "closed" : why.getMessage();
+                    if (lostWhy.size() < 10 || lostWhy.containsKey(key)) {
+                        lostWhy.computeIfAbsent(key, k -> new LongAdder()).increment();
+                    }
+                }
+            });
+        }
+        notices.printf(Locale.ROOT, "holding: %d connections open (%d of %d requests answered, %d failed) after %.1fs; "
+                        + "holding for %s, keep-alive %s%n", held.size(), responses.sum(), total, failed.sum(),
+                openNanos / 1e9, H3Client.format(settings.hold()),
+                keepAlive == null ? "off" : "every " + H3Client.format(keepAlive));
+        notices.flush();
+        TimeUnit.NANOSECONDS.sleep(settings.hold().toNanos());
+        if (pinger != null) {
+            pinger.interrupt();
+        }
+        releasing.set(true);
+        int lostCount = lost.get();
+        Map<String, Long> lostReasons = new TreeMap<>();
+        lostWhy.forEach((k, v) -> lostReasons.put(k, v.sum()));
+        CompletableFuture<?>[] closing = held.stream().map(H3Connection::closeAsync).toArray(CompletableFuture[]::new);
+        try {
+            CompletableFuture.allOf(closing).get(10, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            // closing is best effort
+        }
+        long cpu = processCpuNanos(os) - cpu0;
+        return report(openNanos, cpu, System.nanoTime() - t0, true, primed, new LoadReport.Hold(held.size(),
+                Math.round(openNanos / 1e6) / 1000.0, settings.hold().toMillis() / 1000.0,
+                keepAlive == null ? 0 : keepAlive.toMillis() / 1000.0, lostCount, lostReasons));
+    }
+
+    /** One lane of the opening phase: a new connection, one request, and on its answer the lane's next connection. */
+    private void openAndHold(AtomicInteger toOpen, CountDownLatch answered, Queue<H3Connection> held) {
+        if (toOpen.getAndDecrement() <= 0) {
+            return;
+        }
+        long t = System.nanoTime();
+        started.increment();
+        H3Connection c = openConnection();
+        c.send(settings.request(), BodyHandler.discarding()).whenComplete((r, e) -> {
+            record(r, e, t);
+            if (e == null) {
+                held.add(c);
+            } else {
+                c.closeAsync();
+            }
+            answered.countDown();
+            openAndHold(toOpen, answered, held);
+        });
+    }
+
 
     /** One connection (reopened after it fails) shared by {@code streams} lanes. */
     private final class Slot {
@@ -240,7 +359,9 @@ final class LoadRun {
         return ProcessHandle.current().info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
     }
 
-    private LoadReport report(long wallNanos, long cpuNanos, boolean finished, String primed) {
+    /** {@code wallNanos} is what rates are over, {@code cpuWallNanos} what the CPU share is over. */
+    private LoadReport report(long wallNanos, long cpuNanos, long cpuWallNanos, boolean finished, String primed,
+                              LoadReport.Hold hold) {
         double secs = wallNanos / 1e9;
         Map<String, Long> errs = new TreeMap<>();
         errors.forEach((k, v) -> errs.put(k, v.sum()));
@@ -256,8 +377,8 @@ final class LoadRun {
                         earlyAccepted.sum(), percent(earlyAccepted.sum(), hs)),
                 LoadReport.Latency.of(latency), LoadReport.Latency.of(handshakeLatency), codes, errs,
                 new TreeMap<>(firstErrors),
-                new LoadReport.Cpu(Math.round(cpuNanos / 1e6) / 1000.0, percent(cpuNanos, wallNanos),
-                        Runtime.getRuntime().availableProcessors()));
+                new LoadReport.Cpu(Math.round(cpuNanos / 1e6) / 1000.0, percent(cpuNanos, cpuWallNanos),
+                        Runtime.getRuntime().availableProcessors()), hold);
     }
 
     private static double percent(long part, long whole) {

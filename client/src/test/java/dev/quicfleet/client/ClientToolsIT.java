@@ -5,13 +5,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quicfleet.worker.ClientTestWorker;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,12 +35,20 @@ class ClientToolsIT {
     }
 
     private Result script(String name, String... args) throws IOException, InterruptedException {
+        return scriptWithInput(name, null, args);
+    }
+
+    /** Runs script {@code name} with {@code input} (null: none) on its stdin, at most 120 s. */
+    private Result scriptWithInput(String name, String input, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(root().resolve("scripts").resolve(name).toString());
         command.addAll(List.of(args));
         Path out = tmp.resolve(name + ".out");
         Path err = tmp.resolve(name + ".err");
         ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile()).redirectError(err.toFile());
+        if (input != null) {
+            pb.redirectInput(Files.writeString(tmp.resolve(name + ".in"), input).toFile());
+        }
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         Process p = pb.start();
         try {
@@ -117,5 +129,96 @@ class ClientToolsIT {
             // 100 counted requests plus the priming connection's one
             assertThat(server.requestsLogged("/a.txt")).isEqualTo(101);
         }
+    }
+
+    @Test
+    void h3loadHoldKeepsConnectionsOpenPastTheServersIdleTimeout() throws Exception {
+        try (ClientTestWorker worker = ClientTestWorker.start("--idle-timeout", "2s")) {
+            String url = "https://localhost:" + worker.port() + "/whoami";
+            String cert = worker.certificate().toString();
+
+            // 50 connections held for 4 s, twice the server's idle timeout; a keep-alive every 500 ms
+            List<String> command = List.of(root().resolve("scripts").resolve("h3load").toString(), "--hold", "4s",
+                    "--keep-alive", "500ms", "-c", "50", "--no-progress", "--json", "--cacert", cert, url);
+            Path out = tmp.resolve("hold.out");
+            ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(out.toFile());
+            pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+            Process p = pb.start();
+            try {
+                BufferedReader stderr = p.errorReader(StandardCharsets.UTF_8);
+                CompletableFuture<String> holding = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        String line;
+                        while ((line = stderr.readLine()) != null) {
+                            if (line.startsWith("holding: ")) {
+                                return line;
+                            }
+                        }
+                        return "no holding line";
+                    } catch (IOException e) {
+                        return e.toString();
+                    }
+                });
+                assertThat(holding.get(90, TimeUnit.SECONDS))
+                        .startsWith("holding: 50 connections open (50 of 50 requests answered, 0 failed)");
+                // while held: the generator has 50 UDP sockets connected to the server, one per connection
+                assertThat(udpSocketsConnectedTo(worker.port())).isEqualTo(50);
+                CompletableFuture.runAsync(() -> stderr.lines().forEach(l -> { }));
+                assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("h3load --hold finished").isTrue();
+            } finally {
+                p.destroyForcibly();
+            }
+            assertThat(p.exitValue()).isZero();
+            JsonNode report = new ObjectMapper().readTree(Files.readString(out));
+            assertThat(report.at("/requests/done").asLong()).isEqualTo(50);
+            assertThat(report.at("/hold/connections").asInt()).isEqualTo(50);
+            assertThat(report.at("/hold/holdSeconds").asDouble()).isEqualTo(4.0);
+            assertThat(report.at("/hold/lost").asInt()).isZero();
+
+            // the same without keep-alives: the idle timeout closes every held connection, and h3load says so
+            Result idle = script("h3load", "--hold", "4s", "--keep-alive", "0s", "-c", "50", "--no-progress", "--json",
+                    "--cacert", cert, url);
+            assertThat(idle.exit()).isEqualTo(1);
+            JsonNode lost = new ObjectMapper().readTree(idle.stdout());
+            assertThat(lost.at("/hold/connections").asInt()).isEqualTo(50);
+            assertThat(lost.at("/hold/lost").asInt()).isEqualTo(50);
+        }
+    }
+
+    @Test
+    void h3loadBatchRunsEachLineInOneJvmAndReportsEachAsOneJsonLine() throws Exception {
+        try (ClientTestWorker worker = ClientTestWorker.start()) {
+            String url = "https://localhost:" + worker.port() + "/whoami";
+            String common = "--no-progress --cacert " + worker.certificate() + " -c 2 -m 4 ";
+            Result r = scriptWithInput("h3load", common + "-n 20 " + url + "\n--bogus\n\n" + common + "-n 30 " + url
+                    + "\n", "--batch");
+            assertThat(r.exit()).as(r.stderr()).isZero();
+            List<String> lines = r.stdout().lines().toList();
+            assertThat(lines).hasSize(3);
+            ObjectMapper json = new ObjectMapper();
+            assertThat(json.readTree(lines.get(0)).at("/requests/done").asLong()).isEqualTo(20);
+            assertThat(json.readTree(lines.get(1)).get("error").asText()).contains("--bogus");
+            assertThat(json.readTree(lines.get(1)).get("exitCode").asInt()).isEqualTo(2);
+            JsonNode third = json.readTree(lines.get(2));
+            assertThat(third.at("/requests/done").asLong()).isEqualTo(30);
+            assertThat(third.at("/statusCodes/200").asLong()).isEqualTo(30);
+        }
+    }
+
+    /**
+     * UDP sockets on this host whose remote end is 127.0.0.1:{@code port}, from /proc/net/udp and /proc/net/udp6 (the
+     * JDK opens IPv6 sockets, which connect to IPv4-mapped addresses).
+     */
+    private static long udpSocketsConnectedTo(int port) throws IOException {
+        Set<String> remote = Set.of(String.format("0100007F:%04X", port),
+                String.format("0000000000000000FFFF00000100007F:%04X", port));
+        long n = 0;
+        for (String table : List.of("/proc/net/udp", "/proc/net/udp6")) {
+            try (Stream<String> lines = Files.lines(Path.of(table))) {
+                n += lines.skip(1).map(l -> l.trim().split("\\s+"))
+                        .filter(f -> f.length > 2 && remote.contains(f[2])).count();
+            }
+        }
+        return n;
     }
 }
