@@ -37,6 +37,9 @@ import org.slf4j.LoggerFactory;
  * socket; several workers started by hand on one port with {@code --reuse-port}), without keys, or when Netty's
  * connection table cannot be read (another Netty version: then resets are off, said once at start).
  *
+ * <p>Cost on the hot path: for every short-header packet of this slot, one lookup in the codec's connection table
+ * (a SipHash of the 20-byte ID), which the codec then repeats; Netty offers no hook after its own lookup fails.
+ *
  * <p>Netty 4.2.18 asks the reset-token generator only for the connection IDs it issues in NEW_CONNECTION_ID frames;
  * the ID chosen during the handshake has no token (Netty offers only one token for every connection, which would let
  * any client reset any other). A client therefore recognises a reset once it uses one of the later IDs — after a
@@ -92,7 +95,8 @@ final class UnknownConnections extends ChannelInboundHandlerAdapter {
             if (length > 1 + ids.length() && (content.getUnsignedByte(start) & 0x80) == 0) {
                 ByteBuffer dcid = content.internalNioBuffer(start + 1, ids.length());
                 if (ids.isIssuedByThisHost(dcid)) {
-                    int target = ids.slot(dcid);
+                    // validated just above: read the slot byte directly (this runs for every packet)
+                    int target = dcid.get(dcid.position() + ids.slotOffset()) & 0xFF;
                     if (target != slot) {
                         metrics.packetMisrouted();
                     } else if (lookup != null && handing() && !known(dcid) && handover.forward(packet)) {
