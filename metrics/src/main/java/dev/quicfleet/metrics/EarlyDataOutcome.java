@@ -7,7 +7,9 @@ public enum EarlyDataOutcome {
     /** Held until the client confirmed the handshake (a method the policy does not run early, or no verdict). */
     DEFERRED("deferred"),
     /** An early-data handshake whose client random the replay register had already seen (counted per handshake). */
-    REPLAYED("replayed");
+    REPLAYED("replayed"),
+    /** Answered with 425 Too Early (RFC 8470) under {@code --early-data 425}: the client retries after the handshake. */
+    TOO_EARLY("too_early");
 
     private final String tagValue;
 
@@ -15,7 +17,7 @@ public enum EarlyDataOutcome {
         this.tagValue = tagValue;
     }
 
-    /** The tag value: {@code accepted}, {@code deferred} or {@code replayed}. */
+    /** The tag value: {@code accepted}, {@code deferred}, {@code replayed} or {@code too_early}. */
     public String tagValue() {
         return tagValue;
     }

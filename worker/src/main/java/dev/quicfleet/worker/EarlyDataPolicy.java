@@ -20,21 +20,28 @@ public enum EarlyDataPolicy {
     SAFE,
 
     /** Every early request runs as soon as it arrives: for applications whose handlers are all replay-safe. */
-    ALL;
+    ALL,
 
-    /** {@code off}, {@code safe} or {@code all}. */
+    /**
+     * Like {@link #SAFE}, but every other early request is answered at once with 425 Too Early (RFC 8470 §5.2)
+     * instead of waiting for the handshake; the client retries it after the handshake. For operators who prefer the
+     * client to decide.
+     */
+    TOO_EARLY;
+
+    /** {@code off}, {@code safe}, {@code all} or {@code 425}. */
     public String id() {
-        return name().toLowerCase(Locale.ROOT);
+        return this == TOO_EARLY ? "425" : name().toLowerCase(Locale.ROOT);
     }
 
-    /** Parses {@code off|safe|all}; the message names the expected values. */
+    /** Parses {@code off|safe|all|425}; the message names the expected values. */
     public static EarlyDataPolicy parse(String value) {
         for (EarlyDataPolicy policy : values()) {
             if (policy.id().equals(value)) {
                 return policy;
             }
         }
-        throw new IllegalArgumentException("early-data: " + value + " (expected: off, safe or all)");
+        throw new IllegalArgumentException("early-data: " + value + " (expected: off, safe, all or 425)");
     }
 
     /** Whether a request with this method and body may run before the handshake completes. */
@@ -42,7 +49,7 @@ public enum EarlyDataPolicy {
         return switch (this) {
             case OFF -> false;
             case ALL -> true;
-            case SAFE -> !hasBody && (method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS"));
+            case SAFE, TOO_EARLY -> !hasBody && (method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS"));
         };
     }
 }

@@ -22,6 +22,8 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
     private final ExchangeDispatcher dispatcher;
     private final EarlyData earlyData;
     private Http3Exchange exchange;
+    /** Answered without an exchange (425, 501): what else the stream brings is read and dropped. */
+    private boolean answered;
 
     Http3RequestStreamHandler(ExchangeDispatcher dispatcher, EarlyData earlyData) {
         this.dispatcher = dispatcher;
@@ -47,12 +49,16 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
             exchange.requestBody.end(toHeaders(frame.headers()));
             return;
         }
+        if (answered) {
+            return;
+        }
         Http3Headers h = frame.headers();
         QuicStreamChannel stream = (QuicStreamChannel) ctx.channel();
         if (h.method() == null || h.path() == null) {
             // CONNECT (no :path) and friends: not served by this worker.
             Http3HeadersFrame reply = new DefaultHttp3HeadersFrame();
             reply.headers().status("501");
+            answered = true;
             stream.writeAndFlush(reply).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
             return;
         }
@@ -61,6 +67,19 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
         CharSequence length = h.get("content-length");
         EarlyData.Admission admission = earlyData.admit(connection, method,
                 length != null && !"0".contentEquals(length));
+        if (admission == EarlyData.Admission.REPLAYED) {
+            ctx.close(); // its connection is being closed: a replayed first flight never runs a request
+            return;
+        }
+        if (admission == EarlyData.Admission.TOO_EARLY) {
+            // RFC 8470 §5.2: the client retries after the handshake; the request body is read and dropped
+            Http3HeadersFrame reply = new DefaultHttp3HeadersFrame();
+            reply.headers().status("425");
+            reply.headers().set("content-length", "0");
+            answered = true;
+            stream.writeAndFlush(reply).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+            return;
+        }
         exchange = new Http3Exchange(stream, dispatcher,
                 QuicConnections.info(connection, admission == EarlyData.Admission.ACCEPTED),
                 h.method().toString(), h.path().toString(), h.authority() == null ? null : h.authority().toString(),

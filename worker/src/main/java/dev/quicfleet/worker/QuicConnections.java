@@ -79,6 +79,7 @@ final class QuicConnections {
                                 stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData));
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));
+                earlyData.connectionStarted(connection);
             }
         };
     }
@@ -163,6 +164,12 @@ final class QuicConnections {
 
     /** Per-connection facts for the request, computed once (after the handshake) and cached. */
     static ConnectionInfo info(QuicChannel connection, boolean earlyData) {
+        if (!connection.isActive()) {
+            // A request before the handshake completed came in 0-RTT, which TLS 1.3 allows only on a resumed session
+            // (RFC 8446 §4.2.10); Netty learns that the session was resumed only when the handshake completes.
+            return new ConnectionInfo(Protocol.H3, inet(connection.remoteSocketAddress()),
+                    inet(connection.localSocketAddress()), Boolean.TRUE, earlyData);
+        }
         ConnectionInfo info = connection.attr(INFO).get();
         if (info == null) {
             info = new ConnectionInfo(Protocol.H3, inet(connection.remoteSocketAddress()),

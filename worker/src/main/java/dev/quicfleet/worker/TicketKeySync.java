@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.time.Clock;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -21,9 +22,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps a worker's TLS session-ticket keys equal to the cluster's, read from the shared map the supervisor publishes
  * (so a ticket issued by any worker resumes on every worker). Opening the map costs a second or more in a fresh JVM
- * (Chronicle generates code), so it happens on this class's own thread after the worker already serves; until then
- * the worker uses BoringSSL's own random keys. Every 250 ms it refreshes (the ring also changes with time) and
- * applies a changed ring. Key bytes are never logged, only key names.
+ * (Chronicle generates code), so it happens on this class's own thread while the worker sets up TLS; the worker binds
+ * its sockets only once {@link #applied()} completes, so it never issues or checks a ticket with keys of its own.
+ * Every 250 ms it refreshes (the ring also changes with time) and applies a changed ring. Key bytes are never
+ * logged, only key names.
  */
 final class TicketKeySync implements AutoCloseable {
 
@@ -36,7 +38,8 @@ final class TicketKeySync implements AutoCloseable {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("quicfleet-ticket-sync").factory());
     private volatile SharedSecrets secrets;
-    private TicketKeyRing applied;
+    private final CompletableFuture<Void> applied = new CompletableFuture<>();
+    private TicketKeyRing appliedRing;
     private int failures;
 
     /**
@@ -48,6 +51,14 @@ final class TicketKeySync implements AutoCloseable {
         this.config = config;
         this.apply = apply;
         this.quicKeys = quicKeys;
+    }
+
+    /**
+     * Completes once the cluster's ticket keys (and with them the Retry token and reset keys) have been applied for
+     * the first time.
+     */
+    CompletableFuture<Void> applied() {
+        return applied;
     }
 
     void start() {
@@ -72,15 +83,16 @@ final class TicketKeySync implements AutoCloseable {
             Optional<KeySchedule> schedule = secrets.keys();
             schedule.ifPresent(quicKeys);
             Optional<TicketKeyRing> ring = schedule.flatMap(keys -> keys.ticketKeyRing(clock.instant()));
-            if (ring.isPresent() && !ring.get().equals(applied)) {
+            if (ring.isPresent() && !ring.get().equals(appliedRing)) {
                 apply.accept(ring.get().decryptingKeys());
-                if (applied == null) {
+                if (appliedRing == null) {
                     log.info("shared ticket keys applied: {} keys, encrypting with {}", ring.get().decryptingKeys().size(),
                             ring.get().encryptingKey().nameHex());
                 } else {
                     log.info("ticket keys changed: encrypting with {}", ring.get().encryptingKey().nameHex());
                 }
-                applied = ring.get();
+                appliedRing = ring.get();
+                applied.complete(null);
             }
         } catch (RuntimeException e) {
             if (failures++ % 40 == 0) {

@@ -71,6 +71,11 @@ public final class Worker {
     private TlsMaterial tls;
     private volatile QuicSslContext quicSsl;
     private volatile SslContext tcpSsl;
+    /** The last keys given to {@link #setTicketKeys}: applied to the TLS contexts as soon as they exist. */
+    private volatile List<TicketKey> ticketKeys;
+    /** What must complete before the sockets are bound (the cluster's keys), and for how long to wait. */
+    private CompletableFuture<?> serveAfter = CompletableFuture.completedFuture(null);
+    private Duration serveAfterTimeout = Duration.ZERO;
     private TcpConnections tcpConnections;
     private EventLoopGroup group;
     private EventLoopGroup tcpGroup;
@@ -92,7 +97,7 @@ public final class Worker {
         this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null, metrics);
         this.connectionIds = dev.quicfleet.transport.ConnectionIds.of(
                 dev.quicfleet.transport.ConnectionIds.parseServerId(config.serverId()));
-        this.earlyData = new EarlyData(config.earlyData(), metrics, connectionIds.length(),
+        this.earlyData = new EarlyData(config.earlyData(), metrics,
                 EarlyData.localReplayRegister(EarlyData.LOCAL_REGISTER_TTL, EarlyData.LOCAL_REGISTER_CAPACITY));
         this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData);
     }
@@ -162,10 +167,31 @@ public final class Worker {
     }
 
     /**
+     * Binds the sockets (and so serves) only once {@code ready} completes: the cluster's keys, so that no ticket is
+     * ever issued or checked with keys of this process's own. {@link #start()} fails with
+     * {@link SharedKeysUnavailableException} if it does not complete within {@code timeout}. Call before start.
+     */
+    public void serveOnlyAfter(CompletableFuture<?> ready, Duration timeout) {
+        if (udpChannel != null) {
+            throw new IllegalStateException("serveOnlyAfter() after start()");
+        }
+        this.serveAfter = ready;
+        this.serveAfterTimeout = timeout;
+    }
+
+    /**
      * Sets the TLS session-ticket keys of every TLS context (QUIC and TCP); the first key encrypts new tickets, all
      * of them decrypt. Safe from any thread; applies to new handshakes at once.
      */
     public void setTicketKeys(List<TicketKey> keys) {
+        ticketKeys = keys;
+        applyTicketKeys(keys);
+    }
+
+    private void applyTicketKeys(List<TicketKey> keys) {
+        if (keys == null) {
+            return;
+        }
         QuicSslContext quic = quicSsl;
         if (quic != null) {
             quic.sessionContext().setTicketKeys(keys.stream()
@@ -278,7 +304,22 @@ public final class Worker {
         } catch (java.util.concurrent.CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
+        // the keys set so far (the contexts did not exist yet); later ones apply at once
+        applyTicketKeys(ticketKeys);
         long tTcpReady = System.nanoTime();
+        try {
+            serveAfter.get(serveAfterTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new SharedKeysUnavailableException("the cluster's shared keys were not readable within "
+                    + ConfigValues.format(serveAfterTimeout) + " (see the warnings above; the supervisor creates "
+                    + "them before it starts workers)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SharedKeysUnavailableException("interrupted while waiting for the cluster's shared keys");
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new SharedKeysUnavailableException("the cluster's shared keys: " + e.getCause());
+        }
+        long tKeys = System.nanoTime();
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
                 config.quic().maxData()), config.drainTimeout());
@@ -311,15 +352,17 @@ public final class Worker {
                 OpenSsl.isAvailable() ? "BoringSSL" : "JDK");
         // Start-up is respawn time: say where it went (the JVM's own start is before main, see uptime).
         log.info("started in {} ms since JVM start: certificate {} ms, QUIC TLS {} ms, event loops and QUIC codec {} "
-                + "ms, waiting for TCP TLS (built in parallel) {} ms, UDP and TCP sockets {} ms",
+                + "ms, waiting for TCP TLS (built in parallel) {} ms, waiting for the shared keys (read in parallel) "
+                + "{} ms, UDP and TCP sockets {} ms",
                 java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
-                ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tDone - tTcpReady));
+                ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tKeys - tTcpReady),
+                ms(tDone - tKeys));
     }
 
     private void bindListeners(io.netty.channel.ChannelHandler quicCodec,
                                dev.quicfleet.transport.StatelessResets resets, TcpConnections tcp, int socketBuffer) {
-        // Ahead of the codec: packets for connections this slot lost get a stateless reset; 0-RTT: a watcher sees
-        // which early-data connections the client has confirmed.
+        // Ahead of the codec: packets for connections this slot lost get a stateless reset; 0-RTT: early requests
+        // surface while the client's first flight is processed (EarlyData).
         java.util.function.BooleanSupplier mayReset = statelessResetsAllowed();
         io.netty.channel.ChannelHandler udpHandler = new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
             @Override
@@ -327,7 +370,7 @@ public final class Worker {
                 ch.pipeline().addLast(new UnknownConnections(connectionIds, config.slot(), resets,
                         dev.quicfleet.transport.ResetRateLimiter.defaults(), metrics, quicCodec, mayReset, handover,
                         Worker.this::draining),
-                        earlyData.confirmationWatcher(), quicCodec);
+                        earlyData.firstFlightReader(), quicCodec);
             }
         };
         if (config.udpFd() >= 0) {

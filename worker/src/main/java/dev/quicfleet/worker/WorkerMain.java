@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -98,9 +99,11 @@ public final class WorkerMain {
             description = "A stalled request or response body fails after this (default: ${DEFAULT-VALUE}).")
     String bodyTimeout;
 
-    @Option(names = "--early-data", defaultValue = "safe", paramLabel = "off|safe|all",
-            description = "TLS 1.3 early data (0-RTT) on HTTP/3: off; safe (GET, HEAD and OPTIONS run at once, other "
-                    + "requests wait for the handshake); all (default: ${DEFAULT-VALUE}). Replays never run.")
+    @Option(names = "--early-data", defaultValue = "safe", paramLabel = "off|safe|all|425",
+            description = "TLS 1.3 early data (0-RTT) on HTTP/3: off; safe (GET, HEAD and OPTIONS run at once, "
+                    + "answered in the server's first flight; other requests wait for the handshake); all; 425 (like "
+                    + "safe, but other early requests get 425 Too Early and the client retries) (default: "
+                    + "${DEFAULT-VALUE}). Replays never run.")
     String earlyData;
 
     @Option(names = "--server-id", defaultValue = "", paramLabel = "ID",
@@ -245,9 +248,17 @@ public final class WorkerMain {
             return fail(link, err, EXIT_CONFIG, e.getMessage());
         }
         Worker worker = buildWorker(config, transport);
-        // Retry token and stateless-reset keys: the cluster's, from the shared map (see TicketKeySync)
-        java.util.function.Consumer<dev.quicfleet.ticketcache.KeySchedule> quicKeys =
-                shmDir == null ? null : worker.sharedQuicKeys();
+        TicketKeySync tickets = null;
+        if (shmDir != null) {
+            // The cluster's ticket, Retry token and stateless-reset keys, from the shared map: opening it takes a
+            // second or more, so it starts now, beside the worker's TLS set-up; the worker binds (and says ready)
+            // only once it has applied them, so it never issues or checks a ticket with keys of its own.
+            tickets = new TicketKeySync(SharedSecretsConfig.builder(config.port()).directory(shmDir).build(),
+                    worker::setTicketKeys, worker.sharedQuicKeys());
+            tickets.start();
+            worker.replayRegister(tickets::firstUse);
+            worker.serveOnlyAfter(tickets.applied(), SHARED_KEYS_TIMEOUT);
+        }
         try {
             worker.start().join();
         } catch (java.util.concurrent.CompletionException e) {
@@ -255,6 +266,9 @@ public final class WorkerMain {
             if (cause instanceof TlsConfigException || cause instanceof ListenerException
                     || cause instanceof IllegalArgumentException || cause instanceof UnsupportedOperationException) {
                 return fail(link, err, EXIT_CONFIG, cause.getMessage());
+            }
+            if (cause instanceof SharedKeysUnavailableException) {
+                return fail(link, err, 1, cause.getMessage());
             }
             log.error("worker failed to start", cause);
             return fail(link, err, 1, "worker failed to start: " + cause);
@@ -291,13 +305,6 @@ public final class WorkerMain {
         out.printf("ready: worker %d pid %d udp+tcp %s:%d transport %s%n", config.slot(), ProcessHandle.current().pid(),
                 host.contains(":") ? "[" + host + "]" : host, worker.port(), worker.transport().id());
         out.flush();
-        TicketKeySync tickets = null;
-        if (shmDir != null) {
-            tickets = new TicketKeySync(dev.quicfleet.ticketcache.SharedSecretsConfig.builder(worker.port())
-                    .directory(shmDir).build(), worker::setTicketKeys, quicKeys);
-            tickets.start();
-            worker.replayRegister(tickets::firstUse);
-        }
         if (link != null) {
             if (handoverPeer > 0) {
                 worker.shareSlotWith(handoverPeer); // a reload: the worker this one replaces drains on our socket
@@ -344,6 +351,11 @@ public final class WorkerMain {
 
     /** How long a worker whose supervisor died keeps draining before it exits. */
     private static final Duration ORPHAN_DRAIN = Duration.ofSeconds(2);
+    /**
+     * How long a worker under a supervisor waits for the cluster's keys before it gives up (the supervisor creates
+     * the map before it starts workers; opening it takes 1-2 s in a fresh JVM, more on a busy machine).
+     */
+    private static final Duration SHARED_KEYS_TIMEOUT = Duration.ofSeconds(20);
 
     private static Duration min(Duration a, Duration b) {
         return a.compareTo(b) <= 0 ? a : b;

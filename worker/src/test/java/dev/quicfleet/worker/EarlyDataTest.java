@@ -12,29 +12,56 @@ import org.junit.jupiter.api.Test;
 class EarlyDataTest {
 
     @Test
-    void countsTheInitialAndZeroRttPacketsOfACoalescedDatagram() {
+    void aFirstFlightWithZeroRttGetsANudgeForItsConnectionThatNoVersionMatches() {
         ByteBuf datagram = Unpooled.buffer();
         longHeader(datagram, 0, true, 40);  // Initial (with an empty token)
         longHeader(datagram, 1, false, 30); // 0-RTT
-        longHeader(datagram, 2, false, 20); // Handshake: not replayable
-        datagram.writeByte(0x40).writeZero(25); // a short-header packet ends the datagram
-        assertThat(EarlyData.replayablePackets(datagram)).isEqualTo(2);
+        datagram.setByte(6, 0x5a);          // the first byte of the destination connection id
+        assertThat(EarlyData.zeroRttConnectionIdOffset(datagram)).isEqualTo(6);
+        ByteBuf nudge = EarlyData.nudgeFor(datagram);
+        assertThat(nudge).isNotNull();
+        assertThat(nudge.getUnsignedByte(0) & 0x80).as("long header").isNotZero();
+        assertThat((nudge.getUnsignedByte(0) >> 4) & 0x3).as("never the type bits of an Initial").isEqualTo(2);
+        assertThat(nudge.getInt(1)).as("a reserved version (RFC 9000 §15)").isEqualTo(0x1a2a3a4a);
+        assertThat((int) nudge.getUnsignedByte(5)).isEqualTo(8);
+        assertThat((int) nudge.getUnsignedByte(6)).isEqualTo(0x5a);
+        assertThat(nudge.readableBytes()).isEqualTo(1 + 4 + 1 + 8 + 1);
+        nudge.release();
     }
 
     @Test
-    void aHandshakeOrShortHeaderPacketIsNotReplayableAndJunkCountsNothing() {
+    void datagramsWithoutZeroRttGetNoNudgeAndJunkNeverReadsOutOfBounds() {
+        ByteBuf initialOnly = Unpooled.buffer();
+        longHeader(initialOnly, 0, true, 40);
+        initialOnly.writeZero(100); // padding
+        assertThat(EarlyData.nudgeFor(initialOnly)).isNull();
         ByteBuf handshake = Unpooled.buffer();
         longHeader(handshake, 2, false, 20);
-        assertThat(EarlyData.replayablePackets(handshake)).isZero();
-        assertThat(EarlyData.replayablePackets(Unpooled.wrappedBuffer(new byte[] {0x41, 1, 2, 3, 4, 5, 6, 7})))
-                .isZero();
-        assertThat(EarlyData.replayablePackets(Unpooled.wrappedBuffer(new byte[] {(byte) 0xc0, 0, 0, 0, 1, 99})))
-                .isZero();
-        // a length that runs past the end: the packet counts, nothing after it does, nothing throws
+        longHeader(handshake, 1, false, 20); // after a Handshake packet: a client's later datagram, decrypted directly
+        assertThat(EarlyData.zeroRttConnectionIdOffset(handshake)).isEqualTo(6);
+        assertThat(EarlyData.nudgeFor(Unpooled.wrappedBuffer(new byte[] {0x41, 1, 2, 3, 4, 5, 6, 7}))).isNull();
+        assertThat(EarlyData.nudgeFor(Unpooled.wrappedBuffer(new byte[] {(byte) 0xd0, 0, 0, 0, 1, 99}))).isNull();
+        // a length that runs past the end: no packet after it is looked at, nothing throws
         ByteBuf truncated = Unpooled.buffer();
+        longHeader(truncated, 0, true, 30);
         longHeader(truncated, 1, false, 30);
-        truncated.writerIndex(truncated.writerIndex() - 10);
-        assertThat(EarlyData.replayablePackets(truncated)).isEqualTo(1);
+        truncated.writerIndex(truncated.writerIndex() - 50);
+        assertThat(EarlyData.nudgeFor(truncated)).isNull();
+        java.util.Random random = new java.util.Random(11);
+        for (int i = 0; i < 20_000; i++) {
+            byte[] junk = new byte[random.nextInt(64)];
+            random.nextBytes(junk);
+            if (junk.length > 0 && random.nextBoolean()) {
+                junk[0] = (byte) (0xd0 | junk[0] & 0x0f);
+            }
+            if (junk.length > 4 && random.nextBoolean()) {
+                junk[1] = 0; junk[2] = 0; junk[3] = 0; junk[4] = 1;
+            }
+            ByteBuf nudge = EarlyData.nudgeFor(Unpooled.wrappedBuffer(junk));
+            if (nudge != null) {
+                nudge.release();
+            }
+        }
     }
 
     @Test
@@ -66,8 +93,11 @@ class EarlyDataTest {
         assertThat(EarlyDataPolicy.SAFE.mayRunEarly("POST", false)).isFalse();
         assertThat(EarlyDataPolicy.ALL.mayRunEarly("POST", true)).isTrue();
         assertThat(EarlyDataPolicy.OFF.mayRunEarly("GET", false)).isFalse();
+        assertThat(EarlyDataPolicy.parse("425")).isEqualTo(EarlyDataPolicy.TOO_EARLY);
+        assertThat(EarlyDataPolicy.TOO_EARLY.mayRunEarly("GET", false)).isTrue();
+        assertThat(EarlyDataPolicy.TOO_EARLY.mayRunEarly("POST", true)).isFalse();
         assertThatThrownBy(() -> EarlyDataPolicy.parse("yes")).hasMessage(
-                "early-data: yes (expected: off, safe or all)");
+                "early-data: yes (expected: off, safe, all or 425)");
     }
 
     /** A QUIC v1 long-header packet of {@code type} with an 8-byte DCID and SCID and a {@code length}-byte body. */
