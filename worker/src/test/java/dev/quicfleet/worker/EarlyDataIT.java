@@ -24,6 +24,9 @@ class EarlyDataIT {
     @RegisterExtension
     static RunningWorker off = new RunningWorker("--early-data", "off");
 
+    @RegisterExtension
+    static RunningWorker tooEarly = new RunningWorker("--early-data", "425");
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Test
@@ -59,6 +62,66 @@ class EarlyDataIT {
         JsonNode whoami = JSON.readTree(dir.resolve("whoami").toFile());
         assertThat(whoami.get("tlsResumed").asBoolean()).isTrue();
         assertThat(whoami.get("earlyData").asBoolean()).as("ran after the handshake: " + whoami).isFalse();
+    }
+
+    /**
+     * A POST sent in 0-RTT under the default policy runs exactly once, and only after the handshake: its response says
+     * it did not run early, and the side effect ({@code /visits} counts requests of any method) happened once.
+     */
+    @Test
+    void anEarlyPostRunsExactlyOnceAndOnlyAfterTheHandshake() throws Exception {
+        Ticket ticket = ticket(safe, "post");
+        Path upload = Files.write(safe.file("post.bin"), "form=1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Path dir = safe.scratch("post");
+        Peers.Run run = Peers.gtlsclient(safe.port(), List.of("--session-file=" + ticket.session,
+                "--tp-file=" + ticket.params, "-m", "POST", "-d", upload.toString(), "--download", dir.toString()),
+                Duration.ofSeconds(30), "/visits?key=post");
+        assertThat(run.stderrText()).contains("0RTT STREAM").doesNotContain("Early data was rejected");
+        JsonNode posted = JSON.readTree(dir.resolve("visits?key=post").toFile());
+        assertThat(posted.get("method").asText()).isEqualTo("POST");
+        assertThat(posted.get("earlyData").asBoolean()).as("ran after the handshake: " + posted).isFalse();
+        assertThat(posted.get("visits").asLong()).isEqualTo(1);
+        assertThat(visits(safe, "post")).isEqualTo(1);
+    }
+
+    /**
+     * {@code --early-data 425}: an early POST is answered with 425 Too Early without running (RFC 8470), and the
+     * client's retry after the handshake (the same request without early data) succeeds; an early GET still runs early.
+     */
+    @Test
+    void under425AnEarlyPostGets425AndTheClientsRetryAfterTheHandshakeSucceeds() throws Exception {
+        Ticket ticket = ticket(tooEarly, "425");
+        Path upload = Files.write(tooEarly.file("425.bin"), "form=1".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Peers.Run early = Peers.gtlsclient(tooEarly.port(), List.of("--session-file=" + ticket.copy("post").session,
+                "--tp-file=" + ticket.copy("post").params, "-m", "POST", "-d", upload.toString(), "--download",
+                tooEarly.scratch("425-early").toString()), Duration.ofSeconds(30), "/visits?key=too-early");
+        assertThat(early.stderrText()).contains("0RTT STREAM").doesNotContain("Early data was rejected")
+                .contains("[:status: 425]");
+        assertThat(visits(tooEarly, "too-early")).as("the early POST did not run").isZero();
+
+        Path retried = tooEarly.scratch("425-retry");
+        Peers.Run retry = Peers.gtlsclient(tooEarly.port(), List.of("--session-file=" + ticket.copy("retry").session,
+                "--tp-file=" + ticket.copy("retry").params, "--disable-early-data", "-m", "POST", "-d", upload.toString(),
+                "--download", retried.toString()), Duration.ofSeconds(30), "/visits?key=too-early");
+        assertThat(retry.stderrText()).contains("[:status: 200]");
+        JsonNode posted = JSON.readTree(retried.resolve("visits?key=too-early").toFile());
+        assertThat(posted.get("method").asText()).isEqualTo("POST");
+        assertThat(posted.get("visits").asLong()).isEqualTo(1);
+        assertThat(posted.get("earlyData").asBoolean()).isFalse();
+
+        Path got = tooEarly.scratch("425-get");
+        Peers.gtlsclient(tooEarly.port(), List.of("--session-file=" + ticket.copy("get").session,
+                "--tp-file=" + ticket.copy("get").params, "--download", got.toString()), Duration.ofSeconds(30),
+                "/whoami");
+        assertThat(JSON.readTree(got.resolve("whoami").toFile()).get("earlyData").asBoolean()).isTrue();
+    }
+
+    /** {@code /visits?key=K&peek=1}: how often K was requested in this worker, without counting this one. */
+    private static long visits(RunningWorker worker, String key) throws Exception {
+        Path dir = worker.scratch("peek-" + key + "-" + System.nanoTime());
+        Peers.gtlsclient(worker.port(), List.of("-q", "--download", dir.toString()), Duration.ofSeconds(30),
+                "/visits?key=" + key + "&peek=1");
+        return JSON.readTree(dir.resolve("visits?key=" + key + "&peek=1").toFile()).get("visits").asLong();
     }
 
     @Test
