@@ -308,7 +308,7 @@ public final class Worker {
         applyTicketKeys(ticketKeys);
         long tTcpReady = System.nanoTime();
         try {
-            serveAfter.get(serveAfterTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            awaitServeAfter();
         } catch (TimeoutException e) {
             throw new SharedKeysUnavailableException("the cluster's shared keys were not readable within "
                     + ConfigValues.format(serveAfterTimeout) + " (see the warnings above; the supervisor creates "
@@ -357,6 +357,27 @@ public final class Worker {
                 java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
                 ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tKeys - tTcpReady),
                 ms(tDone - tKeys));
+    }
+
+    /** Waits for {@link #serveOnlyAfter}'s future, saying every 10 s that it still waits (a busy machine). */
+    private void awaitServeAfter() throws TimeoutException, InterruptedException,
+            java.util.concurrent.ExecutionException {
+        long deadline = System.nanoTime() + serveAfterTimeout.toNanos();
+        long waited = 0;
+        while (true) {
+            long left = deadline - System.nanoTime();
+            try {
+                serveAfter.get(Math.max(0, Math.min(left, TimeUnit.SECONDS.toNanos(10))), TimeUnit.NANOSECONDS);
+                return;
+            } catch (TimeoutException e) {
+                if (deadline - System.nanoTime() <= 0) {
+                    throw e;
+                }
+                waited += 10;
+                log.info("still waiting for the cluster's shared keys after {} s (opening the shared map generates "
+                        + "code, which takes long on a busy machine); serving starts once they are applied", waited);
+            }
+        }
     }
 
     private void bindListeners(io.netty.channel.ChannelHandler quicCodec,

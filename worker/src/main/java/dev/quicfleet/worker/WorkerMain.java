@@ -353,9 +353,10 @@ public final class WorkerMain {
     private static final Duration ORPHAN_DRAIN = Duration.ofSeconds(2);
     /**
      * How long a worker under a supervisor waits for the cluster's keys before it gives up (the supervisor creates
-     * the map before it starts workers; opening it takes 1-2 s in a fresh JVM, more on a busy machine).
+     * the map before it starts workers; opening it takes 1-2 s in a fresh JVM, and tens of seconds on an overloaded
+     * machine: measured 20+ s at a load average of 20 on 2 cores).
      */
-    private static final Duration SHARED_KEYS_TIMEOUT = Duration.ofSeconds(20);
+    private static final Duration SHARED_KEYS_TIMEOUT = Duration.ofSeconds(120);
 
     private static Duration min(Duration a, Duration b) {
         return a.compareTo(b) <= 0 ? a : b;
