@@ -29,6 +29,12 @@ public final class MeterNames {
     public static final String QUIC_RETRY_SENT = PREFIX + ".quic.retry.sent";
     /** Gauge of QUIC handshakes in progress: {@code quicfleet_quic_handshakes_in_progress}. */
     public static final String QUIC_HANDSHAKES_IN_PROGRESS = PREFIX + ".quic.handshakes.in.progress";
+    /**
+     * Counter of Version Negotiation packets for datagrams of a version quiche does not speak (QUIC v2 included), by
+     * {@link #OUTCOME} ({@code sent}, {@code rate_limited}): {@code quicfleet_quic_version_negotiations_total}.
+     */
+    public static final String QUIC_VERSION_NEGOTIATIONS = PREFIX + ".quic.version.negotiations";
+
     /** Counter of stateless resets by {@link #OUTCOME}: {@code quicfleet_quic_stateless_resets_total}. */
     public static final String QUIC_STATELESS_RESETS = PREFIX + ".quic.stateless.resets";
     /**

@@ -60,6 +60,8 @@ public final class WorkerMetrics implements AutoCloseable {
     private final Counter retrySent;
     private final AtomicLong handshakesInProgress = new AtomicLong();
     private final Counter resetsSent;
+    private final Counter versionNegotiationsSent;
+    private final Counter versionNegotiationsRateLimited;
     private final Counter resetsRateLimited;
     private final Counter packetsMisrouted;
     private final Counter packetsSent;
@@ -128,6 +130,16 @@ public final class WorkerMetrics implements AutoCloseable {
                 .register(registry);
         resetsRateLimited = Counter.builder(MeterNames.QUIC_STATELESS_RESETS)
                 .description("Stateless resets for packets of connections this worker does not know, by outcome")
+                .tag(MeterNames.OUTCOME, "rate_limited")
+                .register(registry);
+        versionNegotiationsSent = Counter.builder(MeterNames.QUIC_VERSION_NEGOTIATIONS)
+                .description("Version Negotiation packets for datagrams of a QUIC version this worker does not speak, "
+                        + "by outcome")
+                .tag(MeterNames.OUTCOME, "sent")
+                .register(registry);
+        versionNegotiationsRateLimited = Counter.builder(MeterNames.QUIC_VERSION_NEGOTIATIONS)
+                .description("Version Negotiation packets for datagrams of a QUIC version this worker does not speak, "
+                        + "by outcome")
                 .tag(MeterNames.OUTCOME, "rate_limited")
                 .register(registry);
         packetsMisrouted = Counter.builder(MeterNames.QUIC_PACKETS_MISROUTED)
@@ -233,6 +245,11 @@ public final class WorkerMetrics implements AutoCloseable {
     /** A stateless reset was sent ({@code true}) or withheld by the rate limit. */
     public void statelessReset(boolean sent) {
         (sent ? resetsSent : resetsRateLimited).increment();
+    }
+
+    /** A Version Negotiation packet was sent ({@code true}) or withheld by the rate limit. */
+    public void versionNegotiation(boolean sent) {
+        (sent ? versionNegotiationsSent : versionNegotiationsRateLimited).increment();
     }
 
     /** A short-header packet arrived for a connection id of another worker's slot. */

@@ -4,6 +4,7 @@ import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.metrics.WorkerMetrics;
 import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.Listeners;
+import dev.quicfleet.transport.ResetRateLimiter;
 import dev.quicfleet.transport.Transport;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -63,6 +64,7 @@ public final class Worker {
     /** The layout of the connection ids this worker issues: they name its slot, so the kernel can steer. */
     private final dev.quicfleet.transport.ConnectionIds connectionIds;
     private final QuicConnections quicConnections;
+    private final ResetRateLimiter versionNegotiationLimits = VersionNegotiation.defaultLimits();
     /** Retry token and stateless-reset keys: this process's own until {@link #sharedQuicKeys()}. */
     private QuicKeys quicKeys = QuicKeys.local(java.time.Clock.systemUTC());
     private final long createdNanos = System.nanoTime();
@@ -389,8 +391,9 @@ public final class Worker {
             @Override
             protected void initChannel(io.netty.channel.Channel ch) {
                 ch.pipeline().addLast(new UnknownConnections(connectionIds, config.slot(), resets,
-                        dev.quicfleet.transport.ResetRateLimiter.defaults(), metrics, quicCodec, mayReset, handover,
+                        ResetRateLimiter.defaults(), metrics, quicCodec, mayReset, handover,
                         Worker.this::draining),
+                        new VersionNegotiation(metrics, versionNegotiationLimits.newLimiter()),
                         earlyData.firstFlightReader(), quicCodec);
             }
         };
