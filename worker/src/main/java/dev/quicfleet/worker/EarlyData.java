@@ -213,6 +213,9 @@ final class EarlyData {
         Handshake handshake = new Handshake(connection);
         connection.attr(HANDSHAKE).set(handshake);
         handshaking.put(connection.sslEngine(), handshake);
+        // Netty fires no channelInactive for a connection that never turned active (a replay closed here, an
+        // abandoned handshake): its close is what ends its state
+        connection.closeFuture().addListener(f -> connectionClosed(connection));
         connection.read(); // Netty's auto-read would ask only at channelActive, one round trip later
     }
 
