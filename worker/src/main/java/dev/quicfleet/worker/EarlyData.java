@@ -372,10 +372,11 @@ final class EarlyData {
                     return -1;
                 }
                 long tokenLength = varint(datagram, p, end);
-                if (tokenLength < 0) {
-                    return -1;
+                int tokenAt = p + varintLength(datagram, p);
+                if (tokenLength < 0 || tokenLength > end - tokenAt) {
+                    return -1; // never an int overflow that walks back
                 }
-                p += varintLength(datagram, p) + tokenLength;
+                p = tokenAt + (int) tokenLength;
             }
             if (p >= end) {
                 return -1;

@@ -47,6 +47,19 @@ class EarlyDataTest {
         longHeader(truncated, 1, false, 30);
         truncated.writerIndex(truncated.writerIndex() - 50);
         assertThat(EarlyData.nudgeFor(truncated)).isNull();
+        // a token length that is negative as an int (the varint 0xbfff...): no walk back, no endless loop
+        ByteBuf hugeToken = Unpooled.buffer();
+        hugeToken.writeByte(0xc0).writeInt(1).writeByte(8).writeZero(8).writeByte(0);
+        hugeToken.writeByte(0xff).writeByte(0xff).writeByte(0xff).writeByte(0xff)
+                .writeByte(0xff).writeByte(0xff).writeByte(0xff).writeByte(0xf0);
+        hugeToken.writeZero(40);
+        assertThat(EarlyData.zeroRttConnectionIdOffset(hugeToken)).isEqualTo(-1);
+        // reads stay within the datagram's readable bytes, even when the buffer holds more
+        ByteBuf inLargerBuffer = Unpooled.buffer();
+        longHeader(inLargerBuffer, 0, true, 40);
+        int datagramEnd = inLargerBuffer.writerIndex();
+        longHeader(inLargerBuffer, 1, false, 30);
+        assertThat(EarlyData.zeroRttConnectionIdOffset(inLargerBuffer.slice(0, datagramEnd))).isEqualTo(-1);
         java.util.Random random = new java.util.Random(11);
         for (int i = 0; i < 20_000; i++) {
             byte[] junk = new byte[random.nextInt(64)];
