@@ -302,7 +302,10 @@ final class EarlyData {
      * Initial and 0-RTT packets in a datagram (RFC 9000 §12.2: long-header packets may be coalesced; a short-header
      * packet ends the datagram). These are the packets a replayed first flight can make the server process.
      */
-    static int replayablePackets(ByteBuf datagram) {
+    static int replayablePackets(ByteBuf received) {
+        // A view of exactly the datagram: a field that runs past its end throws (caught below) instead of reading what
+        // follows it in the receive buffer (EarlyDataFuzzTest).
+        ByteBuf datagram = received.slice();
         int i = datagram.readerIndex();
         int end = datagram.writerIndex();
         int count = 0;
@@ -320,8 +323,13 @@ final class EarlyData {
                 p += 1 + datagram.getUnsignedByte(p);
                 if (type == 0) {
                     long tokenLength = varint(datagram, p);
-                    p += varintLength(datagram, p) + (int) tokenLength;
                     count++;
+                    if (tokenLength > end) {
+                        // as an int it could be negative and send the walk back to where it was, forever on the
+                        // event loop (EarlyDataFuzzTest keeps such a datagram)
+                        return count;
+                    }
+                    p += varintLength(datagram, p) + (int) tokenLength;
                 } else if (type == 1) {
                     count++;
                 }
