@@ -37,6 +37,11 @@ public record Rotation(Duration period, Duration lifetime) {
             throw new IllegalArgumentException("ticket-lifetime: " + lifetime
                     + " (expected: at least 1s, in whole milliseconds)");
         }
+        Duration max = Duration.ofMillis(Long.MAX_VALUE); // what toMillis() holds (SupervisorOptionsFuzzTest)
+        if (period.compareTo(max) > 0 || lifetime.compareTo(max) > 0) {
+            throw new IllegalArgumentException((period.compareTo(max) > 0 ? "ticket-key-rotation: " + period
+                    : "ticket-lifetime: " + lifetime) + " (expected: less than 292 million years)");
+        }
         if (retainedEpochs(period, lifetime) + 2 > MAX_EPOCHS) {
             throw new IllegalArgumentException("ticket-lifetime: " + lifetime + " is more than "
                     + (MAX_EPOCHS - 2) + " times ticket-key-rotation " + period
@@ -76,6 +81,6 @@ public record Rotation(Duration period, Duration lifetime) {
      */
     private static long retainedEpochs(Duration period, Duration lifetime) {
         long p = period.toMillis();
-        return (lifetime.toMillis() + p - 1) / p;
+        return Math.ceilDiv(lifetime.toMillis(), p);
     }
 }

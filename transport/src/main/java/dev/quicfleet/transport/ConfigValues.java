@@ -26,14 +26,19 @@ public final class ConfigValues {
         String value = text.trim().toLowerCase(Locale.ROOT);
         Matcher m = DURATION.matcher(value);
         if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            return switch (m.group(2)) {
-                case "ms" -> Duration.ofMillis(n);
-                case "s" -> Duration.ofSeconds(n);
-                case "m" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                default -> Duration.ofDays(n);
-            };
+            try {
+                long n = Long.parseLong(m.group(1));
+                return switch (m.group(2)) {
+                    case "ms" -> Duration.ofMillis(n);
+                    case "s" -> Duration.ofSeconds(n);
+                    case "m" -> Duration.ofMinutes(n);
+                    case "h" -> Duration.ofHours(n);
+                    default -> Duration.ofDays(n);
+                };
+            } catch (ArithmeticException | NumberFormatException tooLong) { // found by ConfigValuesFuzzTest
+                throw new IllegalArgumentException(key + ": " + text
+                        + " (expected: a duration such as 500ms, 30s, 5m, 1h or PT30S, below 292 billion years)");
+            }
         }
         try {
             return Duration.parse(text.trim().toUpperCase(Locale.ROOT));
@@ -50,7 +55,12 @@ public final class ConfigValues {
             throw new IllegalArgumentException(key + ": " + text
                     + " (expected: a byte size such as 65536, 64k, 16MiB or 1g)");
         }
-        long n = Long.parseLong(m.group(1));
+        long n;
+        try {
+            n = Long.parseLong(m.group(1));
+        } catch (NumberFormatException tooLong) { // found by ConfigValuesFuzzTest
+            throw new IllegalArgumentException(key + ": " + text + " (expected: a size below 8 EiB)");
+        }
         int shift = switch (m.group(2)) {
             case "", "b" -> 0;
             case "k", "kb", "kib" -> 10;
@@ -65,7 +75,9 @@ public final class ConfigValues {
 
     /** Formats a duration the way {@link #duration} reads it. */
     public static String format(Duration d) {
-        if (d.toMillis() % 1000 != 0) {
+        // toMillis() overflows past 292 million years (PT9223372036854775S is a valid ISO duration)
+        long max = Long.MAX_VALUE / 1000;
+        if (d.toMillisPart() != 0 && d.getSeconds() > -max && d.getSeconds() < max) {
             return d.toMillis() + "ms";
         }
         long s = d.toSeconds();
