@@ -42,6 +42,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class H3Client implements AutoCloseable {
 
+    /**
+     * How often {@link #send} sends a request again after a GOAWAY refused it: a server that refuses it on a new
+     * connection too is going away for good.
+     */
+    static final int GOAWAY_RETRIES = 3;
+
     private final Transport transport;
     private final EventLoopGroup group;
     private final QuicSslContext ssl;
@@ -144,12 +150,25 @@ public final class H3Client implements AutoCloseable {
         return connection;
     }
 
-    /** Sends {@code request} on the pooled connection to its server, opening one if needed. */
+    /**
+     * Sends {@code request} on the pooled connection to its server, opening one if needed. After the server sent
+     * GOAWAY on that connection, new requests go to a new one, and a request the GOAWAY refused (not processed, RFC
+     * 9114 §5.2) is sent again there, up to {@value #GOAWAY_RETRIES} times.
+     */
     public <T> CompletableFuture<H3Response<T>> send(H3Request request, BodyHandler<T> handler) {
+        return send(request, handler, GOAWAY_RETRIES);
+    }
+
+    private <T> CompletableFuture<H3Response<T>> send(H3Request request, BodyHandler<T> handler, int retries) {
         String origin = request.uri().getHost() + ":" + request.port();
         H3Connection c = pool.compute(origin, (k, existing) -> existing != null && existing.isOpen() ? existing
                 : open(request.uri().getHost(), request.port()));
-        return c.send(request, handler);
+        // Async: the failure completes on the event loop, and opening a connection resolves the host name.
+        return c.send(request, handler).exceptionallyComposeAsync(e -> {
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            return cause instanceof H3GoAwayException && retries > 0 ? send(request, handler, retries - 1)
+                    : CompletableFuture.failedFuture(cause);
+        });
     }
 
     /** {@link #send}, waiting for the response (for a streamed body: its head) and unwrapping the failure. */
