@@ -218,6 +218,7 @@ final class LoadRun {
             answered.countDown();
             openAndHold(toOpen, answered, held);
         });
+        c.start();
     }
 
 
@@ -228,6 +229,7 @@ final class LoadRun {
         synchronized H3Connection connection() {
             if (connection == null || !connection.isOpen()) {
                 connection = openConnection();
+                connection.start();
             }
             return connection;
         }
@@ -243,9 +245,11 @@ final class LoadRun {
         }
     }
 
+    /** A new connection, counted; the caller {@link H3Connection#start() starts} it, after queueing its request. */
     private H3Connection openConnection() {
         long t = System.nanoTime();
-        H3Connection c = client.open(settings.address(), settings.request().uri().getHost(), settings.request().port());
+        H3Connection c = client.prepare(settings.address(), settings.request().uri().getHost(),
+                settings.request().port());
         open.incrementAndGet();
         c.closeFuture().whenComplete((v, e) -> open.decrementAndGet());
         c.goAway().thenRun(goAways::increment);
@@ -311,6 +315,7 @@ final class LoadRun {
 
     private void sendOnNewConnection(long t, int retries) {
         H3Connection c = openConnection();
+        // Queued before the handshake starts, so it goes out as 0-RTT when the ticket allows (see prepare).
         c.send(settings.request(), BodyHandler.discarding()).whenComplete((r, e) -> {
             boolean again = retries > 0 && refusedByGoAway(e);
             if (again) {
@@ -327,6 +332,7 @@ final class LoadRun {
                 }
             });
         });
+        c.start();
     }
 
     private static boolean refusedByGoAway(Throwable failure) {
