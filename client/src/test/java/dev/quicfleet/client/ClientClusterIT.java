@@ -16,6 +16,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -73,6 +75,8 @@ class ClientClusterIT {
                 }, runnable -> Thread.ofPlatform().daemon().name("library-client").start(runnable));
                 try {
                     awaitCount(done, 10, Duration.ofSeconds(30), "library requests before the reload");
+                    // h3load's JVM starts slowly on a busy machine: its connections must be up before the reload
+                    awaitProgress(err, h3load, Duration.ofSeconds(60));
                     cluster.reload();
                     assertThat(cluster.awaitStderr(l -> l.contains("previous worker pid") && l.contains("exited"),
                             Duration.ofSeconds(120))).as("the old worker exited after the reload; log:\n%s",
@@ -103,8 +107,9 @@ class ClientClusterIT {
             assertThat(report.at("/requests/failed").asLong()).as(stderr).isZero();
             assertThat(report.at("/statusCodes/200").asLong()).isEqualTo(report.at("/requests/done").asLong())
                     .isPositive();
-            // both connections got GOAWAY from the old worker, and two new ones took over
-            assertThat(report.at("/goAways").asLong()).isEqualTo(2);
+            // both connections got GOAWAY from the old worker (one begun during its drain may get one too), and new
+            // ones took over
+            assertThat(report.at("/goAways").asLong()).isGreaterThanOrEqualTo(2);
             assertThat(report.at("/handshakes/total").asLong()).isGreaterThanOrEqualTo(4);
             // the new worker served h3load after the reload: its counters started at 0
             double served = ClientTestCluster.sum(cluster.scrape(), "quicfleet_http_requests_total",
@@ -159,6 +164,25 @@ class ClientClusterIT {
             } else if (failures.size() == 10) {
                 failures.add("and more");
             }
+        }
+    }
+
+    /** Waits (bounded) until h3load's progress line (on stderr, once a second) counts a finished request. */
+    private static void awaitProgress(Path stderr, Process h3load, Duration timeout) throws Exception {
+        Pattern progress = Pattern.compile("^progress: +[0-9.]+s ([0-9]+) done");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            for (String line : Files.readAllLines(stderr, StandardCharsets.UTF_8)) {
+                Matcher m = progress.matcher(line);
+                if (m.find() && Long.parseLong(m.group(1)) > 0) {
+                    return;
+                }
+            }
+            if (System.nanoTime() > deadline || !h3load.isAlive()) {
+                throw new AssertionError("h3load answered no request within " + timeout + "; stderr:\n"
+                        + Files.readString(stderr, StandardCharsets.UTF_8));
+            }
+            TimeUnit.MILLISECONDS.sleep(100);
         }
     }
 
