@@ -44,6 +44,7 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
     private ScheduledFuture<?> timeout;
     private volatile boolean finished;
     private boolean sentEarly;
+    private long streamId = -1;
     private final List<Map.Entry<String, String>> trailers = new ArrayList<>();
 
     Exchange(H3Connection connection, H3Request request, BodyHandler.Sink<T> sink) {
@@ -75,6 +76,15 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
         this.sentEarly = early;
     }
 
+    /** The request stream's id, -1 until the stream exists. */
+    long streamId() {
+        return streamId;
+    }
+
+    void streamId(long id) {
+        this.streamId = id;
+    }
+
     void scheduleTimeout(EventLoop loop) {
         timeout = loop.schedule(() -> fail(new H3TimeoutException("no complete response from " + connection.peer()
                 + " for " + request.method() + " " + request.path() + " within "
@@ -90,6 +100,11 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        if (finished) {
+            // failed before its stream was ready (e.g. refused by a GOAWAY): send nothing
+            ((QuicStreamChannel) ctx.channel()).shutdown(H3_REQUEST_CANCELLED).addListener(f -> ctx.close());
+            return;
+        }
         writeRequest((QuicStreamChannel) ctx.channel());
         ctx.read();
         ctx.fireChannelActive();

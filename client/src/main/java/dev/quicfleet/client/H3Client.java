@@ -42,6 +42,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class H3Client implements AutoCloseable {
 
+    /**
+     * How often {@link #send} sends a request again after a GOAWAY refused it: a server that refuses it on a new
+     * connection too is going away for good.
+     */
+    static final int GOAWAY_RETRIES = 3;
+
     private final Transport transport;
     private final EventLoopGroup group;
     private final QuicSslContext ssl;
@@ -129,6 +135,19 @@ public final class H3Client implements AutoCloseable {
 
     /** {@link #open(String, int)} to {@code address}, for server name {@code host}. */
     public H3Connection open(InetSocketAddress address, String host, int port) {
+        H3Connection connection = prepare(address, host, port);
+        connection.start();
+        return connection;
+    }
+
+    /**
+     * A new connection that has not started its handshake yet: requests {@link H3Connection#send sent} on it before
+     * {@link H3Connection#start()} are queued on its event loop ahead of the handshake, so they go out as 0-RTT
+     * early data whenever the ticket allows, however late the calling thread runs. With {@link #open}, a caller
+     * whose thread is preempted between open and send (h3load's main thread, on a busy machine: 25-45 ms) can find
+     * the handshake already finished, and its request goes out in 1-RTT.
+     */
+    H3Connection prepare(InetSocketAddress address, String host, int port) {
         int key = NettySessionCache.nextKey();
         boolean offered = false;
         if (sessionCache.available()) {
@@ -140,16 +159,28 @@ public final class H3Client implements AutoCloseable {
         }
         H3Connection connection = new H3Connection(this, host, port, address, key, offered, group.next());
         live.add(connection);
-        connection.start();
         return connection;
     }
 
-    /** Sends {@code request} on the pooled connection to its server, opening one if needed. */
+    /**
+     * Sends {@code request} on the pooled connection to its server, opening one if needed. After the server sent
+     * GOAWAY on that connection, new requests go to a new one, and a request the GOAWAY refused (not processed, RFC
+     * 9114 §5.2) is sent again there, up to {@value #GOAWAY_RETRIES} times.
+     */
     public <T> CompletableFuture<H3Response<T>> send(H3Request request, BodyHandler<T> handler) {
+        return send(request, handler, GOAWAY_RETRIES);
+    }
+
+    private <T> CompletableFuture<H3Response<T>> send(H3Request request, BodyHandler<T> handler, int retries) {
         String origin = request.uri().getHost() + ":" + request.port();
         H3Connection c = pool.compute(origin, (k, existing) -> existing != null && existing.isOpen() ? existing
                 : open(request.uri().getHost(), request.port()));
-        return c.send(request, handler);
+        // Async: the failure completes on the event loop, and opening a connection resolves the host name.
+        return c.send(request, handler).exceptionallyComposeAsync(e -> {
+            Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            return cause instanceof H3GoAwayException && retries > 0 ? send(request, handler, retries - 1)
+                    : CompletableFuture.failedFuture(cause);
+        });
     }
 
     /** {@link #send}, waiting for the response (for a streamed body: its head) and unwrapping the failure. */

@@ -7,11 +7,13 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http3.DefaultHttp3UnknownFrame;
 import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ClientConnectionHandler;
+import io.netty.handler.codec.http3.Http3GoAwayFrame;
 import io.netty.handler.codec.quic.QLogConfiguration;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicChannelOption;
@@ -25,6 +27,7 @@ import io.netty.handler.codec.quic.QuicStreamLimitChangedEvent;
 import io.netty.handler.codec.quic.QuicStreamType;
 import io.netty.handler.codec.quic.QuicTransportError;
 import io.netty.handler.codec.quic.SslEarlyDataReadyEvent;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
@@ -67,6 +70,12 @@ public final class H3Connection implements AutoCloseable {
      */
     private static final int UDP_RECEIVE_BUFFER = 4 << 20;
 
+    /** HTTP/3's "no error" (RFC 9114 §8.1): the code of a CONNECTION_CLOSE that ends a connection we are done with. */
+    static final int H3_NO_ERROR = 0x100;
+
+    /** The longest a closing connection waits for its CONNECTION_CLOSE to leave the UDP socket before closing it. */
+    private static final Duration CLOSE_FLUSH_BOUND = Duration.ofMillis(200);
+
     private final H3Client client;
     private final String host;
     private final int port;
@@ -77,6 +86,7 @@ public final class H3Connection implements AutoCloseable {
     private final CompletableFuture<H3Connection> ready = new CompletableFuture<>();
     private final CompletableFuture<H3Connection> handshake = new CompletableFuture<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    private final CompletableFuture<Long> goAway = new CompletableFuture<>();
     private final long startNanos = System.nanoTime();
 
     // event-loop state
@@ -89,6 +99,8 @@ public final class H3Connection implements AutoCloseable {
     private boolean wroteEarly;
     private boolean earlyReady;
     private String peerClose;
+    /** The smallest stream id of the server's GOAWAY frames (-1: none came): streams from it on are not served. */
+    private long goAwayId = -1;
 
     // facts, written once on the event loop when the handshake finishes
     private volatile boolean handshakeDone;
@@ -98,6 +110,7 @@ public final class H3Connection implements AutoCloseable {
     private volatile String tlsProtocol;
     private volatile String cipherSuite;
     private volatile String alpn;
+    private volatile boolean goAwayReceived;
 
     H3Connection(H3Client client, String host, int port, InetSocketAddress address, int sessionKey,
                  boolean offeredTicket, EventLoop loop) {
@@ -159,7 +172,10 @@ public final class H3Connection implements AutoCloseable {
                         @Override
                         protected void initChannel(QuicChannel ch) {
                             quic = ch;
-                            ch.pipeline().addLast(new Http3ClientConnectionHandler(), new Events());
+                            // The same as new Http3ClientConnectionHandler(), plus a handler that sees the server's
+                            // control frames: Netty notes a GOAWAY but still opens new request streams after it.
+                            ch.pipeline().addLast(new Http3ClientConnectionHandler(new ControlFrames(), null, null,
+                                    null, true), new Events());
                         }
                     })
                     .remoteAddress(address);
@@ -239,14 +255,30 @@ public final class H3Connection implements AutoCloseable {
 
     private void closeChannels() {
         if (quic != null && quic.isOpen()) {
-            quic.close(true, 0x100, Unpooled.EMPTY_BUFFER);
+            quic.close(true, H3_NO_ERROR, Unpooled.EMPTY_BUFFER);
         }
         if (udp != null && udp.isRegistered()) {
             ChannelFuture f = quic != null ? quic.closeFuture() : udp.newSucceededFuture();
-            f.addListener(x -> udp.close().addListener(y -> finished()));
+            f.addListener(x -> closeUdpWhenFlushed(System.nanoTime() + CLOSE_FLUSH_BOUND.toNanos()));
         } else {
             finished();
         }
+    }
+
+    /**
+     * Closes the UDP socket once the datagrams queued on it have left, at most until {@code deadlineNanos}. When
+     * the QuicChannel's close completes, its last datagrams, the CONNECTION_CLOSE among them, are still queued on this
+     * socket (3 of them after each request of a --new-connection-per-request run, on io_uring), and closing the socket
+     * at once dropped them: the server never heard of the close and kept every connection until its idle timeout
+     * (26,613 open after one benchmark's handshake runs).
+     */
+    private void closeUdpWhenFlushed(long deadlineNanos) {
+        ChannelOutboundBuffer out = udp.unsafe().outboundBuffer();
+        if (udp.isOpen() && out != null && !out.isEmpty() && System.nanoTime() < deadlineNanos) {
+            loop.schedule(() -> closeUdpWhenFlushed(deadlineNanos), 1, TimeUnit.MILLISECONDS);
+            return;
+        }
+        udp.close().addListener(y -> finished());
     }
 
     private void finished() {
@@ -275,6 +307,11 @@ public final class H3Connection implements AutoCloseable {
     }
 
     private void submit(Exchange<?> exchange) {
+        // GOAWAY first: a request sent before it arrived may get here after the connection closed because of it.
+        if (goAwayId >= 0) {
+            exchange.fail(goAwayRefused(exchange));
+            return;
+        }
         if (closeCause != null) {
             exchange.fail(closeCause);
             return;
@@ -288,7 +325,7 @@ public final class H3Connection implements AutoCloseable {
 
     /** Opens streams for waiting exchanges while the server's stream limit allows. */
     void drain() {
-        if (quic == null || closeCause != null || (!handshakeDone && !earlyReady)) {
+        if (quic == null || closeCause != null || goAwayId >= 0 || (!handshakeDone && !earlyReady)) {
             return;
         }
         while (!waiting.isEmpty()) {
@@ -312,12 +349,17 @@ public final class H3Connection implements AutoCloseable {
                 continue;
             }
             active.add(exchange);
+            if (stream.isSuccess()) {
+                exchange.streamId(stream.getNow().streamId());
+            }
             if (early) {
                 wroteEarly = true;
                 exchange.sentEarly(true);
             }
-            stream.addListener(f -> {
-                if (!f.isSuccess()) {
+            stream.addListener((Future<QuicStreamChannel> f) -> {
+                if (f.isSuccess()) {
+                    exchange.streamId(f.getNow().streamId());
+                } else {
                     active.remove(exchange);
                     exchange.fail(new H3ProtocolException("cannot open a request stream to " + peer() + ": "
                             + f.cause().getMessage(), f.cause()));
@@ -334,7 +376,48 @@ public final class H3Connection implements AutoCloseable {
     /** Called by an exchange when it ends, on the event loop. */
     void done(Exchange<?> exchange) {
         active.remove(exchange);
-        drain();
+        if (goAwayId >= 0) {
+            closeIfDrained();
+        } else {
+            drain();
+        }
+    }
+
+    /**
+     * The server sent GOAWAY (RFC 9114 §5.2), on the event loop: no new request stream on this connection. Requests
+     * still waiting for a stream, and those on streams from {@code id} on, which the server will not process, fail
+     * with {@link H3GoAwayException} (safe to send again on a new connection); those below {@code id} finish. Then
+     * the connection is closed: the server wants it gone, and nothing else will use it.
+     */
+    private void onGoAway(long id) {
+        goAwayId = goAwayId < 0 ? id : Math.min(goAwayId, id);
+        goAwayReceived = true;
+        goAway.complete(goAwayId);
+        Exchange<?> e;
+        while ((e = waiting.pollFirst()) != null) {
+            e.fail(goAwayRefused(e));
+        }
+        for (Exchange<?> a : Set.copyOf(active)) {
+            // -1: the stream is not created yet, so its id will be higher still
+            if (a.streamId() < 0 || a.streamId() >= goAwayId) {
+                a.fail(goAwayRefused(a));
+            }
+        }
+        closeIfDrained();
+    }
+
+    private H3GoAwayException goAwayRefused(Exchange<?> exchange) {
+        return new H3GoAwayException(exchange.request().method() + " " + exchange.request().path() + " not processed: "
+                + peer() + " sent GOAWAY (stream " + goAwayId + " and later are not served); send it again on a new "
+                + "connection", goAwayId);
+    }
+
+    /** After a GOAWAY: closes the connection (H3_NO_ERROR) once its last request has ended. */
+    private void closeIfDrained() {
+        if (active.isEmpty() && waiting.isEmpty() && closeCause == null) {
+            fail(new H3StreamResetException("connection to " + peer() + " closed by the client after the server's "
+                    + "GOAWAY", -1));
+        }
     }
 
     /** The failure that ends in-flight exchanges when the QUIC connection goes away. */
@@ -478,9 +561,25 @@ public final class H3Connection implements AutoCloseable {
         return n < 0 ? null : Duration.ofNanos(n);
     }
 
-    /** Whether the connection still takes requests. */
+    /**
+     * Whether the connection still takes requests: false once it is closed, or once the server sent GOAWAY (then
+     * requests already on it below the GOAWAY's stream id still finish, and it closes after the last).
+     */
     public boolean isOpen() {
-        return !closed.isDone() && closeCause == null && (quic == null || quic.isOpen());
+        return !closed.isDone() && closeCause == null && !goAwayReceived && (quic == null || quic.isOpen());
+    }
+
+    /** Whether the server sent GOAWAY on this connection (RFC 9114 §5.2): it takes no new requests. */
+    public boolean goAwayReceived() {
+        return goAwayReceived;
+    }
+
+    /**
+     * Completes with the stream id of the server's first GOAWAY when it arrives (before the requests it refuses
+     * fail); never completes if the connection ends without one.
+     */
+    public CompletableFuture<Long> goAway() {
+        return goAway;
     }
 
     /** Why the connection closed or failed (the client closing it is a cause too), or null while it is open. */
@@ -603,6 +702,29 @@ public final class H3Connection implements AutoCloseable {
             if (!handshakeDone) {
                 fail(connectFailure(cause));
             }
+        }
+    }
+
+    /**
+     * Frames of the server's control stream (SETTINGS, GOAWAY, unknown types), after Netty validated them; this
+     * handler is their last stop, so it releases them.
+     */
+    private final class ControlFrames extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http3GoAwayFrame goAway) {
+                    onGoAway(goAway.id());
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // A control-stream error: Netty closes the connection with the HTTP/3 error, and the exchanges learn of it
+            // from there; this only keeps the exception from reaching the pipeline's tail (a log line).
         }
     }
 

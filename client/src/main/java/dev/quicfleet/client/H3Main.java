@@ -151,10 +151,24 @@ public final class H3Main implements Callable<Integer> {
                 err.println("warning: session resumption is unavailable with this Netty version: "
                         + NettySessionCache.unavailabilityCause());
             }
-            // Sent before the handshake starts, so it can go out as 0-RTT early data.
-            H3Connection connection = client.open(uri.getHost(), request.build().port());
-            H3Response<InputStream> response = H3Client.await(connection.send(request.build(),
-                    BodyHandler.ofInputStream()));
+            H3Connection connection;
+            H3Response<InputStream> response;
+            for (int attempt = 1; ; attempt++) {
+                // Sent before the handshake finishes, so it can go out as 0-RTT early data.
+                connection = client.open(uri.getHost(), request.build().port());
+                try {
+                    response = H3Client.await(connection.send(request.build(), BodyHandler.ofInputStream()));
+                    break;
+                } catch (H3GoAwayException e) {
+                    // Not processed by the server: safe to send again, unless the body was stdin (read already).
+                    if (attempt > H3Client.GOAWAY_RETRIES || "@-".equals(data)) {
+                        throw e;
+                    }
+                    if (verbose) {
+                        err.println("* " + e.getMessage() + "; sending it again on a new connection");
+                    }
+                }
+            }
             if (verbose) {
                 describe(connection, response);
             }
@@ -297,7 +311,7 @@ public final class H3Main implements Callable<Integer> {
             case "connect" -> 7;
             case "timeout" -> 28;
             case "tls" -> 35;
-            case "stream-reset", "protocol" -> 56;
+            case "stream-reset", "protocol", "goaway" -> 56;
             default -> e.getMessage().startsWith("cannot read the request body") ? 26 : 1;
         };
     }

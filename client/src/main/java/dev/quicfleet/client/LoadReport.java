@@ -17,6 +17,7 @@ import org.HdrHistogram.Histogram;
  * @param seconds                  wall time of the run
  * @param finished                 false if the run was cut off waiting for stragglers
  * @param requests                 request counts and rate
+ * @param goAways                  connections on which the server sent GOAWAY (h3load then moved to new ones)
  * @param handshakes               handshake counts and rate, resumed and 0-RTT shares
  * @param latencyMs                request latency, send to last body byte
  * @param handshakeLatencyMs       connection open to handshake done
@@ -29,12 +30,15 @@ import org.HdrHistogram.Histogram;
  */
 public record LoadReport(String url, int connections, int streams, boolean newConnectionPerRequest, boolean resume,
                          boolean earlyData, String priming, double seconds, boolean finished, Requests requests,
-                         Handshakes handshakes, Latency latencyMs, Latency handshakeLatencyMs,
+                         long goAways, Handshakes handshakes, Latency latencyMs, Latency handshakeLatencyMs,
                          Map<String, Long> statusCodes, Map<String, Long> errors, Map<String, String> firstErrors,
                          Cpu cpu, Hold hold) {
 
-    /** Request counts. {@code perSecond} counts responses (any status). */
-    public record Requests(long started, long done, long failed, double perSecond, long bodyBytes) {
+    /**
+     * Request counts. {@code perSecond} counts responses (any status); {@code retried} counts the times a request
+     * was sent again on a new connection because a GOAWAY refused it (not processed by the server, so not failed).
+     */
+    public record Requests(long started, long done, long failed, long retried, double perSecond, long bodyBytes) {
     }
 
     /** Completed handshakes; {@code earlyDataPercent} is the share whose 0-RTT data was accepted. */
@@ -102,6 +106,10 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
         }
         b.append(String.format(Locale.ROOT, "requests: %d started, %d done, %d failed, %d body bytes%n",
                 requests.started(), requests.done(), requests.failed(), requests.bodyBytes()));
+        if (goAways > 0 || requests.retried() > 0) {
+            b.append(String.format(Locale.ROOT, "goaway: %d connections got GOAWAY and were replaced; %d requests "
+                    + "refused by it were sent again on a new connection%n", goAways, requests.retried()));
+        }
         b.append("status codes:");
         if (statusCodes.isEmpty()) {
             b.append(" none");

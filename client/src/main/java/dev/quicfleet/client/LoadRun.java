@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -54,6 +55,8 @@ final class LoadRun {
     private final LongAdder resumed = new LongAdder();
     private final LongAdder earlySent = new LongAdder();
     private final LongAdder earlyAccepted = new LongAdder();
+    private final LongAdder retried = new LongAdder();
+    private final LongAdder goAways = new LongAdder();
     private final AtomicInteger open = new AtomicInteger();
     private final Map<String, LongAdder> errors = new ConcurrentHashMap<>();
     private final Map<String, String> firstErrors = new ConcurrentHashMap<>();
@@ -215,6 +218,7 @@ final class LoadRun {
             answered.countDown();
             openAndHold(toOpen, answered, held);
         });
+        c.start();
     }
 
 
@@ -225,6 +229,7 @@ final class LoadRun {
         synchronized H3Connection connection() {
             if (connection == null || !connection.isOpen()) {
                 connection = openConnection();
+                connection.start();
             }
             return connection;
         }
@@ -240,11 +245,14 @@ final class LoadRun {
         }
     }
 
+    /** A new connection, counted; the caller {@link H3Connection#start() starts} it, after queueing its request. */
     private H3Connection openConnection() {
         long t = System.nanoTime();
-        H3Connection c = client.open(settings.address(), settings.request().uri().getHost(), settings.request().port());
+        H3Connection c = client.prepare(settings.address(), settings.request().uri().getHost(),
+                settings.request().port());
         open.incrementAndGet();
         c.closeFuture().whenComplete((v, e) -> open.decrementAndGet());
+        c.goAway().thenRun(goAways::increment);
         c.handshake().whenComplete((conn, e) -> {
             if (e == null) {
                 handshakes.increment();
@@ -275,10 +283,22 @@ final class LoadRun {
             lanes.countDown();
             return;
         }
-        H3Connection c = slot.connection();
-        long t = System.nanoTime();
         started.increment();
+        send(slot, System.nanoTime(), H3Client.GOAWAY_RETRIES);
+    }
+
+    /**
+     * Sends the lane's request on the slot's connection; a GOAWAY makes the slot open a new connection (the old one
+     * stops taking requests), and a request the GOAWAY refused is sent again there, not counted as failed.
+     */
+    private void send(Slot slot, long t, int retries) {
+        H3Connection c = slot.connection();
         c.send(settings.request(), BodyHandler.discarding()).whenComplete((r, e) -> {
+            if (retries > 0 && refusedByGoAway(e)) {
+                retried.increment();
+                send(slot, t, retries - 1);
+                return;
+            }
             record(r, e, t);
             next(slot);
         });
@@ -289,13 +309,36 @@ final class LoadRun {
             lanes.countDown();
             return;
         }
-        long t = System.nanoTime();
         started.increment();
+        sendOnNewConnection(System.nanoTime(), H3Client.GOAWAY_RETRIES);
+    }
+
+    private void sendOnNewConnection(long t, int retries) {
         H3Connection c = openConnection();
+        // Queued before the handshake starts, so it goes out as 0-RTT when the ticket allows (see prepare).
         c.send(settings.request(), BodyHandler.discarding()).whenComplete((r, e) -> {
-            record(r, e, t);
-            c.closeAsync().whenComplete((v, x) -> nextOnNewConnection());
+            boolean again = retries > 0 && refusedByGoAway(e);
+            if (again) {
+                retried.increment();
+            } else {
+                record(r, e, t);
+            }
+            // The next connection starts once this one is closed (its CONNECTION_CLOSE sent, its ticket stored).
+            c.closeAsync().whenComplete((v, x) -> {
+                if (again) {
+                    sendOnNewConnection(t, retries - 1);
+                } else {
+                    nextOnNewConnection();
+                }
+            });
         });
+        c.start();
+    }
+
+    private static boolean refusedByGoAway(Throwable failure) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        return cause instanceof H3GoAwayException;
     }
 
     private void record(H3Response<Long> response, Throwable failure, long startNanos) {
@@ -305,7 +348,7 @@ final class LoadRun {
             bytes.add(response.body());
             statuses.computeIfAbsent(response.status(), k -> new LongAdder()).increment();
         } else {
-            Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+            Throwable cause = failure instanceof CompletionException && failure.getCause() != null
                     ? failure.getCause() : failure;
             String kind = cause instanceof H3Exception h3 ? h3.kind() : "other";
             failed.increment();
@@ -371,8 +414,8 @@ final class LoadRun {
         return new LoadReport(settings.request().uri().toString(), settings.connections(), settings.streams(),
                 settings.newConnectionPerRequest(), settings.resume(), settings.earlyData(), primed,
                 Math.round(secs * 1000) / 1000.0, finished,
-                new LoadReport.Requests(started.sum(), responses.sum(), failed.sum(), responses.sum() / secs,
-                        bytes.sum()),
+                new LoadReport.Requests(started.sum(), responses.sum(), failed.sum(), retried.sum(),
+                        responses.sum() / secs, bytes.sum()), goAways.sum(),
                 new LoadReport.Handshakes(hs, hs / secs, resumed.sum(), percent(resumed.sum(), hs), earlySent.sum(),
                         earlyAccepted.sum(), percent(earlyAccepted.sum(), hs)),
                 LoadReport.Latency.of(latency), LoadReport.Latency.of(handshakeLatency), codes, errs,

@@ -42,13 +42,28 @@ final class Gtlsserver implements AutoCloseable {
         run(List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                 "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                 "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString()));
-        int port;
-        try (DatagramSocket probe = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            port = probe.getLocalPort();
+        IllegalStateException taken = null;
+        for (int attempt = 0; attempt < 5; attempt++) {
+            int port;
+            try (DatagramSocket probe = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(),
+                    0))) {
+                port = probe.getLocalPort();
+            }
+            Gtlsserver server = new Gtlsserver(dir, port);
+            try {
+                server.launch();
+                return server;
+            } catch (IllegalStateException e) {
+                server.stop();
+                // Another process took the free port between the probe and gtlsserver's bind (seen with other test
+                // suites running on the machine): try another one.
+                if (!e.getMessage().contains("Could not bind")) {
+                    throw e;
+                }
+                taken = e;
+            }
         }
-        Gtlsserver server = new Gtlsserver(dir, port);
-        server.launch();
-        return server;
+        throw taken;
     }
 
     /** (Re)starts the process on the same port; a restart has new ticket keys, so old tickets no longer resume. */
