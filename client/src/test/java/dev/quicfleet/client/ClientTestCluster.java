@@ -97,6 +97,12 @@ final class ClientTestCluster implements AutoCloseable {
         return process.pid();
     }
 
+    /** The worker pids the supervisor started (its child processes that run the worker jar). */
+    List<Long> workerPids() {
+        return process.descendants().filter(p -> p.info().commandLine().orElse("").contains("quicfleet-worker"))
+                .map(ProcessHandle::pid).toList();
+    }
+
     String stderr() {
         return String.join("\n", stderr);
     }

@@ -1,10 +1,9 @@
-package dev.quicfleet.supervisor;
+package dev.quicfleet.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.quicfleet.client.DelayingUdpRelay;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -51,8 +50,7 @@ class ZeroRttIT {
      */
     @Test
     void anEarlyGetIsAnsweredInTheServersFirstFlightByAnotherWorker() throws Exception {
-        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
-                "--metrics-address", "off");
+        try (ClientTestCluster supervisor = ClientTestCluster.start(tmp, "--workers", "2");
              DelayingUdpRelay relay = DelayingUdpRelay.start(new InetSocketAddress(LOOPBACK, supervisor.port()),
                      Duration.ofMillis(DELAY_MS))) {
             Ticket ticket = ticket(supervisor.port(), "a");
@@ -78,8 +76,8 @@ class ZeroRttIT {
     /** The same GET with {@code --early-data off}: the request waits for the handshake, so it takes 2 RTT. */
     @Test
     void withEarlyDataOffTheSameGetTakesTwoRoundTrips() throws Exception {
-        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "1",
-                "--metrics-address", "off", "--early-data", "off");
+        try (ClientTestCluster supervisor = ClientTestCluster.start(tmp, "--workers", "1",
+                "--early-data", "off");
              DelayingUdpRelay relay = DelayingUdpRelay.start(new InetSocketAddress(LOOPBACK, supervisor.port()),
                      Duration.ofMillis(DELAY_MS))) {
             Ticket ticket = ticket(supervisor.port(), "off");
@@ -101,8 +99,7 @@ class ZeroRttIT {
      */
     @Test
     void aRequestSentAfterTheHandshakeIsNotEarlyEvenWhenTheOfferWasAccepted() throws Exception {
-        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "1",
-                "--metrics-address", "127.0.0.1:0")) {
+        try (ClientTestCluster supervisor = ClientTestCluster.start(tmp, "--workers", "1")) {
             Ticket ticket = ticket(supervisor.port(), "late");
             Run late = gtlsclient(supervisor.port(), ticket.copy("late"), List.of("--disable-early-data"), "/whoami",
                     "late");
@@ -116,7 +113,7 @@ class ZeroRttIT {
             assertThat(early.body.get("earlyData").asBoolean()).as(early.body.toString()).isTrue();
             assertThat(earlyRequests(supervisor)).as("early requests counted").isEqualTo(1);
             // the datagram of a reserved version that surfaced the early request is the codec's, never answered
-            assertThat(SupervisorProcess.sum(supervisor.scrape(), "quicfleet_quic_version_negotiations_total"))
+            assertThat(ClientTestCluster.sum(supervisor.scrape(), "quicfleet_quic_version_negotiations_total"))
                     .as("Version Negotiation packets sent").isZero();
         }
     }
@@ -128,8 +125,7 @@ class ZeroRttIT {
      */
     @Test
     void resumptionsRightAfterReadyAndRightAfterARespawnAllUseZeroRtt() throws Exception {
-        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
-                "--metrics-address", "off")) {
+        try (ClientTestCluster supervisor = ClientTestCluster.start(tmp, "--workers", "2")) {
             Ticket ticket = ticket(supervisor.port(), "ready");
             assertEveryResumptionIsEarly(supervisor, ticket, "ready", -1);
 
@@ -148,7 +144,7 @@ class ZeroRttIT {
         }
     }
 
-    private void assertEveryResumptionIsEarly(SupervisorProcess supervisor, Ticket ticket, String name, int mustReach)
+    private void assertEveryResumptionIsEarly(ClientTestCluster supervisor, Ticket ticket, String name, int mustReach)
             throws Exception {
         List<Integer> slots = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
@@ -164,23 +160,23 @@ class ZeroRttIT {
         }
     }
 
-    private static long readyLines(SupervisorProcess supervisor, int slot) {
+    private static long readyLines(ClientTestCluster supervisor, int slot) {
         return supervisor.stderr().lines().filter(l -> {
             Matcher m = READY_SLOT.matcher(l);
             return m.find() && Integer.parseInt(m.group(1)) == slot;
         }).count();
     }
 
-    private static int slotOf(SupervisorProcess supervisor, long pid) {
+    private static int slotOf(ClientTestCluster supervisor, long pid) {
         Matcher m = Pattern.compile("slot (\\d+): started worker pid " + pid + "\\b").matcher(supervisor.stderr());
         assertThat(m.find()).as("supervisor log names pid %d:\n%s", pid, supervisor.stderr()).isTrue();
         return Integer.parseInt(m.group(1));
     }
 
-    private static double earlyRequests(SupervisorProcess supervisor) throws Exception {
+    private static double earlyRequests(ClientTestCluster supervisor) throws Exception {
         String scrape = supervisor.scrape();
-        return SupervisorProcess.sum(scrape, "quicfleet_quic_early_data_requests_total", "outcome=\"accepted\"")
-                + SupervisorProcess.sum(scrape, "quicfleet_quic_early_data_requests_total", "outcome=\"deferred\"");
+        return ClientTestCluster.sum(scrape, "quicfleet_quic_early_data_requests_total", "outcome=\"accepted\"")
+                + ClientTestCluster.sum(scrape, "quicfleet_quic_early_data_requests_total", "outcome=\"deferred\"");
     }
 
     /** A session ticket and transport parameters from one full handshake, and the slot that issued it. */
