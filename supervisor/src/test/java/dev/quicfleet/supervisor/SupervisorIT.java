@@ -232,6 +232,37 @@ class SupervisorIT {
         }
     }
 
+    /**
+     * One cluster per port: a second supervisor on a port in use, with its own control socket and shared map, exits 2
+     * with one line instead of silently taking half the traffic through SO_REUSEPORT; so does a supervisor on a port
+     * that another process of this user holds with SO_REUSEPORT. The first cluster keeps serving.
+     */
+    @Test
+    void aSecondSupervisorOnThePortExitsTwoWithOneLine() throws Exception {
+        try (SupervisorProcess first = SupervisorProcess.start(tmp, "--workers", "1", "--metrics-address", "off")) {
+            Path second = Files.createDirectories(tmp.resolve("second"));
+            try (SupervisorProcess other = SupervisorProcess.launch(second, "--workers", "1", "--metrics-address",
+                    "off", "--port", Integer.toString(first.port()), "--shm-path", second.resolve("shm").toString())) {
+                assertThat(other.awaitExit(Duration.ofSeconds(60))).as(other.stderr()).isEqualTo(2);
+                List<String> errors = other.stderr().lines().filter(l -> l.startsWith("error:")).toList();
+                assertThat(errors).as(other.stderr()).singleElement().asString().startsWith("error: port "
+                        + first.port() + " is in use by another quicfleet cluster (supervisor pid " + first.pid())
+                        .contains("stop that supervisor", "or choose another --port");
+                assertThat(other.workerPids()).isEmpty();
+            }
+            assertThat(get(client(HttpClient.Version.HTTP_2), first.port(), "/healthz").statusCode()).isEqualTo(200);
+            assertThat(ProcessHandle.of(first.pid()).map(ProcessHandle::isAlive)).contains(true);
+        }
+        try (java.nio.channels.DatagramChannel reusePort = java.nio.channels.DatagramChannel.open()) {
+            reusePort.setOption(java.net.StandardSocketOptions.SO_REUSEPORT, true);
+            reusePort.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            int port = ((InetSocketAddress) reusePort.getLocalAddress()).getPort();
+            assertFails(List.of("--workers", "1", "--port", Integer.toString(port)),
+                    "error: failed to bind UDP 127.0.0.1:" + port + ": address already in use (another process holds "
+                    + "this port: stop it or choose another --port)");
+        }
+    }
+
     @Test
     void jsonLogsAreOneObjectPerLineTaggedWithTheirProcess() throws Exception {
         try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2", "--log-format", "json")) {
