@@ -63,6 +63,17 @@ public final class MeterNames {
     public static final String WORKER_RESTARTS = PREFIX + ".worker.restarts";
     /** Counter of TLS ticket key rotations: {@code quicfleet_tls_ticket_key_rotations_total}. */
     public static final String TLS_TICKET_KEY_ROTATIONS = PREFIX + ".tls.ticket.key.rotations";
+    /**
+     * Gauge of the seconds since the ticket key that encrypts new tickets became current, as last published:
+     * {@code quicfleet_tls_ticket_key_age_seconds}. Below the rotation period while rotation works; above it, rotation
+     * has stopped.
+     */
+    public static final String TLS_TICKET_KEY_AGE = PREFIX + ".tls.ticket.key.age";
+    /**
+     * Counter of shared-map generations replaced because the file was damaged (or a lock wedged), by {@link #REASON}:
+     * {@code quicfleet_shm_replaced_total}.
+     */
+    public static final String SHM_REPLACED = PREFIX + ".shm.replaced";
     /** Counter of failed worker scrapes by {@link #WORKER}: {@code quicfleet_scrape_errors_total}. */
     public static final String SCRAPE_ERRORS = PREFIX + ".scrape.errors";
 

@@ -7,7 +7,10 @@ import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -32,6 +35,18 @@ public final class SupervisorMetrics implements AutoCloseable {
     /** Indexed by slot. */
     private final Counter[] scrapeErrors;
     private final Counter ticketKeyRotations;
+    /** Indexed by the position of the reason in {@link #SHM_REPLACED_REASONS}. */
+    private final Counter[] shmReplaced;
+    /** Nanos ({@link System#nanoTime()}) when the published encrypting key became current; unset until published. */
+    private final AtomicLong ticketKeyCurrentSince = new AtomicLong();
+    private volatile boolean ticketKeyPublished;
+
+    /**
+     * The {@value MeterNames#REASON} values of {@value MeterNames#SHM_REPLACED}, all registered at 0 (the names of
+     * {@code dev.quicfleet.ticketcache.MapDamage}, which this module does not depend on).
+     */
+    public static final List<String> SHM_REPLACED_REASONS = List.of("truncated", "overwritten", "deleted",
+            "replaced", "wedged");
 
     /**
      * Creates the registry and every supervisor meter.
@@ -63,6 +78,19 @@ public final class SupervisorMetrics implements AutoCloseable {
         ticketKeyRotations = Counter.builder(MeterNames.TLS_TICKET_KEY_ROTATIONS)
                 .description("TLS session ticket key rotations")
                 .register(registry);
+        Gauge.builder(MeterNames.TLS_TICKET_KEY_AGE, this, SupervisorMetrics::ticketKeyAgeSeconds)
+                .description("Seconds since the TLS ticket key that encrypts new tickets became current, as last "
+                        + "published to the workers; above the rotation period, rotation has stopped")
+                .baseUnit("seconds")
+                .strongReference(true)
+                .register(registry);
+        shmReplaced = new Counter[SHM_REPLACED_REASONS.size()];
+        for (int i = 0; i < shmReplaced.length; i++) {
+            shmReplaced[i] = Counter.builder(MeterNames.SHM_REPLACED)
+                    .description("Shared-map generations replaced by a new one, by what was wrong with the file")
+                    .tag(MeterNames.REASON, SHM_REPLACED_REASONS.get(i))
+                    .register(registry);
+        }
         RestartReason[] reasons = RestartReason.values();
         restarts = new Counter[workers][reasons.length];
         scrapeErrors = new Counter[workers];
@@ -112,6 +140,37 @@ public final class SupervisorMetrics implements AutoCloseable {
     /** The TLS ticket keys were rotated. */
     public void ticketKeyRotated() {
         ticketKeyRotations.increment();
+    }
+
+    /**
+     * The ticket keys were published; the encrypting key became current {@code age} ago (the start of its epoch).
+     * The age gauge grows from there until the next call with a younger key.
+     */
+    public void ticketKeyPublished(java.time.Duration age) {
+        ticketKeyCurrentSince.set(System.nanoTime() - age.toNanos());
+        ticketKeyPublished = true;
+    }
+
+    /**
+     * The shared map was replaced by a new generation because of {@code reason}, one of
+     * {@link #SHM_REPLACED_REASONS}.
+     *
+     * @throws IllegalArgumentException for another reason
+     */
+    public void shmReplaced(String reason) {
+        int index = SHM_REPLACED_REASONS.indexOf(reason);
+        if (index < 0) {
+            throw new IllegalArgumentException("reason: " + reason + " (expected: one of " + SHM_REPLACED_REASONS
+                    + ")");
+        }
+        shmReplaced[index].increment();
+    }
+
+    private double ticketKeyAgeSeconds() {
+        if (!ticketKeyPublished) {
+            return Double.NaN;
+        }
+        return (System.nanoTime() - ticketKeyCurrentSince.get()) / (double) TimeUnit.SECONDS.toNanos(1);
     }
 
     /** A cluster scrape got nothing, or not everything, from the worker in {@code slot}. */

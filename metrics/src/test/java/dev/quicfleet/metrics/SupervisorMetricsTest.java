@@ -48,6 +48,27 @@ class SupervisorMetricsTest {
     }
 
     @Test
+    void ticketKeyAgeGrowsFromTheEpochStartAndShmReplacementsAreCountedByReason() {
+        String before = scrape(null);
+        assertWellFormed(before, false);
+        assertThat(samples(before, "quicfleet_shm_replaced_total")).hasSize(5)
+                .allMatch(line -> line.endsWith(" 0.0"));
+
+        metrics.ticketKeyPublished(java.time.Duration.ofSeconds(5));
+        metrics.shmReplaced("truncated");
+
+        String text = scrape(null);
+        assertWellFormed(text, false);
+        assertThat(text).contains("# TYPE quicfleet_tls_ticket_key_age_seconds gauge\n",
+                                  "# TYPE quicfleet_shm_replaced_total counter\n");
+        assertThat(value(text, "quicfleet_tls_ticket_key_age_seconds")).isBetween(5.0, 60.0);
+        assertThat(value(text, "quicfleet_shm_replaced_total{reason=\"truncated\"}")).isEqualTo(1);
+        assertThat(value(text, "quicfleet_shm_replaced_total{reason=\"wedged\"}")).isZero();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> metrics.shmReplaced("gone"))
+                .hasMessageStartingWith("reason: gone (expected: one of [truncated,");
+    }
+
+    @Test
     void everySlotAndReasonIsExportedBeforeItsFirstRestart() {
         String text = scrape(null);
 

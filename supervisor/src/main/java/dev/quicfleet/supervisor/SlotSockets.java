@@ -96,6 +96,32 @@ final class SlotSockets implements AutoCloseable {
         return new SlotSockets(List.copyOf(slots), actualPort);
     }
 
+    /**
+     * Binds {@code address:port} once without {@code SO_REUSEPORT}, UDP then TCP, and closes the sockets again: this
+     * fails while any other socket holds the port, even one with {@code SO_REUSEPORT} of this user (which the real
+     * bind would join silently).
+     *
+     * @throws BindFailure with the same message as a failed bind
+     */
+    static void probe(InetAddress address, int port) {
+        Epoll.ensureAvailability();
+        Socket udp = null;
+        Socket tcp = null;
+        try {
+            udp = Socket.newSocketDgram();
+            bind(udp, "UDP", new InetSocketAddress(address, port));
+            tcp = Socket.newSocketStream();
+            // Connections of an earlier run in TIME_WAIT must not look like a listener: only a listener conflicts.
+            tcp.setReuseAddress(true);
+            bind(tcp, "TCP", new InetSocketAddress(address, port));
+        } catch (IOException e) {
+            throw new BindFailure(e.getMessage(), e);
+        } finally {
+            closeQuietly(udp);
+            closeQuietly(tcp);
+        }
+    }
+
     private static void bind(Socket socket, String protocol, InetSocketAddress address) throws IOException {
         try {
             socket.bind(address);

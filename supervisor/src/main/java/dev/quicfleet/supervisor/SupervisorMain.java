@@ -234,9 +234,25 @@ public final class SupervisorMain {
         SupervisorConfig config = given;
         org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(SupervisorMain.class);
         SlotSockets sockets;
+        PortLock portLock = null;
         try {
+            // One cluster per port: SO_REUSEPORT would let a second one share it silently (see PortLock).
+            if (config.port() != 0) {
+                portLock = PortLock.acquire(config.address(), config.port(), true);
+            }
             sockets = SlotSockets.bind(config.address(), config.port(), config.workers(), 4096, 4 << 20);
+            if (portLock == null) {
+                try {
+                    portLock = PortLock.acquire(config.address(), sockets.port(), false);
+                } catch (SlotSockets.BindFailure e) {
+                    sockets.close();
+                    throw e;
+                }
+            }
         } catch (SlotSockets.BindFailure e) {
+            if (portLock != null) {
+                portLock.close();
+            }
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
         }
@@ -263,6 +279,7 @@ public final class SupervisorMain {
                     message -> supervisor[0].post(new Supervisor.Event.Control(message)));
         } catch (IOException e) {
             sockets.close();
+            portLock.close();
             err.println("error: " + e.getMessage());
             return EXIT_CONFIG;
         }
@@ -275,6 +292,7 @@ public final class SupervisorMain {
             } catch (IOException | RuntimeException e) {
                 control.close();
                 sockets.close();
+                portLock.close();
                 err.println("error: shared ticket keys: " + e.getMessage());
                 return EXIT_CONFIG;
             }
@@ -312,6 +330,7 @@ public final class SupervisorMain {
             }
             control.close();
             sockets.close();
+            portLock.close();
             metrics.close();
         }
     }

@@ -11,6 +11,8 @@ import dev.quicfleet.ticketcache.SharedSecretsOwner;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -22,6 +24,12 @@ import org.slf4j.LoggerFactory;
  * The supervisor's side of the shared ticket cache: creates the shared map before any worker starts, publishes the
  * ticket-key schedule (random keys, kept across a supervisor restart) and keeps it current as the rotation moves on,
  * and sweeps expired replay records. Workers only read. Runs on a timer thread of its own, never on an event loop.
+ *
+ * <p>Every tick first checks the map file without touching the mapping ({@link SharedSecretsOwner#check()}): a file
+ * that was truncated, overwritten or removed is replaced by a new generation, said once in a WARN line and counted in
+ * {@code quicfleet_shm_replaced_total}. A tick never ends the timer, whatever it throws: rotation that stops would
+ * be silent (workers keep encrypting with an old key until it expires). {@code quicfleet_tls_ticket_key_age_seconds}
+ * shows it anyway: it exceeds the rotation period only if publishing has stopped.
  */
 final class TicketKeyPublisher implements AutoCloseable {
 
@@ -36,6 +44,8 @@ final class TicketKeyPublisher implements AutoCloseable {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("quicfleet-ticket-keys").factory());
     private volatile long publishedEpoch = Long.MIN_VALUE;
+    /** Whether the last tick failed (touched by the timer thread only): failures are reported once, not per tick. */
+    private boolean failing;
 
     private TicketKeyPublisher(SharedSecretsConfig config, SharedSecretsOwner owner, KeySource keys,
                                Rotation rotation, Clock clock, SupervisorMetrics metrics) {
@@ -64,6 +74,7 @@ final class TicketKeyPublisher implements AutoCloseable {
             log.info("ticket keys derived from cluster secret {}", clusterSecret.fingerprint());
         }
         TicketKeyPublisher publisher = new TicketKeyPublisher(config, owner, keys, rotation, clock, metrics);
+        owner.onReplaced(damage -> metrics.shmReplaced(damage.kind().tagValue()));
         publisher.publish();
         publisher.timer.scheduleWithFixedDelay(publisher::publishQuietly, 1, 1, TimeUnit.SECONDS);
         publisher.timer.scheduleWithFixedDelay(publisher::sweepQuietly, 30, 30, TimeUnit.SECONDS);
@@ -76,9 +87,11 @@ final class TicketKeyPublisher implements AutoCloseable {
     }
 
     private void publish() throws IOException {
-        KeySchedule schedule = KeySchedule.at(clock.instant(), rotation, keys);
-        owner.publish(schedule);
-        long epoch = rotation.epoch(clock.instant());
+        Instant now = clock.instant();
+        KeySchedule schedule = KeySchedule.at(now, rotation, keys);
+        owner.publish(schedule); // checks the file first and moves to a new generation if it is damaged
+        long epoch = rotation.epoch(now);
+        metrics.ticketKeyPublished(Duration.between(rotation.start(epoch), now));
         if (epoch != publishedEpoch) {
             if (publishedEpoch != Long.MIN_VALUE) {
                 metrics.ticketKeyRotated();
@@ -91,15 +104,25 @@ final class TicketKeyPublisher implements AutoCloseable {
     private void publishQuietly() {
         try {
             publish();
-        } catch (IOException | RuntimeException e) {
-            log.warn("cannot publish ticket keys (workers keep the keys they have): {}", e.toString());
+            if (failing) {
+                failing = false;
+                log.info("ticket keys published again in {}", config.directory());
+            }
+        } catch (Throwable e) {
+            // Errors too: one escaping would cancel this timer for good, and rotation would stop without a word.
+            if (!failing) {
+                failing = true;
+                log.warn("cannot publish ticket keys in {} (workers keep the keys they have; retrying every second, "
+                         + "quicfleet_tls_ticket_key_age_seconds grows): {}", config.directory(), e.toString());
+            }
         }
     }
 
     private void sweepQuietly() {
         try {
             owner.sweep(clock.instant());
-        } catch (IOException | RuntimeException e) {
+        } catch (Throwable e) {
+            // Errors too: the sweep must keep running (see publishQuietly).
             log.warn("cannot sweep the 0-RTT replay register: {}", e.toString());
         }
     }

@@ -3,6 +3,7 @@ package dev.quicfleet.supervisor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +25,14 @@ final class WorkerCommand {
         this.java = ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin",
                 "java").toString());
         this.cpus = Runtime.getRuntime().availableProcessors();
+        try {
+            // HotSpot writes no crash report into a directory that does not exist (it falls back to the working one).
+            Files.createDirectories(stateDir(), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(
+                    "rwx------")));
+        } catch (IOException | UnsupportedOperationException e) {
+            org.slf4j.LoggerFactory.getLogger(WorkerCommand.class).warn("cannot create the state directory {} ({}): "
+                    + "worker crash reports would go to the working directory", stateDir(), e.toString());
+        }
         org.slf4j.LoggerFactory.getLogger(WorkerCommand.class).info("worker JVMs start {}", aotCache()
                 .map(cache -> "with the AOT cache " + cache)
                 .orElse("without an AOT cache (JDK 25+ and ./scripts/supervisor make one)"));
@@ -53,6 +62,8 @@ final class WorkerCommand {
         }
         // An OutOfMemoryError leaves a worker in an unknown state: exit (code 3) and let the supervisor respawn it.
         command.add("-XX:+ExitOnOutOfMemoryError");
+        // A JVM crash report goes to the state directory, not to whatever directory the cluster was started in.
+        command.add("-XX:ErrorFile=" + errorFile(stateDir()));
         aotCache().ifPresent(cache -> command.add("-XX:AOTCache=" + cache));
         command.addAll(config.workerJvmOpts());
         command.add("-jar");
@@ -71,6 +82,34 @@ final class WorkerCommand {
         }
         command.addAll(config.workerArgs());
         return command;
+    }
+
+    /**
+     * The workers' state directory: {@code --state-dir} among the worker options, else the worker's default
+     * ({@code $XDG_STATE_HOME/quicfleet} or {@code ~/.local/state/quicfleet}).
+     */
+    Path stateDir() {
+        List<String> args = config.workerArgs();
+        Path dir = null;
+        for (int i = 0; i < args.size(); i++) {
+            if (args.get(i).equals("--state-dir") && i + 1 < args.size()) {
+                dir = Path.of(args.get(i + 1));
+            } else if (args.get(i).startsWith("--state-dir=")) {
+                dir = Path.of(args.get(i).substring("--state-dir=".length()));
+            }
+        }
+        if (dir == null) {
+            // The worker's own default (WorkerConfig.defaultStateDir; the supervisor does not depend on the worker).
+            String xdg = System.getenv("XDG_STATE_HOME");
+            dir = (xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".local",
+                    "state")).resolve("quicfleet");
+        }
+        return dir.toAbsolutePath();
+    }
+
+    /** HotSpot's crash report name in {@code dir} ({@code %p}: the pid), for {@code -XX:ErrorFile}. */
+    static String errorFile(Path dir) {
+        return dir.resolve("hs_err_pid%p.log").toString();
     }
 
     /**

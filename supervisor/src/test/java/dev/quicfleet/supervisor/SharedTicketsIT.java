@@ -23,6 +23,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * TLS session tickets issued by one worker resume on every worker, because every worker's ticket keys come from the
@@ -251,6 +253,108 @@ class SharedTicketsIT {
                 resumedOn.add(whoami.get("worker").asInt());
             }
             assertThat(resumedOn).containsExactlyInAnyOrder(0, 1);
+        }
+    }
+
+    /** What an operator (or a stray script) can do to the live shared map under a running cluster. */
+    enum MapDamage {
+        TRUNCATED("truncated", "it was truncated from "),
+        DIRECTORY_REMOVED("deleted", "its directory ");
+
+        final String reason;
+        final String message;
+
+        MapDamage(String reason, String message) {
+            this.reason = reason;
+            this.message = message;
+        }
+    }
+
+    /**
+     * The live map file truncated to 0 bytes (a mapping of it faults with SIGBUS where it is touched), or its whole
+     * directory removed: the supervisor keeps running, says so in one WARN line naming the file, counts it, publishes
+     * the keys in a new generation, keeps rotating, and within a rotation tickets resume with 0-RTT on every worker
+     * again (checked with the ngtcp2 client); no process touched the damaged mapping (no stack trace, no crash file).
+     */
+    @ParameterizedTest
+    @EnumSource(MapDamage.class)
+    void aDamagedMapIsReplacedAndTicketsResumeWithEarlyDataOnEveryWorkerWithinARotation(MapDamage damage)
+            throws Exception {
+        Set<Path> crashFilesBefore = crashFiles(Path.of("").toAbsolutePath());
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
+                "--metrics-address", "127.0.0.1:0", "--ticket-key-rotation", "3s", "--ticket-lifetime", "60s")) {
+            awaitKeysApplied(supervisor, 2);
+            Path shm = Path.of("/dev/shm", "quicfleet-" + supervisor.port());
+            String generation = Files.readString(shm.resolve("current")).strip().split("\\s+")[0];
+            Path file = shm.resolve("secrets-g" + generation + ".map");
+            assertThat(file).exists();
+            long rotationsBefore = rotations(supervisor);
+
+            switch (damage) {
+                case TRUNCATED -> {
+                    try (var channel = java.nio.channels.FileChannel.open(file,
+                            java.nio.file.StandardOpenOption.WRITE)) {
+                        channel.truncate(0);
+                    }
+                }
+                case DIRECTORY_REMOVED -> {
+                    try (var files = Files.walk(shm)) {
+                        files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+                    }
+                }
+            }
+
+            String warning = supervisor.awaitStderr(l -> l.contains("published the keys in a new generation"),
+                    Duration.ofSeconds(10));
+            assertThat(warning).as(supervisor.stderr()).isNotNull().contains("WARN", "[supervisor]",
+                    file + ": " + damage.message);
+            awaitLines(supervisor, "moved from generation " + generation + " to ", 2);
+            awaitRotations(supervisor, rotationsBefore + 2); // rotation goes on, and the workers have its keys
+
+            List<JsonNode> runs = resumeManyTimes(supervisor.port());
+            Set<Integer> workers = new HashSet<>();
+            for (JsonNode whoami : runs) {
+                assertThat(whoami.get("tlsResumed").asBoolean()).as(whoami.toString()).isTrue();
+                assertThat(whoami.get("earlyData").asBoolean()).as("0-RTT again: %s", whoami).isTrue();
+                workers.add(whoami.get("worker").asInt());
+            }
+            assertThat(workers).as("both workers resume from the new generation").containsExactlyInAnyOrder(0, 1);
+
+            String scrape = supervisor.scrape();
+            assertThat(SupervisorProcess.sum(scrape, "quicfleet_shm_replaced_total",
+                    "reason=\"" + damage.reason + "\"")).isEqualTo(1);
+            assertThat(SupervisorProcess.sum(scrape, "quicfleet_tls_ticket_key_age_seconds"))
+                    .as("the encrypting key is younger than a rotation period (3 s) plus a publishing tick")
+                    .isBetween(0.0, 4.5);
+            String log = supervisor.stderr();
+            assertThat(log.lines().filter(l -> l.contains("[supervisor]") && l.contains("WARN")
+                    && l.contains("shared secrets"))).as(log).hasSize(1);
+            assertThat(log).as("no stack trace, no crash").doesNotContain("InternalError", "\tat ", "SIGBUS");
+            assertThat(ProcessHandle.of(supervisor.pid()).map(ProcessHandle::isAlive)).contains(true);
+        }
+        assertThat(crashFiles(Path.of("").toAbsolutePath())).isEqualTo(crashFilesBefore);
+        assertThat(crashFiles(tmp.resolve("state"))).isEmpty();
+    }
+
+    private static Set<Path> crashFiles(Path dir) throws java.io.IOException {
+        if (!Files.isDirectory(dir)) {
+            return Set.of();
+        }
+        try (var files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().startsWith("hs_err")).collect(
+                    java.util.stream.Collectors.toSet());
+        }
+    }
+
+    /** Waits (bounded) for {@code count} stderr lines containing {@code text}. */
+    private static void awaitLines(SupervisorProcess supervisor, String text, long count) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+        while (supervisor.stderr().lines().filter(l -> l.contains(text)).count() < count) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("fewer than " + count + " lines with \"" + text + "\" within 15s:\n"
+                        + supervisor.stderr());
+            }
+            supervisor.awaitStderr(l -> false, Duration.ofMillis(50));
         }
     }
 

@@ -64,10 +64,14 @@ final class SupervisorProcess implements AutoCloseable {
         command.add(ProcessHandle.current().info().command().orElse("java"));
         flags.forEach(f -> command.add("@" + f));
         command.add("-Dquicfleet.jvm.argfiles=" + String.join(":", flags));
+        // As scripts/supervisor does: a crash report goes to the state directory, never the working directory.
+        List<String> given = List.of(args);
+        int stateDir = given.indexOf("--state-dir");
+        command.add("-XX:ErrorFile=" + (stateDir >= 0 ? Path.of(given.get(stateDir + 1)) : dir.resolve("state"))
+                .resolve("hs_err_pid%p.log"));
         command.add("-jar");
         command.add(System.getProperty("quicfleet.supervisor.jar",
                 root.resolve("supervisor/target/quicfleet-supervisor.jar").toString()));
-        List<String> given = List.of(args);
         Path control = dir.resolve("control.sock");
         for (String[] option : new String[][] {{"--address", "127.0.0.1"}, {"--port", "0"},
                 {"--state-dir", dir.resolve("state").toString()}, {"--control-socket", control.toString()},

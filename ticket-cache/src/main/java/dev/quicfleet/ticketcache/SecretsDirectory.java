@@ -18,6 +18,7 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -27,7 +28,8 @@ import java.util.regex.Pattern;
  * The private directory that holds one cluster's shared secrets on tmpfs, and the naming of the files in it:
  * <pre>
  *   /dev/shm/quicfleet-4433/        0700, owned by the server's user
- *     current                       0600, the number of the current generation, e.g. "7\n" (replaced atomically)
+ *     current                       0600, the current generation and its file's size when created, e.g.
+ *                                   "7 69206016\n" (replaced atomically; readers refuse a smaller file)
  *     secrets-g7.map                0600, the Chronicle Map of generation 7
  *     secrets-g6.map                the previous generation, kept so a process that just read "6" can still open it
  *     owner.lock                    0600, locked by the one process that creates generations (the supervisor)
@@ -116,7 +118,7 @@ final class SecretsDirectory {
      * generations. The kernel drops the lock when the process dies, even by SIGKILL.
      */
     FileLock lockOwner() throws IOException {
-        FileChannel channel = FileChannel.open(directory.resolve("owner.lock"), Set.of(StandardOpenOption.CREATE,
+        FileChannel channel = FileChannel.open(lockFile(), Set.of(StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE), privateFile());
         try {
             FileLock lock = channel.tryLock();
@@ -134,27 +136,53 @@ final class SecretsDirectory {
                 + "(expected: one supervisor per port and --shm-path)");
     }
 
+    /**
+     * What {@code current} says: the generation and the size its file was created with (0 if not recorded).
+     */
+    record Pointer(long generation, long size) {
+    }
+
+    /** The owner's lock file. */
+    Path lockFile() {
+        return directory.resolve("owner.lock");
+    }
+
     /** The current generation, or empty if there is none yet (or the pointer is unreadable). */
     OptionalLong readPointer() throws IOException {
+        return pointer().map(p -> OptionalLong.of(p.generation())).orElse(OptionalLong.empty());
+    }
+
+    /** The whole pointer, or empty if there is none yet (or it is unreadable). */
+    Optional<Pointer> pointer() throws IOException {
         String text;
         try {
             text = Files.readString(directory.resolve(POINTER), StandardCharsets.US_ASCII).strip();
         } catch (NoSuchFileException e) {
-            return OptionalLong.empty();
+            return Optional.empty();
         }
+        String[] fields = text.split("\\s+");
         try {
-            long generation = Long.parseLong(text);
-            return generation > 0 ? OptionalLong.of(generation) : OptionalLong.empty();
+            long generation = Long.parseLong(fields[0]);
+            long size = fields.length > 1 ? Long.parseLong(fields[1]) : 0;
+            return generation > 0 && size >= 0 ? Optional.of(new Pointer(generation, size)) : Optional.empty();
         } catch (NumberFormatException e) {
-            return OptionalLong.empty();
+            return Optional.empty();
         }
     }
 
-    /** Points readers at {@code generation}: write a new pointer file, then rename it over the old one. */
-    void writePointer(long generation) throws IOException {
+    /** The pointer file's path. */
+    Path pointerFile() {
+        return directory.resolve(POINTER);
+    }
+
+    /**
+     * Points readers at {@code generation}, whose file was created with {@code size} bytes: write a new pointer file,
+     * then rename it over the old one.
+     */
+    void writePointer(long generation, long size) throws IOException {
         Path next = directory.resolve(POINTER + ".next");
         Files.deleteIfExists(next);
-        Files.writeString(next, generation + "\n", StandardCharsets.US_ASCII, StandardOpenOption.CREATE_NEW,
+        Files.writeString(next, generation + " " + size + "\n", StandardCharsets.US_ASCII, StandardOpenOption.CREATE_NEW,
                 StandardOpenOption.WRITE);
         Files.setPosixFilePermissions(next, FILE_MODE);
         try {

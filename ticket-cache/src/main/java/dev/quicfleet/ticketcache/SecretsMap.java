@@ -12,13 +12,16 @@ import net.openhft.chronicle.map.MapEntry;
 import net.openhft.chronicle.map.MapSegmentContext;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -44,6 +47,16 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Processes that stop using a generation {@link #retire()} it; it is closed once no thread is inside an
  * operation, so a thread never touches unmapped memory.
+ *
+ * <h2>Damage</h2>
+ * The file is mapped shared: if anyone truncates it, touching a page past the new end raises SIGBUS, which kills
+ * the JVM (or, in some compiled code, surfaces as an {@code InternalError} per access). So every operation first
+ * compares the file's size (an {@code fstat} of the mapped inode, about a microsecond) with the largest size this
+ * process has seen, and refuses to touch a map that shrank; {@link #damage()} also compares the magic and Chronicle's
+ * self-describing header with the bytes the file had when this process mapped it. A damaged map stays damaged: it
+ * answers "busy" / {@link ReplayCheck#UNAVAILABLE} until its users move to the owner's next generation. Closing it
+ * is safe (unmapping touches no page). A truncation in the microseconds between the check and the access cannot be
+ * caught; the check makes the window that small.
  */
 final class SecretsMap {
 
@@ -60,11 +73,33 @@ final class SecretsMap {
     private final long generation;
     private final Path file;
     private final AtomicInteger users = new AtomicInteger();
+    /**
+     * The mapped inode, open for {@code fstat} and reads. A {@link RandomAccessFile}, not a {@code FileChannel}: an
+     * interrupted thread would close a channel under every other thread.
+     */
+    private final RandomAccessFile guard;
+    /** The file's identity (device and inode) when mapped: tells a file put in its place from the mapped one. */
+    private final Object fileKey;
+    /** Magic and Chronicle's header: written once at creation, never changed while the file is in use. */
+    private final byte[] header;
+    /** The largest size seen; Chronicle only grows the file (overflow tiers), so any shrinking is damage. */
+    private volatile long size;
+    private volatile MapDamage.Found damage;
 
-    private SecretsMap(ChronicleMap<byte[], byte[]> map, long generation, Path file) {
+    private SecretsMap(ChronicleMap<byte[], byte[]> map, long generation, Path file) throws IOException {
         this.map = map;
         this.generation = generation;
         this.file = file;
+        RandomAccessFile opened = new RandomAccessFile(file.toFile(), "r");
+        try {
+            this.fileKey = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+            this.size = opened.length();
+            this.header = readHeader(opened);
+        } catch (IOException | RuntimeException e) {
+            opened.close();
+            throw e;
+        }
+        this.guard = opened;
     }
 
     /** What a bounded read found. */
@@ -98,7 +133,12 @@ final class SecretsMap {
                     .averageValueSize(Long.BYTES)
                     .maxBloatFactor(2)
                     .createPersistedTo(file.toFile());
-            return new SecretsMap(map, generation, file);
+            try {
+                return new SecretsMap(map, generation, file);
+            } catch (IOException | RuntimeException e) {
+                map.close();
+                throw e;
+            }
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(file);
             throw new IOException("failed to create shared map " + file + ": " + e.getMessage(), e);
@@ -110,16 +150,132 @@ final class SecretsMap {
      * readers would then trust).
      */
     static SecretsMap open(Path file, long generation) throws IOException {
+        return open(file, generation, 0);
+    }
+
+    /**
+     * Opens an existing generation that its owner created with {@code createdSize} bytes (0: unknown), refusing a
+     * file that is smaller: Chronicle would map it and fault on the missing pages.
+     */
+    static SecretsMap open(Path file, long generation, long createdSize) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString(), null, "no such shared map");
         }
         checkComplete(file);
+        long actual = Files.size(file);
+        if (actual < createdSize) {
+            throw new IOException("shared map " + file + " was truncated (" + actual + " bytes, created with "
+                    + createdSize + ")");
+        }
+        ChronicleMap<byte[], byte[]> map;
         try {
-            return new SecretsMap(ChronicleMapBuilder.of(byte[].class, byte[].class).createPersistedTo(file.toFile()),
-                    generation, file);
+            map = ChronicleMapBuilder.of(byte[].class, byte[].class).createPersistedTo(file.toFile());
         } catch (IOException | RuntimeException e) {
             throw new IOException("failed to open shared map " + file + ": " + e.getMessage(), e);
         }
+        try {
+            return new SecretsMap(map, generation, file);
+        } catch (IOException | RuntimeException e) {
+            map.close();
+            throw new IOException("failed to open shared map " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The file's size when this process mapped it (or last saw it grow). */
+    long size() {
+        return size;
+    }
+
+    /**
+     * What is wrong with this generation's file, if anything: shrunk, header overwritten, or (for the owner, who
+     * keeps the path valid for new processes) deleted or replaced by another file. Reads the file, never the map.
+     * Once damaged (truncated or overwritten), always damaged.
+     */
+    Optional<MapDamage.Found> damage() {
+        MapDamage.Found found = damage;
+        if (found != null) {
+            return Optional.of(found);
+        }
+        found = examine();
+        if (found != null && (found.kind() == MapDamage.TRUNCATED || found.kind() == MapDamage.OVERWRITTEN)) {
+            damage = found;
+        }
+        return Optional.ofNullable(found);
+    }
+
+    /** Whether the mapping may not be touched any more (the file shrank or was overwritten). */
+    boolean unsafe() {
+        return damage != null || shrank();
+    }
+
+    private MapDamage.Found examine() {
+        if (shrank()) {
+            return damage;
+        }
+        try {
+            byte[] now;
+            synchronized (guard) {
+                now = readHeader(guard);
+            }
+            if (!Arrays.equals(now, header)) {
+                return new MapDamage.Found(MapDamage.OVERWRITTEN, file, "its Chronicle Map header was overwritten");
+            }
+        } catch (IOException e) {
+            return new MapDamage.Found(MapDamage.OVERWRITTEN, file, "its header is unreadable (" + e.getMessage()
+                    + ")");
+        }
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return new MapDamage.Found(MapDamage.DELETED, file, Files.isDirectory(file.getParent())
+                    ? "it was deleted" : "its directory " + file.getParent() + " was deleted");
+        } catch (IOException e) {
+            return new MapDamage.Found(MapDamage.DELETED, file, "it is unreachable (" + e.getMessage() + ")");
+        }
+        if (!fileKey.equals(attributes.fileKey())) {
+            return new MapDamage.Found(MapDamage.REPLACED, file, "another file was put in its place");
+        }
+        return null;
+    }
+
+    /** An {@code fstat} of the mapped inode: true (and remembered) if the file is smaller than ever seen. */
+    private boolean shrank() {
+        if (damage != null) {
+            return true;
+        }
+        long now;
+        try {
+            now = guard.length();
+        } catch (IOException e) {
+            damage = new MapDamage.Found(MapDamage.OVERWRITTEN, file, "its size is unreadable (" + e.getMessage()
+                    + ")");
+            return true;
+        }
+        long seen = size;
+        if (now < seen) {
+            damage = new MapDamage.Found(MapDamage.TRUNCATED, file, "it was truncated from " + seen + " to " + now
+                    + " bytes");
+            return true;
+        }
+        if (now > seen) {
+            size = now;
+        }
+        return false;
+    }
+
+    /** The first 12 bytes (magic and header length) and Chronicle's self-describing header after them. */
+    private static byte[] readHeader(RandomAccessFile file) throws IOException {
+        byte[] prefix = new byte[12];
+        file.seek(0);
+        file.readFully(prefix);
+        int length = ByteBuffer.wrap(prefix, 8, 4).order(ByteOrder.LITTLE_ENDIAN).getInt() & 0x7fff_ffff;
+        if (length > 1 << 20) {
+            throw new IOException("header length " + length + " out of range");
+        }
+        byte[] header = Arrays.copyOf(prefix, 12 + length);
+        file.readFully(header, 12, length);
+        return header;
     }
 
     long generation() {
@@ -287,7 +443,13 @@ final class SecretsMap {
             return true;
         }
         if (users.compareAndSet(RETIRED, CLOSED)) {
+            // Unmapping touches no page, so a truncated map closes safely too.
             map.close();
+            try {
+                guard.close();
+            } catch (IOException e) {
+                // read-only descriptor: nothing was lost
+            }
             return true;
         }
         return false;
@@ -300,6 +462,11 @@ final class SecretsMap {
 
     private boolean enter() {
         if (users.incrementAndGet() >= RETIRED) {
+            users.decrementAndGet();
+            return false;
+        }
+        if (shrank()) {
+            // Touching the mapping now could raise SIGBUS: answer as if the lock were taken.
             users.decrementAndGet();
             return false;
         }

@@ -28,6 +28,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * beyond the bounded wait: the keys stay as last read, {@link #firstUse} answers {@link ReplayCheck#UNAVAILABLE} (so
  * the handshake goes without early data), and {@link #refresh()} follows the owner to the new generation it creates
  * when it notices the wedge.
+ *
+ * <p>A map file that shrank or was overwritten is never touched again (a truncated mapping raises SIGBUS, which kills
+ * the JVM): every access checks the file's size first, {@link #refresh()} also its header. Meanwhile the keys stay as
+ * last read (on the heap), early data is refused, and the next {@link #refresh()} after the owner has published a new
+ * generation moves there, as it does after any generation change.
  */
 public final class SharedSecrets implements AutoCloseable {
 
@@ -45,6 +50,7 @@ public final class SharedSecrets implements AutoCloseable {
     private byte[] scheduleBytes;
     private boolean unavailable;
     private long unreadableGeneration;
+    private long damagedGeneration;
 
     private SharedSecrets(SecretsDirectory directory, SharedSecretsConfig config, Clock clock, SecretsMap map) {
         this.directory = directory;
@@ -88,6 +94,15 @@ public final class SharedSecrets implements AutoCloseable {
         followGeneration();
         retired.removeIf(SecretsMap::closeIfIdle);
         SecretsMap current = map;
+        Optional<MapDamage.Found> damage = current.damage();
+        if (damage.isPresent() && current.unsafe()) {
+            if (damagedGeneration != current.generation()) {
+                damagedGeneration = current.generation();
+                log.warn("shared secrets: {}; not touching it again, keeping the keys in use and refusing early data "
+                         + "until the supervisor publishes a new generation", damage.get());
+            }
+            return false;
+        }
         switch (current.readSchedule(lockWaitNanos)) {
             case SecretsMap.Read.Found found -> {
                 if (unavailable) {
@@ -157,15 +172,16 @@ public final class SharedSecrets implements AutoCloseable {
      */
     private static SecretsMap openCurrent(SecretsDirectory directory) throws IOException {
         for (int attempt = 1; ; attempt++) {
-            OptionalLong generation = directory.readPointer();
-            if (generation.isEmpty()) {
+            Optional<SecretsDirectory.Pointer> pointer = directory.pointer();
+            if (pointer.isEmpty()) {
                 throw new IOException("no shared secrets in " + directory + " (expected: the supervisor creates them "
                         + "before starting workers)");
             }
+            long generation = pointer.get().generation();
             try {
-                return SecretsMap.open(directory.file(generation.getAsLong()), generation.getAsLong());
+                return SecretsMap.open(directory.file(generation), generation, pointer.get().size());
             } catch (IOException e) {
-                if (attempt == 3 || directory.readPointer().equals(generation)) {
+                if (attempt == 3 || directory.readPointer().equals(OptionalLong.of(generation))) {
                     throw e;
                 }
             }
@@ -173,21 +189,21 @@ public final class SharedSecrets implements AutoCloseable {
     }
 
     private void followGeneration() {
-        OptionalLong pointer;
+        Optional<SecretsDirectory.Pointer> pointer;
         try {
-            pointer = directory.readPointer();
+            pointer = directory.pointer();
         } catch (IOException e) {
             log.warn("shared secrets: cannot read the current generation in {} ({}); staying on generation {}",
                     directory, e.getMessage(), map.generation());
             return;
         }
-        if (pointer.isEmpty() || pointer.getAsLong() == map.generation()) {
+        if (pointer.isEmpty() || pointer.get().generation() == map.generation()) {
             return;
         }
-        long generation = pointer.getAsLong();
+        long generation = pointer.get().generation();
         SecretsMap next;
         try {
-            next = SecretsMap.open(directory.file(generation), generation);
+            next = SecretsMap.open(directory.file(generation), generation, pointer.get().size());
         } catch (IOException e) {
             if (unreadableGeneration != generation) {
                 unreadableGeneration = generation;

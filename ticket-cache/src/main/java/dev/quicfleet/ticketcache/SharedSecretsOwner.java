@@ -5,12 +5,15 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.function.Consumer;
 
 /**
  * The one process (the supervisor) that creates the shared map, publishes the key schedule into it, sweeps expired
@@ -41,6 +44,14 @@ import java.util.OptionalLong;
  * An OS file lock on {@code owner.lock} keeps a second supervisor on the same directory out; the kernel releases it
  * when the owner dies, however it dies.
  *
+ * <h2>Damage</h2>
+ * The owner's mapping is the one that is written every tick, so it must never touch a file that shrank (SIGBUS kills
+ * the JVM). {@link #check()} (run it before every other access, e.g. each rotation tick) compares the file's size,
+ * magic and header with what was mapped, checks that the file, the pointer and the directory are still there, and
+ * on any damage makes a new generation the same way as for a wedge (recreating the directory if it was removed,
+ * carrying over what can still be read safely), logs one WARN line naming the file and what was wrong, and tells
+ * the {@link #onReplaced listener} (a metric). {@link #publish} and {@link #sweep} call it first themselves.
+ *
  * <p>Not for the request path: every method may wait up to {@code wedgedAfter} and may create a file. Thread-safe
  * (methods are serialized).
  */
@@ -51,8 +62,9 @@ public final class SharedSecretsOwner implements AutoCloseable {
     private final SecretsDirectory directory;
     private final SharedSecretsConfig config;
     private final Clock clock;
-    private final FileLock ownerLock;
+    private FileLock ownerLock;
     private final Optional<KeySchedule> recovered;
+    private Consumer<MapDamage.Found> onReplaced = found -> { };
     private SecretsMap map;
     /** The generation before {@link #map}, which workers may still write to; null once its records are copied. */
     private SecretsMap previous;
@@ -87,13 +99,13 @@ public final class SharedSecretsOwner implements AutoCloseable {
         SecretsMap map = null;
         SecretsMap previous = null;
         try {
-            OptionalLong pointer = directory.readPointer();
+            Optional<SecretsDirectory.Pointer> pointer = directory.pointer();
             long highest = directory.highestGeneration();
-            long generation = Math.max(pointer.orElse(0), highest) + 1;
+            long generation = Math.max(pointer.map(SecretsDirectory.Pointer::generation).orElse(0L), highest) + 1;
             map = SecretsMap.create(directory.file(generation), generation, config.replayCapacity());
             Optional<KeySchedule> recovered = Optional.empty();
             if (pointer.isPresent()) {
-                previous = openPrevious(directory, pointer.getAsLong());
+                previous = openPrevious(directory, pointer.get());
                 if (previous != null) {
                     recovered = carryOver(previous, map, config, clock);
                 }
@@ -103,7 +115,7 @@ public final class SharedSecretsOwner implements AutoCloseable {
             } else {
                 log.info("shared secrets: creating {}", directory);
             }
-            directory.writePointer(generation);
+            directory.writePointer(generation, map.size());
             directory.deleteOlderThan(generation - 1);
             log.info("shared secrets: generation {} ready in {} ({} replay entries)", generation, directory,
                     config.replayCapacity());
@@ -124,6 +136,54 @@ public final class SharedSecretsOwner implements AutoCloseable {
         return recovered;
     }
 
+    /**
+     * Called (on the thread that found it) each time a damaged or wedged generation has been replaced; set it before
+     * the first {@link #check()}.
+     */
+    public synchronized void onReplaced(Consumer<MapDamage.Found> listener) {
+        this.onReplaced = Objects.requireNonNull(listener, "listener");
+    }
+
+    /**
+     * Checks the current generation without touching its mapping (size, magic and header, read from the file; the
+     * file, the pointer and the directory still in place) and replaces it with a new generation if anything is
+     * wrong.
+     *
+     * @return what was wrong, if anything (already replaced and logged)
+     * @throws IOException if a new generation was needed but could not be made (the damaged one is not touched)
+     */
+    public synchronized Optional<MapDamage.Found> check() throws IOException {
+        Optional<MapDamage.Found> damage = map.damage();
+        if (damage.isEmpty()) {
+            damage = pointerDamage();
+        }
+        if (damage.isPresent()) {
+            newGeneration(damage.get());
+        }
+        return damage;
+    }
+
+    /** The pointer file missing, unreadable or naming another generation (the map file itself being fine). */
+    private Optional<MapDamage.Found> pointerDamage() {
+        Path pointerFile = directory.pointerFile();
+        try {
+            Optional<SecretsDirectory.Pointer> pointer = directory.pointer();
+            if (pointer.isEmpty()) {
+                return Optional.of(Files.exists(pointerFile)
+                        ? new MapDamage.Found(MapDamage.OVERWRITTEN, pointerFile, "it no longer names a generation")
+                        : new MapDamage.Found(MapDamage.DELETED, pointerFile, "it was deleted"));
+            }
+            if (pointer.get().generation() != map.generation()) {
+                return Optional.of(new MapDamage.Found(MapDamage.REPLACED, pointerFile, "it names generation "
+                        + pointer.get().generation() + " instead of " + map.generation()));
+            }
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.of(new MapDamage.Found(MapDamage.DELETED, pointerFile, "it is unreadable ("
+                    + e.getMessage() + ")"));
+        }
+    }
+
     /** The generation readers are pointed at. */
     public synchronized long generation() {
         return map.generation();
@@ -136,10 +196,13 @@ public final class SharedSecretsOwner implements AutoCloseable {
     public synchronized void publish(KeySchedule schedule) throws IOException {
         byte[] bytes = schedule.encode();
         published = bytes;
+        if (check().isPresent()) {
+            return; // the new generation was made with the schedule just set
+        }
         if (!map.writeSchedule(bytes, config.wedgedAfter().toNanos())) {
-            log.warn("shared secrets: the key schedule in generation {} stayed locked for {}: a process died holding "
-                     + "the lock", map.generation(), config.wedgedAfter());
-            newGeneration();
+            newGeneration(map.unsafe() ? map.damage().orElseThrow() : new MapDamage.Found(MapDamage.WEDGED,
+                    map.file(), "its key schedule stayed locked for " + config.wedgedAfter()
+                    + ": a process died holding the lock"));
         }
     }
 
@@ -150,6 +213,9 @@ public final class SharedSecretsOwner implements AutoCloseable {
      * makes the owner move to a new generation.
      */
     public synchronized SweepResult sweep(Instant now) throws IOException {
+        if (check().isPresent()) {
+            return new SweepResult(0, 0, true);
+        }
         if (previous != null) {
             copyReplayRecords(previous, map, config, clock);
             release(previous);
@@ -160,9 +226,9 @@ public final class SharedSecretsOwner implements AutoCloseable {
         for (int segment = 0; segment < map.segments(); segment++) {
             Optional<long[]> counts = map.sweepSegment(segment, now.toEpochMilli(), config.wedgedAfter().toNanos());
             if (counts.isEmpty()) {
-                log.warn("shared secrets: segment {} of generation {} stayed locked for {}: a process died holding "
-                         + "the lock", segment, map.generation(), config.wedgedAfter());
-                newGeneration();
+                newGeneration(map.unsafe() ? map.damage().orElseThrow() : new MapDamage.Found(MapDamage.WEDGED,
+                        map.file(), "segment " + segment + " stayed locked for " + config.wedgedAfter()
+                        + ": a process died holding the lock"));
                 return new SweepResult(removed, retained, true);
             }
             removed += counts.get()[0];
@@ -176,23 +242,51 @@ public final class SharedSecretsOwner implements AutoCloseable {
      * be read. {@link #publish} and {@link #sweep} do this by themselves when they find a wedged lock.
      */
     public synchronized void newGeneration() throws IOException {
+        newGeneration(null);
+    }
+
+    /**
+     * Makes generation {@code N + 1}, recreating the directory (and the owner lock) if it was removed, and points
+     * readers at it; says why in one WARN line, or at INFO when asked for ({@code why} null).
+     */
+    private void newGeneration(MapDamage.Found why) throws IOException {
+        directory.ensure();
+        if (!Files.exists(directory.lockFile())) {
+            // The directory was removed with the lock file in it: lock the new one, so the exclusion still holds.
+            FileLock lock = directory.lockOwner();
+            ownerLock.channel().close();
+            ownerLock = lock;
+        }
         long generation = Math.max(map.generation(), directory.highestGeneration()) + 1;
         SecretsMap next = SecretsMap.create(directory.file(generation), generation, config.replayCapacity());
         try {
             if (published != null && !next.writeSchedule(published, config.wedgedAfter().toNanos())) {
                 throw new IOException("new shared map " + next.file() + " is locked by another process");
             }
-            copyReplayRecords(map, next, config, clock);
-            directory.writePointer(generation);
+            if (!map.unsafe()) {
+                copyReplayRecords(map, next, config, clock);
+            }
+            directory.writePointer(generation, next.size());
         } catch (IOException | RuntimeException e) {
             release(next);
             throw e;
         }
         release(previous);
-        previous = map;
+        previous = map.unsafe() ? null : map;
+        if (previous == null) {
+            release(map); // nothing can be read from it any more; unmapping is safe
+        }
+        long from = map.generation();
         map = next;
         directory.deleteOlderThan(generation - 1);
-        log.warn("shared secrets: moved from generation {} to {}", previous.generation(), generation);
+        if (why == null) {
+            log.info("shared secrets: moved from generation {} to {}", from, generation);
+            return;
+        }
+        log.warn("shared secrets: {}; published the keys in a new generation {} ({}){}", why, generation,
+                next.file(), why.kind() == MapDamage.TRUNCATED || why.kind() == MapDamage.OVERWRITTEN
+                        ? " without the 0-RTT replay records of the damaged one" : "");
+        onReplaced.accept(why);
     }
 
     /** Closes the maps and releases the owner lock; the files stay for running workers and the next owner. */
@@ -209,9 +303,10 @@ public final class SharedSecretsOwner implements AutoCloseable {
     }
 
     /** The generation the pointer named, or null (with a warning) if it cannot be opened. */
-    private static SecretsMap openPrevious(SecretsDirectory directory, long generation) {
+    private static SecretsMap openPrevious(SecretsDirectory directory, SecretsDirectory.Pointer pointer) {
+        long generation = pointer.generation();
         try {
-            return SecretsMap.open(directory.file(generation), generation);
+            return SecretsMap.open(directory.file(generation), generation, pointer.size());
         } catch (IOException e) {
             log.warn("shared secrets: previous generation {} is unusable and is replaced without its keys or replay "
                      + "records: {}", generation, e.getMessage());
@@ -254,6 +349,9 @@ public final class SharedSecretsOwner implements AutoCloseable {
      */
     private static void copyReplayRecords(SecretsMap source, SecretsMap target, SharedSecretsConfig config,
                                           Clock clock) {
+        if (source.unsafe()) {
+            return; // truncated or overwritten since: its records cannot be read without risking SIGBUS
+        }
         long deadline = System.nanoTime() + config.wedgedAfter().toNanos();
         long now = clock.millis();
         long copied = 0;

@@ -50,7 +50,8 @@ class SharedSecretsTest {
             assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(name)))).as(name)
                     .isEqualTo("rw-------");
         }
-        assertThat(Files.readString(dir.resolve("current"))).isEqualTo("1\n");
+        assertThat(Files.readString(dir.resolve("current")))
+                .isEqualTo("1 " + Files.size(dir.resolve("secrets-g1.map")) + "\n");
     }
 
     @Test
@@ -178,6 +179,96 @@ class SharedSecretsTest {
             assertThat(files.map(file -> file.getFileName().toString()))
                     .containsExactlyInAnyOrder("current", "owner.lock", "secrets-g2.map", "secrets-g3.map");
         }
+    }
+
+    /** What can happen to the live map while the owner and its readers have it mapped. */
+    enum LiveDamage {
+        TRUNCATED_TO_ZERO(MapDamage.TRUNCATED, "secrets-g1.map: it was truncated from "),
+        TRUNCATED_TO_ONE_PAGE(MapDamage.TRUNCATED, "secrets-g1.map: it was truncated from "),
+        HEADER_OVERWRITTEN(MapDamage.OVERWRITTEN, "secrets-g1.map: its Chronicle Map header was overwritten"),
+        FILE_DELETED(MapDamage.DELETED, "secrets-g1.map: it was deleted"),
+        DIRECTORY_DELETED(MapDamage.DELETED, "secrets-g1.map: its directory "),
+        POINTER_DELETED(MapDamage.DELETED, "current: it was deleted");
+
+        final MapDamage kind;
+        final String message;
+
+        LiveDamage(MapDamage kind, String message) {
+            this.kind = kind;
+            this.message = message;
+        }
+
+        /** The mapping itself may no longer be touched (SIGBUS, or garbage). */
+        boolean unsafe() {
+            return kind == MapDamage.TRUNCATED || kind == MapDamage.OVERWRITTEN;
+        }
+    }
+
+    /**
+     * The owner's next tick finds the damage before touching the mapping (a truncated mapping would raise SIGBUS and
+     * kill this test JVM), publishes in a new generation with one WARN line, and readers follow it.
+     */
+    @ParameterizedTest
+    @EnumSource(LiveDamage.class)
+    void aDamagedLiveMapIsReplacedWithoutBeingTouchedAndReadersFollow(LiveDamage damage) throws Exception {
+        SharedSecretsOwner owner = owner();
+        List<MapDamage.Found> replaced = new ArrayList<>();
+        owner.onReplaced(replaced::add);
+        owner.publish(KeySchedule.at(T0, ROTATION, new RandomKeys()));
+        SharedSecrets reader = reader();
+        assertThat(reader.firstUse(id(1), T0.plusSeconds(600))).isEqualTo(ReplayCheck.FIRST_USE);
+        Path dir = config().directory();
+        Path file = dir.resolve("secrets-g1.map");
+
+        switch (damage) {
+            case TRUNCATED_TO_ZERO -> Files.write(file, new byte[0]);
+            case TRUNCATED_TO_ONE_PAGE -> {
+                try (var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+                    channel.truncate(4096);
+                }
+            }
+            case HEADER_OVERWRITTEN -> {
+                try (var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+                    channel.write(java.nio.ByteBuffer.wrap("garbage".getBytes()), 40);
+                }
+            }
+            case FILE_DELETED -> Files.delete(file);
+            case DIRECTORY_DELETED -> {
+                try (var files = Files.walk(dir)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+                }
+            }
+            case POINTER_DELETED -> Files.delete(dir.resolve("current"));
+        }
+        if (damage.unsafe()) {
+            reader.refresh(); // sees the damage (the size on every access, the header here) and stops touching it
+            assertThat(reader.firstUse(id(2), T0.plusSeconds(600))).isEqualTo(ReplayCheck.UNAVAILABLE);
+            assertThat(reader.keys()).as("keys stay on the heap").isPresent();
+        }
+
+        KeySchedule rotated = KeySchedule.at(T0.plus(ROTATION.period()), ROTATION, new RandomKeys());
+        List<String> warnings;
+        try (LogCapture log = new LogCapture(SharedSecretsOwner.class)) {
+            owner.publish(rotated); // the rotation tick
+            owner.publish(rotated); // and the next one: nothing more to say
+            owner.sweep(T0);
+            warnings = log.warnings();
+        }
+
+        assertThat(warnings).singleElement().asString().contains(damage.message)
+                .contains("published the keys in a new generation 2");
+        assertThat(replaced).singleElement().extracting(MapDamage.Found::kind).isEqualTo(damage.kind);
+        assertThat(owner.generation()).isEqualTo(2);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dir))).isEqualTo("rwx------");
+        reader.refresh();
+        assertThat(reader.generation()).isEqualTo(2);
+        assertThat(reader.keys()).contains(rotated);
+        assertThat(reader.firstUse(id(3), T0.plusSeconds(600))).isEqualTo(ReplayCheck.FIRST_USE);
+        if (!damage.unsafe()) {
+            assertThat(reader.firstUse(id(1), T0.plusSeconds(600))).as("replay records carried over")
+                    .isEqualTo(ReplayCheck.REPLAYED);
+        }
+        assertThat(reader().generation()).as("a worker starting now").isEqualTo(2);
     }
 
     /** The ways the previous generation's file can be found broken when the owner starts. */

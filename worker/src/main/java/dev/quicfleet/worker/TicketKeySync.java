@@ -26,6 +26,10 @@ import org.slf4j.LoggerFactory;
  * its sockets only once {@link #applied()} completes, so it never issues or checks a ticket with keys of its own.
  * Every 250 ms it refreshes (the ring also changes with time) and applies a changed ring. Key bytes are never
  * logged, only key names.
+ *
+ * <p>If the map file is damaged (truncated: a mapping of it would raise SIGBUS), {@link SharedSecrets} stops touching
+ * it, the keys in use stay, early data is refused, and the next refresh after the supervisor has published a new
+ * generation moves there (docs/SHARED-SECRETS.md).
  */
 final class TicketKeySync implements AutoCloseable {
 
@@ -94,7 +98,9 @@ final class TicketKeySync implements AutoCloseable {
                 appliedRing = ring.get();
                 applied.complete(null);
             }
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
+            // Errors too: one escaping would cancel this timer for good, and the worker would silently stop
+            // following the cluster's keys (and the supervisor's new generations).
             if (failures++ % 40 == 0) {
                 log.warn("cannot apply shared ticket keys (keeping the ones in use): {}", e.toString());
             }
