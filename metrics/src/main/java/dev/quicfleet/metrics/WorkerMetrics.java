@@ -265,11 +265,6 @@ public final class WorkerMetrics implements AutoCloseable {
         datagramsDropped[reason.ordinal()].increment();
     }
 
-    /** UDP datagrams dropped for {@code reason} so far (for the log line that reports them). */
-    public long datagramsDropped(DroppedDatagram reason) {
-        return (long) datagramsDropped[reason.ordinal()].count();
-    }
-
     /** A stateless reset was sent ({@code true}) or withheld by the rate limit. */
     public void statelessReset(boolean sent) {
         (sent ? resetsSent : resetsRateLimited).increment();

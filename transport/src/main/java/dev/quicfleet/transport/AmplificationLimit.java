@@ -19,24 +19,27 @@ import java.util.function.LongSupplier;
  * the datagrams sent to it carry at most {@value #FACTOR} times the bytes received from it. It sits between the socket
  * and the QUIC codec and drops what the codec would send beyond that budget, whatever the codec and quiche decide.
  *
- * <p>Why quiche's own limit is not enough (read from quiche at the commit Netty 4.2.18 builds,
- * {@code 5ea8d8e3}, {@code quiche/src/lib.rs}): quiche adds {@code 3 x len} to the path's {@code max_send_bytes} for
- * every datagram it receives and subtracts each packet it writes ({@code send_single}: {@code max_send_bytes
- * .saturating_sub(written)}), but {@code send_on_path} pads a datagram that carries an Initial packet to 1,200 bytes
- * <em>after</em> {@code send_single} returned, and those padding bytes are never charged to the budget. Every PTO
- * probe the server sends while the handshake waits for the silent client is such a padded datagram (a small Initial
- * coalesced with a Handshake packet, padded to 1,200), so each probe round takes up to a datagram more than the
- * budget allows; with the PTO backing off (about 5, 10 and 21 s with the 1.6 s initial RTT quiche assumes after the
- * first probes are lost) one 1,200-byte Initial drew 7,700-7,900 bytes within 30 s. On io_uring, Netty 4.2.18 also
- * writes empty datagrams when the connection times out; they carry no QUIC packet and are dropped here as well.
+ * <p>Why quiche's own limit is not enough (quiche at the commit Netty 4.2.18 builds, {@code 5ea8d8e3},
+ * {@code quiche/src/lib.rs}): quiche adds {@code 3 x len} to the path's {@code max_send_bytes} for every datagram it
+ * receives and subtracts each packet it writes ({@code send_single}: {@code path.max_send_bytes
+ * .saturating_sub(written)}); but {@code send_on_path} pads a datagram that carries an Initial packet to 1,200 bytes
+ * <em>after</em> {@code send_single} returned, and the padding is never charged to the budget. Every probe the server
+ * sends while it waits for a silent client is such a datagram: measured on Netty 4.2.18 with one 1,200-byte client
+ * Initial (loopback, {@code --retry never}), the worker sent at 0 s Initial 171 + Handshake 700 + 329 padding; 1 s
+ * Initial 173 + 1,027 padding; 2 s Handshake 700 and 67; 5 s two Initials (173, 80) each padded to 1,200; 10 s
+ * Handshake 700 and 67; 21 s two Initials padded to 775 and 602: 7,707 bytes (6.4x), of which quiche charged about
+ * 3,100 (the packets) against its 3,600 budget and never saw the 4,600 bytes of padding. On io_uring three empty
+ * datagrams followed at 30 s (Netty, when quiche's idle timeout closed the connection); they carry no QUIC packet and
+ * are dropped here too. The handshake deadline ({@code --handshake-timeout}) ends such connections earlier; this
+ * handler bounds what they send until then.
  *
  * <p>The budget is kept per client address (IP and port), from that address's first Initial, and ends when the
- * address is validated (the entry stays, marked, until it expires): when a long-header Handshake packet arrives from it whose destination connection ID is one
- * this host issued (a client only learns that ID from the server's first flight, which an attacker spoofing the
- * address never sees; quiche validates the address on the same event, after decrypting it), or when
- * {@link #validated} reports a completed handshake. Entries expire after {@code lifetime} (longer than the handshake
- * deadline, after which no handshake is left to protect) and at most {@code maxEntries} are kept (the oldest go
- * first), so a flood of Initials from forged addresses costs bounded memory.
+ * address is validated (the entry stays, marked, until it expires): when a long-header Handshake packet arrives from
+ * it whose destination connection ID is one this host issued (a client only learns that ID from the server's first
+ * flight, which an attacker spoofing the address never sees; quiche validates the address on the same event, after
+ * decrypting it), or when {@link #validated} reports a completed handshake. Entries expire after {@code lifetime}
+ * (longer than the handshake deadline, after which no handshake is left to protect) and at most {@code maxEntries}
+ * are kept (the oldest go first), so a flood of Initials from forged addresses costs bounded memory.
  *
  * <p>Not sharable: one instance per UDP channel; all methods run on that channel's event loop, except
  * {@link #validated}, which hands its work to it.

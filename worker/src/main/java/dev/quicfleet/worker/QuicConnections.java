@@ -58,10 +58,11 @@ final class QuicConnections {
     private final EarlyData earlyData;
     /**
      * How long a drain waits for the handshakes that were in progress when it began. A client that is really
-     * connecting completes within a round trip or two; one that never will (an abandoned or forged handshake) must not
-     * hold the drain, and so the worker's exit, until its handshake deadline.
+     * connecting completes within a round trip or two (500 ms covers round trips of 300 ms); one that never will (an
+     * abandoned or forged handshake) must not hold the drain, and so the worker's exit, until its handshake deadline.
+     * A slower client whose handshake is cut off here retries, and reaches a worker that is not draining.
      */
-    static final Duration DRAIN_HANDSHAKE_GRACE = Duration.ofSeconds(1);
+    static final Duration DRAIN_HANDSHAKE_GRACE = Duration.ofMillis(500);
 
     /** Connections whose handshake is in progress; removing one settles its handshake (exactly once). */
     private final Set<QuicChannel> handshaking = ConcurrentHashMap.newKeySet();
