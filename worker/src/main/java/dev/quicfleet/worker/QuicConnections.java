@@ -157,7 +157,8 @@ final class QuicConnections {
         draining = true;
         handshakeSettled(null);
         // Abandoned handshakes never settle before their deadline: wait for the rest a short while only.
-        handshakesBeforeDrainDone.completeOnTimeout(false, DRAIN_HANDSHAKE_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+        CompletableFuture.delayedExecutor(DRAIN_HANDSHAKE_GRACE.toMillis(), TimeUnit.MILLISECONDS)
+                .execute(() -> handshakesBeforeDrainDone.complete(lateConnectionAdmitted));
         for (Channel channel : connections) {
             QuicChannel connection = (QuicChannel) channel;
             connection.eventLoop().execute(() -> {
