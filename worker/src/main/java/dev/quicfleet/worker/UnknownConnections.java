@@ -33,6 +33,9 @@ import org.slf4j.LoggerFactory;
  *       ({@link ResetRateLimiter}). The client closes at once instead of at its idle timeout.</li>
  * </ul>
  *
+ * <p>While the worker drains, the Initial of a new connection is dropped here, before the codec spends a TLS handshake
+ * on it ({@link #refuseWhileDraining}), unless the reload hand-over passes it to the replacement.
+ *
  * <p>No reset is sent while another process may hold connections of this slot: while this worker drains (its
  * successor serves the slot), while {@code mayReset} says no (a reloaded worker's predecessor still drains on the same
  * socket; several workers started by hand on one port with {@code --reuse-port}), without keys, or when Netty's
