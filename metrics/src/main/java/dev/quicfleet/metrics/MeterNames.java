@@ -42,6 +42,19 @@ public final class MeterNames {
      * {@code quicfleet_quic_packets_misrouted_total}.
      */
     public static final String QUIC_PACKETS_MISROUTED = PREFIX + ".quic.packets.misrouted";
+    /**
+     * Counter of QUIC handshakes that failed, by {@link #REASON} ({@code timeout}: not completed within
+     * {@code --handshake-timeout}; {@code closed}: closed by either side before completing):
+     * {@code quicfleet_quic_handshake_failures_total}.
+     */
+    public static final String QUIC_HANDSHAKE_FAILURES = PREFIX + ".quic.handshake.failures";
+    /**
+     * Counter of UDP datagrams a worker dropped, by {@link #REASON} ({@code malformed}: the QUIC codec could not
+     * parse it; {@code draining}: a new connection's Initial while the worker drains; {@code amplification}: an
+     * outgoing datagram beyond 3x the bytes received from a not yet validated address):
+     * {@code quicfleet_quic_datagrams_dropped_total}.
+     */
+    public static final String QUIC_DATAGRAMS_DROPPED = PREFIX + ".quic.datagrams.dropped";
     /** Counter of QUIC packets sent: {@code quicfleet_quic_packets_sent_total}. */
     public static final String QUIC_PACKETS_SENT = PREFIX + ".quic.packets.sent";
     /** Counter of QUIC packets declared lost: {@code quicfleet_quic_packets_lost_total}. */

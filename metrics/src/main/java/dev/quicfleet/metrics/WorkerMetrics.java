@@ -65,6 +65,10 @@ public final class WorkerMetrics implements AutoCloseable {
     private final Counter resetsRateLimited;
     private final Counter packetsMisrouted;
     private final Counter packetsSent;
+    /** Indexed by {@link HandshakeFailure#ordinal()}. */
+    private final Counter[] handshakeFailures;
+    /** Indexed by {@link DroppedDatagram#ordinal()}. */
+    private final Counter[] datagramsDropped;
     private final Counter packetsLost;
     /** Indexed by {@link HttpProtocol#ordinal()}, then by status / 100 - 1. */
     private final Counter[][] requests;
@@ -146,6 +150,24 @@ public final class WorkerMetrics implements AutoCloseable {
                 .description("Short-header packets whose connection id names another worker's slot (steering off "
                         + "or not working)")
                 .register(registry);
+        HandshakeFailure[] failures = HandshakeFailure.values();
+        handshakeFailures = new Counter[failures.length];
+        for (HandshakeFailure failure : failures) {
+            handshakeFailures[failure.ordinal()] = Counter.builder(MeterNames.QUIC_HANDSHAKE_FAILURES)
+                    .description("QUIC handshakes that failed, by reason (timeout: not completed within "
+                            + "--handshake-timeout; closed: closed before completing)")
+                    .tag(MeterNames.REASON, failure.tagValue())
+                    .register(registry);
+        }
+        DroppedDatagram[] drops = DroppedDatagram.values();
+        datagramsDropped = new Counter[drops.length];
+        for (DroppedDatagram drop : drops) {
+            datagramsDropped[drop.ordinal()] = Counter.builder(MeterNames.QUIC_DATAGRAMS_DROPPED)
+                    .description("UDP datagrams dropped by a worker, by reason (malformed, draining: a new "
+                            + "connection while draining, amplification: beyond 3x what an unvalidated address sent)")
+                    .tag(MeterNames.REASON, drop.tagValue())
+                    .register(registry);
+        }
         packetsSent = Counter.builder(MeterNames.QUIC_PACKETS_SENT)
                 .description("QUIC packets sent, from connection statistics")
                 .register(registry);
@@ -240,6 +262,19 @@ public final class WorkerMetrics implements AutoCloseable {
     /** QUIC handshakes begun and not yet finished. */
     public long handshakesInProgress() {
         return handshakesInProgress.get();
+    }
+
+    /**
+     * A QUIC handshake failed for {@code reason} (also count it with {@link #handshake(boolean, boolean)} as a
+     * failure).
+     */
+    public void handshakeFailed(HandshakeFailure reason) {
+        handshakeFailures[reason.ordinal()].increment();
+    }
+
+    /** A UDP datagram was dropped for {@code reason}. */
+    public void datagramDropped(DroppedDatagram reason) {
+        datagramsDropped[reason.ordinal()].increment();
     }
 
     /** A stateless reset was sent ({@code true}) or withheld by the rate limit. */

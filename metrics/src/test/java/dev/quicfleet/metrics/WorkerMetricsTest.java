@@ -107,6 +107,30 @@ class WorkerMetricsTest {
     }
 
     @Test
+    void handshakeFailuresAndDroppedDatagramsAreCountedByReason() {
+        String before = metrics.scrape(null).body();
+        assertThat(samples(before, "quicfleet_quic_handshake_failures_total")).hasSize(2)
+                .allMatch(line -> line.endsWith(" 0.0"));
+        assertThat(samples(before, "quicfleet_quic_datagrams_dropped_total")).hasSize(3)
+                .allMatch(line -> line.endsWith(" 0.0"));
+
+        metrics.handshakeFailed(HandshakeFailure.TIMEOUT);
+        metrics.datagramDropped(DroppedDatagram.MALFORMED);
+        metrics.datagramDropped(DroppedDatagram.MALFORMED);
+        metrics.datagramDropped(DroppedDatagram.AMPLIFICATION);
+
+        String text = metrics.scrape(null).body();
+        assertThat(value(text, "quicfleet_quic_handshake_failures_total{reason=\"timeout\"," + W + "}"))
+                .isEqualTo(1);
+        assertThat(value(text, "quicfleet_quic_handshake_failures_total{reason=\"closed\"," + W + "}")).isZero();
+        assertThat(value(text, "quicfleet_quic_datagrams_dropped_total{reason=\"malformed\"," + W + "}"))
+                .isEqualTo(2);
+        assertThat(value(text, "quicfleet_quic_datagrams_dropped_total{reason=\"amplification\"," + W + "}"))
+                .isEqualTo(1);
+        assertThat(value(text, "quicfleet_quic_datagrams_dropped_total{reason=\"draining\"," + W + "}")).isZero();
+    }
+
+    @Test
     void requestDurationsLandInCumulativeHistogramBuckets() {
         metrics.request(HttpProtocol.H3, 200, 700_000, 1);       // 0.7 ms
         metrics.request(HttpProtocol.H3, 200, 3_000_000, 1);     // 3 ms

@@ -20,9 +20,16 @@ import java.util.concurrent.TimeUnit;
  * @param gsoSegments     packets of one connection handed to the kernel in one UDP GSO send (1 = no GSO); default 16
  * @param udpSocketBuffer SO_RCVBUF/SO_SNDBUF of the UDP socket (the kernel caps it at net.core.[rw]mem_max);
  *                        default 4 MiB, so bursts of packets from many clients are not dropped
+ * @param handshakeTimeout a connection whose handshake has not completed this long after its first packet is closed
+ *                        and counted as a failed handshake ({@code reason="timeout"}); without it a client that
+ *                        never finishes (or a forged Initial) holds 40-60 KB in the worker; default 10s, like the TCP
+ *                        TLS handshake
  */
 public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, long maxStreamData, int maxUdpPayload,
-                         int gsoSegments, int udpSocketBuffer) {
+                         int gsoSegments, int udpSocketBuffer, Duration handshakeTimeout) {
+
+    /** The default of {@link #handshakeTimeout()}. */
+    public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
 
     /** HTTP/3 needs three unidirectional streams per side (control, QPACK encoder, QPACK decoder); allow a few more. */
     static final long MAX_UNI_STREAMS = 16;
@@ -31,7 +38,21 @@ public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, lo
 
     /** The defaults listed on the record. */
     public static QuicLimits defaults() {
-        return new QuicLimits(Duration.ofSeconds(30), 256, 16L << 20, 1L << 20, 1350, 16, 4 << 20);
+        return new QuicLimits(Duration.ofSeconds(30), 256, 16L << 20, 1L << 20, 1350, 16, 4 << 20,
+                DEFAULT_HANDSHAKE_TIMEOUT);
+    }
+
+    /** These limits with the default {@link #handshakeTimeout()}. */
+    public QuicLimits(Duration idleTimeout, long maxStreams, long maxData, long maxStreamData, int maxUdpPayload,
+                      int gsoSegments, int udpSocketBuffer) {
+        this(idleTimeout, maxStreams, maxData, maxStreamData, maxUdpPayload, gsoSegments, udpSocketBuffer,
+                DEFAULT_HANDSHAKE_TIMEOUT);
+    }
+
+    /** These limits with another {@link #handshakeTimeout()}. */
+    public QuicLimits withHandshakeTimeout(Duration timeout) {
+        return new QuicLimits(idleTimeout, maxStreams, maxData, maxStreamData, maxUdpPayload, gsoSegments,
+                udpSocketBuffer, timeout);
     }
 
     /** Validates every limit; messages name the limit, the value and the accepted range. */
@@ -39,6 +60,11 @@ public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, lo
         if (idleTimeout == null || idleTimeout.compareTo(Duration.ofSeconds(1)) < 0
                 || idleTimeout.compareTo(Duration.ofMinutes(10)) > 0) {
             throw new IllegalArgumentException("quic-idle-timeout: " + idleTimeout + " (expected: 1s..10m)");
+        }
+        if (handshakeTimeout == null || handshakeTimeout.compareTo(Duration.ofMillis(100)) < 0
+                || handshakeTimeout.compareTo(Duration.ofMinutes(5)) > 0) {
+            throw new IllegalArgumentException("handshake-timeout: " + (handshakeTimeout == null ? null
+                    : ConfigValues.format(handshakeTimeout)) + " (expected: a duration of 100ms..5m, like 10s)");
         }
         checkRange("quic-max-streams", maxStreams, 1, 100_000);
         checkRange("quic-max-data", maxData, 64 * 1024, 1L << 30);

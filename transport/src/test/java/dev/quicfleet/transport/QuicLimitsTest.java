@@ -38,4 +38,15 @@ class QuicLimitsTest {
         assertThatThrownBy(() -> new QuicLimits(Duration.ofMillis(10), 100, 1 << 20, 1 << 16, 1350, 1, 1 << 20))
                 .hasMessage("quic-idle-timeout: PT0.01S (expected: 1s..10m)");
     }
+
+    @Test
+    void handshakeTimeoutDefaultsToTenSecondsAndIsBounded() {
+        assertThat(QuicLimits.defaults().handshakeTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(QuicLimits.defaults().withHandshakeTimeout(Duration.ofSeconds(3)).handshakeTimeout())
+                .isEqualTo(Duration.ofSeconds(3));
+        assertThatThrownBy(() -> QuicLimits.defaults().withHandshakeTimeout(Duration.ZERO))
+                .hasMessage("handshake-timeout: 0s (expected: a duration of 100ms..5m, like 10s)");
+        assertThatThrownBy(() -> QuicLimits.defaults().withHandshakeTimeout(Duration.ofHours(1)))
+                .hasMessage("handshake-timeout: 1h (expected: a duration of 100ms..5m, like 10s)");
+    }
 }

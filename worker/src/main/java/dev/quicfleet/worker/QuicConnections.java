@@ -14,16 +14,23 @@ import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ErrorCode;
 import io.netty.handler.codec.http3.Http3ServerConnectionHandler;
 import io.netty.handler.codec.http3.Http3Settings;
+import dev.quicfleet.metrics.HandshakeFailure;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.transport.AmplificationLimit;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicConnectionStats;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,6 +43,8 @@ final class QuicConnections {
     private static final Logger log = LoggerFactory.getLogger(QuicConnections.class);
     private static final AttributeKey<ConnectionInfo> INFO = AttributeKey.valueOf("quicfleet.h3.info");
     private static final AttributeKey<long[]> MAX_STREAM_ID = AttributeKey.valueOf("quicfleet.h3.maxStreamId");
+    /** The handshake deadline of a connection in its handshake, cancelled when it completes. */
+    private static final AttributeKey<Future<?>> HANDSHAKE_DEADLINE = AttributeKey.valueOf("quicfleet.h3.deadline");
     /** Packets sent and lost already counted for a connection: the metrics get deltas. */
     private static final AttributeKey<long[]> COUNTED = AttributeKey.valueOf("quicfleet.h3.countedPackets");
     /** RFC 9000 §20.1 CONNECTION_REFUSED: sent to connections that arrive while draining. */
@@ -47,17 +56,42 @@ final class QuicConnections {
     private final ExchangeDispatcher dispatcher;
     private final long maxFieldSectionSize;
     private final EarlyData earlyData;
-    /** Connections whose handshake is in progress. */
-    private final java.util.Set<QuicChannel> handshaking = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    /** Handshakes that were in progress when the drain began: they complete and are served, not refused. */
-    private final java.util.Set<QuicChannel> beganBeforeDrain = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    private final CompletableFuture<Void> handshakesBeforeDrainDone = new CompletableFuture<>();
-    private volatile boolean draining;
+    /**
+     * How long a drain waits for the handshakes that were in progress when it began. A client that is really
+     * connecting completes within a round trip or two (500 ms covers round trips of 300 ms); one that never will (an
+     * abandoned or forged handshake) must not hold the drain, and so the worker's exit, until its handshake deadline.
+     * A slower client whose handshake is cut off here retries, and reaches a worker that is not draining.
+     */
+    static final Duration DRAIN_HANDSHAKE_GRACE = Duration.ofMillis(500);
 
-    QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize, EarlyData earlyData) {
+    /** Connections whose handshake is in progress; removing one settles its handshake (exactly once). */
+    private final Set<QuicChannel> handshaking = ConcurrentHashMap.newKeySet();
+    /** Handshakes that were in progress when the drain began: they complete and are served, not refused. */
+    private final Set<QuicChannel> beganBeforeDrain = ConcurrentHashMap.newKeySet();
+    /** Completes with whether a handshake that began before the drain completed and was admitted. */
+    private final CompletableFuture<Boolean> handshakesBeforeDrainDone = new CompletableFuture<>();
+    private volatile boolean lateConnectionAdmitted;
+    private volatile boolean draining;
+    private final Duration handshakeTimeout;
+    private volatile AmplificationLimit amplificationLimit;
+    private volatile ChannelHandler errors;
+
+    QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize, EarlyData earlyData,
+                    Duration handshakeTimeout) {
         this.dispatcher = dispatcher;
         this.maxFieldSectionSize = maxFieldSectionSize;
         this.earlyData = earlyData;
+        this.handshakeTimeout = handshakeTimeout;
+    }
+
+    /** Where exceptions that reach the end of a connection's pipeline go (counted, logged without flooding). */
+    void errors(ChannelHandler handler) {
+        this.errors = handler;
+    }
+
+    /** The UDP channel's anti-amplification limit, told when a client's address is validated. */
+    void amplificationLimit(AmplificationLimit limit) {
+        this.amplificationLimit = limit;
     }
 
     /** The handler the QUIC codec installs on every new connection. */
@@ -65,8 +99,7 @@ final class QuicConnections {
         return new ChannelInitializer<QuicChannel>() {
             @Override
             protected void initChannel(QuicChannel connection) {
-                dispatcher.metrics().handshakesInProgress(1); // until the Tracker sees it active or closed
-                handshaking.add(connection);
+                handshakeBegan(connection);
                 connection.attr(MAX_STREAM_ID).set(new long[] {-1});
                 Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize);
                 connection.pipeline().addLast(new Tracker(), new Http3ServerConnectionHandler(
@@ -80,6 +113,7 @@ final class QuicConnections {
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));
                 earlyData.connectionStarted(connection);
+                catchErrors(connection);
             }
         };
     }
@@ -123,6 +157,9 @@ final class QuicConnections {
         beganBeforeDrain.addAll(handshaking);
         draining = true;
         handshakeSettled(null);
+        // Abandoned handshakes never settle before their deadline: wait for the rest a short while only.
+        CompletableFuture.delayedExecutor(DRAIN_HANDSHAKE_GRACE.toMillis(), TimeUnit.MILLISECONDS)
+                .execute(() -> handshakesBeforeDrainDone.complete(lateConnectionAdmitted));
         for (Channel channel : connections) {
             QuicChannel connection = (QuicChannel) channel;
             connection.eventLoop().execute(() -> {
@@ -137,20 +174,81 @@ final class QuicConnections {
 
     /**
      * Completes once every handshake that was in progress when the drain began has completed or failed (those
-     * connections are served: their clients sent their first flight before the server said anything about draining).
+     * connections are served: their clients sent their first flight before the server said anything about draining),
+     * or {@link #DRAIN_HANDSHAKE_GRACE} after the drain began, whichever is first; with whether any of them completed
+     * and was admitted (its first requests may follow).
      */
-    CompletableFuture<Void> whenHandshakesBeforeDrainDone() {
+    CompletableFuture<Boolean> whenHandshakesBeforeDrainDone() {
         return handshakesBeforeDrainDone;
     }
 
     private void handshakeSettled(QuicChannel connection) {
         if (connection != null) {
-            handshaking.remove(connection);
             beganBeforeDrain.remove(connection);
         }
         if (draining && beganBeforeDrain.isEmpty()) {
-            handshakesBeforeDrainDone.complete(null);
+            handshakesBeforeDrainDone.complete(lateConnectionAdmitted);
         }
+    }
+
+    /**
+     * A connection's handshake began (its first Initial created it): counted in progress until it completes
+     * ({@link Tracker#channelActive}), fails or is closed, or its deadline passes — then it is closed and counted as a
+     * failed handshake with {@code reason="timeout"}. Netty never fires {@code channelInactive} for a connection that
+     * was never active, so the close future is what tells that a handshake ended without completing.
+     */
+    private void handshakeBegan(QuicChannel connection) {
+        WorkerMetrics metrics = dispatcher.metrics();
+        metrics.handshakesInProgress(1);
+        handshaking.add(connection);
+        connection.closeFuture().addListener(f -> handshakeFailed(connection, HandshakeFailure.CLOSED));
+        connection.attr(HANDSHAKE_DEADLINE).set(connection.eventLoop().schedule(() -> {
+            if (!connection.isActive() && handshakeFailed(connection, HandshakeFailure.TIMEOUT)) {
+                log.debug("closing a QUIC handshake with {}: not completed within {}",
+                        connection.remoteSocketAddress(), handshakeTimeout);
+                connection.close();
+            }
+        }, handshakeTimeout.toNanos(), TimeUnit.NANOSECONDS));
+    }
+
+    /** Ends the connection's pipeline with the handler that counts what quiche raises for undecodable packets. */
+    private void catchErrors(QuicChannel connection) {
+        ChannelHandler handler = errors;
+        if (handler != null) {
+            connection.pipeline().addLast(handler);
+        }
+    }
+
+    /** Settles a handshake as failed unless already settled; returns whether this call settled it. */
+    private boolean handshakeFailed(QuicChannel connection, HandshakeFailure reason) {
+        if (!handshaking.remove(connection)) {
+            return false;
+        }
+        WorkerMetrics metrics = dispatcher.metrics();
+        metrics.handshakesInProgress(-1);
+        metrics.handshake(false, false);
+        metrics.handshakeFailed(reason);
+        handshakeSettled(connection);
+        return true;
+    }
+
+    /** Settles a handshake as completed unless already settled; returns whether this call settled it. */
+    private boolean handshakeCompleted(QuicChannel connection) {
+        if (!handshaking.remove(connection)) {
+            return false;
+        }
+        WorkerMetrics metrics = dispatcher.metrics();
+        metrics.handshakesInProgress(-1);
+        metrics.handshake(true, Boolean.TRUE.equals(TlsSessions.resumed(connection.sslEngine())));
+        Future<?> deadline = connection.attr(HANDSHAKE_DEADLINE).getAndSet(null);
+        if (deadline != null) {
+            deadline.cancel(false);
+        }
+        AmplificationLimit limit = amplificationLimit;
+        if (limit != null) {
+            limit.validated(inet(connection.remoteSocketAddress()));
+        }
+        return true;
     }
 
     /** Drain phase 4: close every connection with H3_NO_ERROR. */
@@ -203,11 +301,7 @@ final class QuicConnections {
         public void channelInactive(ChannelHandlerContext ctx) {
             WorkerMetrics metrics = dispatcher.metrics();
             QuicChannel connection = (QuicChannel) ctx.channel();
-            if (!active) {
-                metrics.handshakesInProgress(-1);
-                metrics.handshake(false, false);
-                handshakeSettled(connection);
-            } else {
+            if (active) {
                 metrics.connectionClosed();
             }
             countPackets(connection);
@@ -220,10 +314,12 @@ final class QuicConnections {
             QuicChannel connection = (QuicChannel) ctx.channel();
             active = true;
             WorkerMetrics metrics = dispatcher.metrics();
-            metrics.handshakesInProgress(-1);
-            metrics.handshake(true, Boolean.TRUE.equals(TlsSessions.resumed(connection.sslEngine())));
+            handshakeCompleted(connection);
             metrics.connectionOpened();
             boolean lateButExpected = draining && beganBeforeDrain.contains(connection);
+            if (lateButExpected) {
+                lateConnectionAdmitted = true;
+            }
             handshakeSettled(connection);
             if (draining && !lateButExpected) {
                 log.debug("refusing a new QUIC connection from {}: draining", connection.remoteSocketAddress());

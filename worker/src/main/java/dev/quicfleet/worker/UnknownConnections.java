@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.DroppedDatagram;
 import dev.quicfleet.metrics.WorkerMetrics;
 import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.ResetRateLimiter;
@@ -31,6 +32,9 @@ import org.slf4j.LoggerFactory;
  *       worker derived from the same shared key ({@link StatelessResets}), rate-limited per client and in total
  *       ({@link ResetRateLimiter}). The client closes at once instead of at its idle timeout.</li>
  * </ul>
+ *
+ * <p>While the worker drains, the Initial of a new connection is dropped here, before the codec spends a TLS handshake
+ * on it ({@link #refuseWhileDraining}), unless the reload hand-over passes it to the replacement.
  *
  * <p>No reset is sent while another process may hold connections of this slot: while this worker drains (its
  * successor serves the slot), while {@code mayReset} says no (a reloaded worker's predecessor still drains on the same
@@ -112,9 +116,41 @@ final class UnknownConnections extends ChannelInboundHandlerAdapter {
                     && passOnLongHeader(content) && handover.forward(packet)) {
                 packet.release();
                 return;
+            } else if (length >= 7 && lookup != null && draining.getAsBoolean() && isNewConnection(content)) {
+                refuseWhileDraining(packet);
+                return;
             }
         }
         ctx.fireChannelRead(msg);
+    }
+
+    /**
+     * A draining worker refuses new connections before any TLS work: the Initial of a connection the codec does not
+     * know is dropped (unless the reload hand-over passed it on just above). Without this, the codec completed a full
+     * handshake (a signature, 40-60 KB of state) for each, only for the worker to close it at once. The client
+     * retries and, after a reload, reaches the replacement; handshakes in progress when the drain began go on (their
+     * Initials carry an ID the codec knows).
+     */
+    private void refuseWhileDraining(DatagramPacket packet) {
+        metrics.datagramDropped(DroppedDatagram.DRAINING);
+        if (log.isDebugEnabled()) {
+            log.debug("dropping a new QUIC connection's Initial from {}: draining", packet.sender());
+        }
+        packet.release();
+    }
+
+    /** Whether {@code content} is a QUIC v1 Initial for a connection ID the codec does not know. */
+    private boolean isNewConnection(ByteBuf content) {
+        int start = content.readerIndex();
+        int first = content.getUnsignedByte(start);
+        if ((first & 0x80) == 0 || content.getInt(start + 1) != 1 || ((first >> 4) & 0x3) != 0) {
+            return false;
+        }
+        int idLength = content.getUnsignedByte(start + 5);
+        if (idLength > ConnectionIds.MAX_LENGTH || 6 + idLength > content.readableBytes()) {
+            return false;
+        }
+        return !known(content.internalNioBuffer(start + 6, idLength));
     }
 
     private boolean handing() {

@@ -1,7 +1,9 @@
 package dev.quicfleet.worker;
 
 import dev.quicfleet.transport.ConfigValues;
+import dev.quicfleet.metrics.DroppedDatagram;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.transport.AmplificationLimit;
 import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.Listeners;
 import dev.quicfleet.transport.ResetRateLimiter;
@@ -53,6 +55,13 @@ public final class Worker {
     private static final Logger log = LoggerFactory.getLogger(Worker.class);
     /** Pending TCP connections the kernel queues for us. */
     private static final int TCP_BACKLOG = 4096;
+    /** How long an address's anti-amplification budget outlives the handshake deadline. */
+    private static final Duration AMPLIFICATION_MARGIN = Duration.ofSeconds(5);
+    /**
+     * Client addresses whose anti-amplification budget is tracked at once (~100 bytes each); beyond it the oldest
+     * go first. Far above what --retry auto lets through before it answers Initials statelessly.
+     */
+    private static final int AMPLIFICATION_ADDRESSES = 65_536;
     /** Per-stream HTTP/2 window: request body bytes in flight per stream. */
     private static final int H2_STREAM_WINDOW = 1 << 20;
 
@@ -101,7 +110,8 @@ public final class Worker {
                 dev.quicfleet.transport.ConnectionIds.parseServerId(config.serverId()));
         this.earlyData = new EarlyData(config.earlyData(), metrics,
                 EarlyData.localReplayRegister(EarlyData.LOCAL_REGISTER_TTL, EarlyData.LOCAL_REGISTER_CAPACITY));
-        this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData);
+        this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData,
+                config.quic().handshakeTimeout());
     }
 
     /**
@@ -390,11 +400,19 @@ public final class Worker {
         io.netty.channel.ChannelHandler udpHandler = new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
             @Override
             protected void initChannel(io.netty.channel.Channel ch) {
+                // Budgets outlive the handshake deadline by a little: the CONNECTION_CLOSE sent at the deadline is
+                // still limited.
+                AmplificationLimit amplification = new AmplificationLimit(connectionIds,
+                        config.quic().handshakeTimeout().plus(AMPLIFICATION_MARGIN), AMPLIFICATION_ADDRESSES,
+                        System::nanoTime, () -> metrics.datagramDropped(DroppedDatagram.AMPLIFICATION));
+                quicConnections.amplificationLimit(amplification);
+                MalformedDatagrams malformed = new MalformedDatagrams(metrics, System::nanoTime);
+                quicConnections.errors(malformed);
                 ch.pipeline().addLast(new UnknownConnections(connectionIds, config.slot(), resets,
                         ResetRateLimiter.defaults(), metrics, quicCodec, mayReset, handover,
                         Worker.this::draining),
-                        new VersionNegotiation(metrics, versionNegotiationLimits.newLimiter()),
-                        earlyData.firstFlightReader(), quicCodec);
+                        new VersionNegotiation(metrics, versionNegotiationLimits.newLimiter()), amplification,
+                        earlyData.firstFlightReader(), quicCodec, malformed);
             }
         };
         if (config.udpFd() >= 0) {
@@ -469,13 +487,15 @@ public final class Worker {
                 ConfigValues.format(timeout));
         // Done when no request is in flight and every TCP connection has closed (a connection accepted just before
         // the listener closed may still bring a request), then once more for requests those connections brought.
-        // QUIC handshakes in progress when the drain began complete and are served; their first requests come with
-        // or right after the client's Finished, hence a short grace before the last idle check.
+        // QUIC handshakes in progress when the drain began complete and are served (abandoned ones are waited for
+        // briefly only); if one was admitted, its first requests come with or right after the client's Finished,
+        // hence a short grace before the last idle check. With nothing in flight the drain ends at once.
         return dispatcher.whenIdle()
                 .thenCompose(idle -> tcpConnections == null ? CompletableFuture.completedFuture(null) : tcpConnections.whenAllClosed())
                 .thenCompose(closed -> quicConnections.whenHandshakesBeforeDrainDone())
-                .thenCompose(settled -> CompletableFuture.runAsync(() -> { },
-                        CompletableFuture.delayedExecutor(LATE_REQUEST_GRACE.toMillis(), TimeUnit.MILLISECONDS)))
+                .thenCompose(admitted -> !admitted ? CompletableFuture.completedFuture(null)
+                        : CompletableFuture.runAsync(() -> { }, CompletableFuture.delayedExecutor(
+                                LATE_REQUEST_GRACE.toMillis(), TimeUnit.MILLISECONDS)))
                 .thenCompose(closed -> dispatcher.whenIdle())
                 .orTimeout(Math.max(1, timeout.toMillis()), TimeUnit.MILLISECONDS)
                 .handle((ok, error) -> {

@@ -100,6 +100,11 @@ public final class WorkerMain {
             description = "A stalled request or response body fails after this (default: ${DEFAULT-VALUE}).")
     String bodyTimeout;
 
+    @Option(names = "--handshake-timeout", defaultValue = "10s", paramLabel = "DURATION",
+            description = "A QUIC handshake not completed this long after the client's first packet is closed and "
+                    + "counted as failed (default: ${DEFAULT-VALUE}).")
+    String handshakeTimeout;
+
     @Option(names = "--early-data", defaultValue = "safe", paramLabel = "off|safe|all|425",
             description = "TLS 1.3 early data (0-RTT) on HTTP/3: off; safe (GET, HEAD and OPTIONS run at once, "
                     + "answered in the server's first flight; other requests wait for the handshake); all; 425 (like "
@@ -435,7 +440,8 @@ public final class WorkerMain {
                         ConfigValues.size("quic-max-data", quicMaxData),
                         ConfigValues.size("quic-max-stream-data", quicMaxStreamData), quicMaxUdpPayload,
                         quicGsoSegments, (int) Math.min(Integer.MAX_VALUE,
-                        ConfigValues.size("udp-socket-buffer", udpSocketBuffer))))
+                        ConfigValues.size("udp-socket-buffer", udpSocketBuffer)))
+                        .withHandshakeTimeout(ConfigValues.duration("handshake-timeout", handshakeTimeout)))
                 .staticFiles(staticDir, staticPrefix)
                 .earlyData(EarlyDataPolicy.parse(earlyData))
                 .serverId(serverId)
