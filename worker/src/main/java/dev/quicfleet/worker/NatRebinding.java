@@ -73,11 +73,6 @@ final class NatRebinding {
         };
     }
 
-    /** Addresses translated now (for tests and logs). */
-    int size() {
-        return toHome.size();
-    }
-
     private void translate(InetSocketAddress current, InetSocketAddress home, InetSocketAddress previous) {
         if (previous != null && !previous.equals(current)) {
             toHome.remove(previous, home);
