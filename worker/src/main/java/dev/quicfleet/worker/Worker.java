@@ -70,6 +70,7 @@ public final class Worker {
     private final ExchangeDispatcher dispatcher;
     private final WorkerMetrics metrics;
     private final EarlyData earlyData;
+    private final NatRebinding natRebinding = new NatRebinding(); // followed NAT rebindings (quiche loses data)
     /** The layout of the connection ids this worker issues: they name its slot, so the kernel can steer. */
     private final dev.quicfleet.transport.ConnectionIds connectionIds;
     private final QuicConnections quicConnections;
@@ -306,7 +307,7 @@ public final class Worker {
                 .localConnectionIdLength(connectionIds.length())
                 .connectionIdAddressGenerator(connectionIds.generator(config.slot(), keys::rotation))
                 .resetTokenGenerator(resets)
-                .handler(quicConnections.connectionInitializer())
+                .handler(natRebinding.connections(quicConnections.connectionInitializer()))
                 .build();
         long tBound = System.nanoTime();
         SslContext tcpSsl;
@@ -412,7 +413,7 @@ public final class Worker {
                         ResetRateLimiter.defaults(), metrics, quicCodec, mayReset, handover,
                         Worker.this::draining),
                         new VersionNegotiation(metrics, versionNegotiationLimits.newLimiter()), amplification,
-                        earlyData.firstFlightReader(), quicCodec, malformed);
+                        earlyData.firstFlightReader(), natRebinding.datagramHandler(), quicCodec, malformed);
             }
         };
         if (config.udpFd() >= 0) {
