@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.TimeoutReason;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -69,6 +70,12 @@ final class Http3Exchange extends Exchange {
     void doAbort() {
         // RESET_STREAM tells the client the response is incomplete; STOP_SENDING stops its upload.
         stream.shutdown(Http3ErrorCode.H3_INTERNAL_ERROR.code());
+    }
+
+    @Override
+    void doTimeout(TimeoutReason reason) {
+        // RESET_STREAM and STOP_SENDING with H3_REQUEST_CANCELLED (RFC 9114 §8.1): quiche drops the unsent data.
+        stream.shutdown(Http3ErrorCode.H3_REQUEST_CANCELLED.code());
     }
 
     @Override

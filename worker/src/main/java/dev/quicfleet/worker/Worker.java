@@ -281,7 +281,7 @@ public final class Worker {
         long tTcpReady = System.nanoTime();
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
-                config.quic().maxData()), config.drainTimeout());
+                config.quic().maxData()), config.drainTimeout(), config.headerTimeout(), config.bodyMinRate());
         tcpConnections = tcp;
 
         int socketBuffer = config.quic().udpSocketBuffer();
