@@ -1,6 +1,9 @@
 package dev.quicfleet.metrics;
 
-/** Which limit a slow client ran into: the values of the {@value MeterNames#REASON} tag of {@value MeterNames#HTTP_TIMEOUTS}. */
+/**
+ * Which limit a slow client ran into: the values of the {@value MeterNames#REASON} tag of
+ * {@value MeterNames#HTTP_TIMEOUTS}.
+ */
 public enum TimeoutReason {
     /** The request head (request line and header fields) did not arrive within the header timeout. */
     HEADER("header"),

@@ -338,14 +338,15 @@ final class TcpConnections {
                                 .maxHeaderListSize(MAX_HEADER_SIZE))
                         .build();
                 pipeline.addBefore(PEER_ERRORS, null, codec);
-                pipeline.addBefore(PEER_ERRORS, null, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                ChannelInitializer<Http2StreamChannel> streams = new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Http2StreamChannel stream) {
                         stream.config().setAutoRead(false);
                         stream.pipeline().addLast(new Http2StreamHandler(dispatcher,
                                 s -> info(s.parent(), Protocol.H2), bodyMinRate));
                     }
-                }));
+                };
+                pipeline.addBefore(PEER_ERRORS, null, new Http2MultiplexHandler(streams));
                 pipeline.addBefore(PEER_ERRORS, null, new Http2IdleCloser(codec));
                 // The connection window starts at 64 KiB (RFC 9113 §6.9.2); open it so streams are not starved.
                 codec.connection().local().flowController().incrementWindowSize(

@@ -106,7 +106,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         checkDuration("header-timeout", headerTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
         if (bodyMinRate < 0 || bodyMinRate > 1L << 30) {
             throw new IllegalArgumentException("body-min-rate: " + bodyMinRate
-                    + " (expected: bytes per second, 0..1g; 0 turns the check off)");
+                    + " (expected: bytes per second up to 1g; 0 turns the check off)");
         }
         staticPrefix = staticPrefix == null ? "/static" : staticPrefix;
         earlyData = earlyData == null ? EarlyDataPolicy.SAFE : earlyData;
@@ -142,6 +142,20 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
     public static String altSvc(int port) {
         return "h3=\":" + port + "\"; ma=86400";
+    }
+
+    /**
+     * Parses a rate in bytes per second: a byte count with an optional unit ({@code 240}, {@code 1k}, {@code 1MiB}).
+     *
+     * @throws IllegalArgumentException naming {@code key}, the value and what is expected
+     */
+    public static long parseRate(String key, String text) {
+        try {
+            return ConfigValues.size(key, text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": " + text
+                    + " (expected: bytes per second such as 240, 1k or 1MiB; 0 turns the check off)");
+        }
     }
 
     /** The default state directory: {@code $XDG_STATE_HOME/quicfleet} or {@code ~/.local/state/quicfleet}. */

@@ -406,7 +406,7 @@ public final class WorkerMain {
                 .idleTimeout(ConfigValues.duration("idle-timeout", idleTimeout))
                 .bodyTimeout(ConfigValues.duration("body-timeout", bodyTimeout))
                 .headerTimeout(ConfigValues.duration("header-timeout", headerTimeout))
-                .bodyMinRate(ConfigValues.size("body-min-rate", bodyMinRate))
+                .bodyMinRate(WorkerConfig.parseRate("body-min-rate", bodyMinRate))
                 .quic(new QuicLimits(Duration.ofSeconds(30), quicMaxStreams,
                         ConfigValues.size("quic-max-data", quicMaxData),
                         ConfigValues.size("quic-max-stream-data", quicMaxStreamData), quicMaxUdpPayload,

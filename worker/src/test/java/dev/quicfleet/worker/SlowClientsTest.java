@@ -275,15 +275,24 @@ class SlowClientsTest {
 
     @Test
     void connectionsResetByTheirClientsAreCountedAndNotLogged() throws Exception {
-        int n = 20;
+        int n = 21;
         Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
         ListAppender<ILoggingEvent> captured = new ListAppender<>();
         captured.start();
         root.addAppender(captured);
         try {
             for (int i = 0; i < n; i++) {
-                // half before TLS (inside the handshake), half after it (waiting for a request)
-                if (i % 2 == 0) {
+                // in the TLS handshake, on an HTTP/1.1 connection waiting for a request, on an idle HTTP/2 one
+                int nth = i + 1;
+                if (i % 3 == 2) {
+                    TestH2Client client = new TestH2Client(worker.port(), tmp.resolve("state/dev-cert.pem"));
+                    try (client) {
+                        assertThat(client.get("/").status.get(10, TimeUnit.SECONDS)).isEqualTo("200");
+                        client.reset();
+                    }
+                    awaitTrue(() -> worker.metrics().tcpErrors(TcpErrorReason.RESET) >= nth,
+                            "reset " + nth + " (h2) counted");
+                } else if (i % 3 == 0) {
                     Socket socket = new Socket();
                     socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), worker.port()), 5_000);
                     // a real ClientHello; once the worker's ServerHello arrives it waits for the client's Finished
@@ -295,7 +304,7 @@ class SlowClientsTest {
                     socket.getOutputStream().write(hello.array(), 0, hello.position());
                     socket.setSoTimeout(10_000);
                     assertThat(socket.getInputStream().read()).as("ServerHello").isEqualTo(0x16);
-                    resetAfterTheWorkerRead(socket, i + 1, TcpErrorReason.RESET, n);
+                    resetAfterTheWorkerRead(socket, nth, TcpErrorReason.RESET, n);
                 } else {
                     Socket plain = new Socket();
                     SSLSocket socket = http1Socket(plain, 0);
@@ -304,7 +313,7 @@ class SlowClientsTest {
                     socket.setSoTimeout(10_000);
                     assertThat(readHead(socket.getInputStream())).startsWith("HTTP/1.1 200");
                     // the TCP socket under TLS: closing the SSLSocket would send close_notify first
-                    resetAfterTheWorkerRead(plain, i + 1, TcpErrorReason.RESET, n);
+                    resetAfterTheWorkerRead(plain, nth, TcpErrorReason.RESET, n);
                 }
             }
             awaitTrue(() -> worker.metrics().tcpErrors(TcpErrorReason.RESET) == n, n + " resets counted");

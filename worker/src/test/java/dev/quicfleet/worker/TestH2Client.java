@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -102,6 +103,15 @@ final class TestH2Client implements AutoCloseable {
                 ReferenceCountUtil.release(msg);
             }
         }
+    }
+
+    /**
+     * Resets the TCP connection (SO_LINGER 0), from below TLS and HTTP/2: no close_notify, no GOAWAY, as a client
+     * that crashed or a middlebox would.
+     */
+    void reset() {
+        channel.config().setOption(ChannelOption.SO_LINGER, 0);
+        channel.pipeline().firstContext().close().awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 
     @Override
