@@ -132,6 +132,21 @@ class SlowClientsTest {
     }
 
     @Test
+    void http2ConnectionThatReadsNothingIsResetAfterTheBodyTimeout() throws Exception {
+        // a 64 MiB window: the TCP buffers fill before the stream's window closes
+        try (TestH2Client client = new TestH2Client(worker.port(), tmp.resolve("state/dev-cert.pem"), 64 << 20)) {
+            TestH2Client.Stream big = client.get("/big");
+            assertThat(big.status.get(15, TimeUnit.SECONDS)).isEqualTo("200");
+            client.reading(false); // not even the TCP socket: the stream's RST_STREAM cannot get through either
+            // the stalled stream is reset (one count), then the connection whose socket took nothing (another)
+            awaitTrue(() -> timeouts(HttpProtocol.H2, TimeoutReason.SEND) == 2, "stream and connection dropped");
+            client.reading(true);
+            assertThat(client.closeFuture().await(15, TimeUnit.SECONDS)).as("connection closed").isTrue();
+            assertThat(big.bodyBytes.get()).isLessThan(32L << 20);
+        }
+    }
+
+    @Test
     void http3StreamThatStopsReadingIsResetAfterTheBodyTimeout() throws Exception {
         X509Certificate cert = TlsMaterial.developmentCertificate(tmp.resolve("state"), Clock.systemUTC()).leaf();
         try (TestH3Client client = new TestH3Client(worker.port(), cert, 1 << 20)) {

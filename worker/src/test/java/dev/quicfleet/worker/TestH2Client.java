@@ -18,6 +18,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -40,7 +41,7 @@ import java.util.concurrent.atomic.AtomicLong;
 final class TestH2Client implements AutoCloseable {
 
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    private final Http2FrameCodec codec = Http2FrameCodecBuilder.forClient().build();
+    private final Http2FrameCodec codec;
     private final Map<Http2FrameStream, Stream> streams = new ConcurrentHashMap<>();
     private final Recorder recorder = new Recorder();
     private final Channel channel;
@@ -55,6 +56,14 @@ final class TestH2Client implements AutoCloseable {
 
     /** Connects over TLS (ALPN h2) to 127.0.0.1:{@code port}, trusting the certificate in {@code certPem}. */
     TestH2Client(int port, Path certPem) throws Exception {
+        this(port, certPem, 65_535);
+    }
+
+    /** As {@link #TestH2Client(int, Path)}, granting the server {@code window} bytes per stream and connection. */
+    TestH2Client(int port, Path certPem, int window) throws Exception {
+        codec = Http2FrameCodecBuilder.forClient()
+                .initialSettings(Http2Settings.defaultSettings().initialWindowSize(window))
+                .build();
         SslContext ssl = SslContextBuilder.forClient()
                 .trustManager(certPem.toFile())
                 .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
@@ -70,6 +79,14 @@ final class TestH2Client implements AutoCloseable {
                     }
                 })
                 .connect(InetAddress.getLoopbackAddress(), port).sync().channel();
+        if (window > 65_535) {
+            channel.eventLoop().submit(() -> {
+                codec.connection().local().flowController().incrementWindowSize(
+                        codec.connection().connectionStream(), window - 65_535);
+                channel.flush();
+                return null;
+            }).sync();
+        }
     }
 
     /** Sends a GET for {@code path} (no body). */
@@ -103,6 +120,19 @@ final class TestH2Client implements AutoCloseable {
                 ReferenceCountUtil.release(msg);
             }
         }
+    }
+
+    /** Stops ({@code false}) or resumes reading the TCP connection: a client that reads nothing at all. */
+    void reading(boolean on) {
+        channel.config().setAutoRead(on);
+        if (on) {
+            channel.read();
+        }
+    }
+
+    /** Completes when the connection is closed (by either side). */
+    io.netty.channel.ChannelFuture closeFuture() {
+        return channel.closeFuture();
     }
 
     /**
