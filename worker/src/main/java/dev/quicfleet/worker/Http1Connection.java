@@ -219,7 +219,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 request.method().name(), target, request.headers().get(HttpHeaderNames.HOST), headers, keepAlive);
         receivingBody = true;
         dispatcher.dispatch(current);
-        if (HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0) {
+        if (HttpUtil.isTransferEncodingChunked(request) || current.contentLength() > 0) {
             current.watchRequestBody(bodyMinRate);
         }
     }
