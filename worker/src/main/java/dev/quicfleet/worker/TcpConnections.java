@@ -1,8 +1,6 @@
 package dev.quicfleet.worker;
 
-import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TcpErrorReason;
-import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.metrics.WorkerMetrics;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -11,7 +9,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.unix.Errors;
 import io.netty.handler.codec.DecoderException;
@@ -37,10 +36,10 @@ import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLException;
@@ -51,10 +50,9 @@ import org.slf4j.LoggerFactory;
  * The TCP connections of one worker: TLS, then HTTP/2 or HTTP/1.1 as ALPN decides. Tracks them for drain: HTTP/2
  * connections get GOAWAY, idle HTTP/1.1 connections are closed at once and busy ones after their response.
  *
- * <p>Limits on slow clients, each counted in {@code quicfleet.http.timeouts} by reason: the TLS handshake (Netty's
- * 10 s), the HTTP/1.1 header timeout ({@link Http1Connection}), the request body watch and the response send timeout
- * ({@link Exchange}), and {@link SendStallGuard}: a connection whose socket takes no byte for the body timeout while
- * output waits is reset. Errors a peer causes (a reset, a broken pipe, a failed TLS handshake) are counted once per
+ * <p>Limits on slow clients: the TLS handshake (Netty's 10 s, a failure counted as a {@code tls} connection error),
+ * and, each counted in {@code quicfleet.http.timeouts} by reason, the HTTP/1.1 header timeout
+ * ({@link Http1Connection}) and the request body watch and response send timeout ({@link Exchange}). Errors a peer causes (a reset, a broken pipe, a failed TLS handshake) are counted once per
  * connection in {@code quicfleet.tcp.connection.errors} and logged at DEBUG only: a client can write as many of them
  * as it likes.
  */
@@ -97,6 +95,7 @@ final class TcpConnections {
     private final WorkerMetrics metrics;
     private final AtomicLong otherErrorsLogged = new AtomicLong(System.nanoTime() - OTHER_ERROR_LOG_INTERVAL_NANOS);
     private final AtomicLong otherErrorsSinceLog = new AtomicLong();
+    private final WriteErrors writeErrors = new WriteErrors();
 
     /**
      * @param maxStreams       HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (the same limit QUIC advertises)
@@ -130,9 +129,9 @@ final class TcpConnections {
                 opened();
                 ch.closeFuture().addListener(f -> closed());
                 ch.pipeline().addLast(
+                        writeErrors,
                         sslContext.newHandler(ch.alloc()),
                         new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS),
-                        new SendStallGuard(),
                         new Alpn());
                 ch.pipeline().addLast(PEER_ERRORS, new PeerErrors());
             }
@@ -402,68 +401,24 @@ final class TcpConnections {
     }
 
     /**
-     * The send timeout of the connection as a whole: while the socket does not take output (the channel is not
-     * writable), a check every eighth of the body timeout looks for progress; none for the body timeout resets the
-     * connection. This catches a client that reads nothing at all on an HTTP/2 connection (where each stream only sees
-     * its own window) or after the last response was queued; {@link Exchange} times out a response that waits.
+     * Sees the failures of writes to the socket, which Netty reports only to the write's promise (the connection then
+     * closes without an exception event): a broken pipe, or a reset noticed while writing. First in the pipeline, so
+     * it sees the TLS records; one listener instance for all connections, so a write allocates nothing for it.
      */
-    private final class SendStallGuard extends ChannelInboundHandlerAdapter {
-        private ScheduledFuture<?> check;
-        private long stalledNanos;
-        private long lastPending = -1;
-        private long lastProgress = -1;
-        private Object lastCurrent;
+    @ChannelHandler.Sharable
+    private final class WriteErrors extends ChannelOutboundHandlerAdapter {
+        private final ChannelFutureListener onFailure = future -> {
+            if (!future.isSuccess() && !(future.cause() instanceof ClosedChannelException)) {
+                peerError(future.channel(), future.cause());
+            }
+        };
 
         @Override
-        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            Channel ch = ctx.channel();
-            if (!ch.isWritable() && check == null && ch.isActive()) {
-                long tick = Math.clamp(dispatcher.bodyTimeout().toNanos() / 8, TimeUnit.MILLISECONDS.toNanos(250),
-                        TimeUnit.SECONDS.toNanos(1));
-                stalledNanos = 0;
-                lastPending = -1;
-                check = ch.eventLoop().scheduleAtFixedRate(() -> check(ch, tick), tick, tick, TimeUnit.NANOSECONDS);
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+            if (!promise.isVoid()) {
+                promise.addListener(onFailure);
             }
-            ctx.fireChannelWritabilityChanged();
-        }
-
-        private void check(Channel ch, long tick) {
-            ChannelOutboundBuffer out = ch.unsafe().outboundBuffer();
-            if (ch.isWritable() || !ch.isActive() || out == null) {
-                check.cancel(false);
-                check = null;
-                return;
-            }
-            long pending = out.totalPendingWriteBytes();
-            long progress = out.currentProgress();
-            Object current = out.current();
-            if (pending != lastPending || progress != lastProgress || current != lastCurrent) {
-                lastPending = pending;
-                lastProgress = progress;
-                lastCurrent = current;
-                stalledNanos = 0;
-                return;
-            }
-            stalledNanos += tick;
-            if (stalledNanos >= dispatcher.bodyTimeout().toNanos()) {
-                check.cancel(false);
-                check = null;
-                Object handler = ch.attr(PROTOCOL_HANDLER).get();
-                metrics.timeout(handler instanceof Http2FrameCodec ? HttpProtocol.H2 : HttpProtocol.HTTP_1_1,
-                        TimeoutReason.SEND);
-                log.debug("dropping TCP client {}: it took no byte for {} ({} bytes waiting)", ch.remoteAddress(),
-                        dispatcher.bodyTimeout(), pending);
-                reset(ch);
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            if (check != null) {
-                check.cancel(false);
-                check = null;
-            }
-            ctx.fireChannelInactive();
+            ctx.write(msg, promise);
         }
     }
 

@@ -132,21 +132,6 @@ class SlowClientsTest {
     }
 
     @Test
-    void http2ConnectionThatReadsNothingIsResetAfterTheBodyTimeout() throws Exception {
-        // a 64 MiB window: the TCP buffers fill before the stream's window closes
-        try (TestH2Client client = new TestH2Client(worker.port(), tmp.resolve("state/dev-cert.pem"), 64 << 20)) {
-            TestH2Client.Stream big = client.get("/big");
-            assertThat(big.status.get(15, TimeUnit.SECONDS)).isEqualTo("200");
-            client.reading(false); // not even the TCP socket: the stream's RST_STREAM cannot get through either
-            // the stalled stream is reset (one count), then the connection whose socket took nothing (another)
-            awaitTrue(() -> timeouts(HttpProtocol.H2, TimeoutReason.SEND) == 2, "stream and connection dropped");
-            client.reading(true);
-            assertThat(client.closeFuture().await(15, TimeUnit.SECONDS)).as("connection closed").isTrue();
-            assertThat(big.bodyBytes.get()).isLessThan(32L << 20);
-        }
-    }
-
-    @Test
     void http3StreamThatStopsReadingIsResetAfterTheBodyTimeout() throws Exception {
         X509Certificate cert = TlsMaterial.developmentCertificate(tmp.resolve("state"), Clock.systemUTC()).leaf();
         try (TestH3Client client = new TestH3Client(worker.port(), cert, 1 << 20)) {
@@ -305,7 +290,7 @@ class SlowClientsTest {
                         assertThat(client.get("/").status.get(10, TimeUnit.SECONDS)).isEqualTo("200");
                         client.reset();
                     }
-                    awaitTrue(() -> worker.metrics().tcpErrors(TcpErrorReason.RESET) >= nth,
+                    awaitTrue(() -> resets() >= nth,
                             "reset " + nth + " (h2) counted");
                 } else if (i % 3 == 0) {
                     Socket socket = new Socket();
@@ -319,7 +304,7 @@ class SlowClientsTest {
                     socket.getOutputStream().write(hello.array(), 0, hello.position());
                     socket.setSoTimeout(10_000);
                     assertThat(socket.getInputStream().read()).as("ServerHello").isEqualTo(0x16);
-                    resetAfterTheWorkerRead(socket, nth, TcpErrorReason.RESET, n);
+                    resetAfterTheWorkerRead(socket, nth, n);
                 } else {
                     Socket plain = new Socket();
                     SSLSocket socket = http1Socket(plain, 0);
@@ -328,10 +313,10 @@ class SlowClientsTest {
                     socket.setSoTimeout(10_000);
                     assertThat(readHead(socket.getInputStream())).startsWith("HTTP/1.1 200");
                     // the TCP socket under TLS: closing the SSLSocket would send close_notify first
-                    resetAfterTheWorkerRead(plain, nth, TcpErrorReason.RESET, n);
+                    resetAfterTheWorkerRead(plain, nth, n);
                 }
             }
-            awaitTrue(() -> worker.metrics().tcpErrors(TcpErrorReason.RESET) == n, n + " resets counted");
+            awaitTrue(() -> resets() == n, n + " resets counted");
             // one more request on a fresh connection: the worker serves on, and its log had time to show anything
             try (SSLSocket socket = http1Socket(0)) {
                 socket.setSoTimeout(10_000);
@@ -343,16 +328,47 @@ class SlowClientsTest {
         }
         assertThat(captured.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN))
                 .map(ILoggingEvent::getFormattedMessage).toList()).isEmpty();
-        assertThat(worker.metrics().tcpErrors(TcpErrorReason.RESET)).isEqualTo(n);
+        assertThat(resets()).isEqualTo(n);
+        assertThat(worker.metrics().tcpErrors(TcpErrorReason.OTHER)).isZero();
+    }
+
+    @Test
+    void bytesThatAreNotTlsAreCountedAndNotLogged() throws Exception {
+        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ListAppender<ILoggingEvent> captured = new ListAppender<>();
+        captured.start();
+        root.addAppender(captured);
+        try {
+            for (int i = 0; i < 5; i++) {
+                try (Socket socket = new Socket()) {
+                    socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), worker.port()), 5_000);
+                    socket.setSoTimeout(10_000);
+                    socket.getOutputStream().write("GET / HTTP/1.1\r\nhost: localhost\r\n\r\n"
+                            .getBytes(StandardCharsets.US_ASCII)); // plain HTTP on the TLS port
+                    drainUntilClosed(socket.getInputStream());
+                }
+            }
+            awaitTrue(() -> worker.metrics().tcpErrors(TcpErrorReason.TLS) == 5, "5 TLS failures counted");
+        } finally {
+            root.detachAppender(captured);
+        }
+        assertThat(captured.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(Level.WARN))
+                .map(ILoggingEvent::getFormattedMessage).toList()).isEmpty();
         assertThat(worker.metrics().tcpErrors(TcpErrorReason.OTHER)).isZero();
     }
 
     /** Resets {@code socket} (SO_LINGER 0), then waits until the worker counted the {@code nth} reset. */
-    private void resetAfterTheWorkerRead(Socket socket, int nth, TcpErrorReason reason, int total)
+    private void resetAfterTheWorkerRead(Socket socket, int nth, int total)
             throws Exception {
         socket.setSoLinger(true, 0);
         socket.close();
-        awaitTrue(() -> worker.metrics().tcpErrors(reason) >= nth, "reset " + nth + " of " + total + " counted");
+        awaitTrue(() -> resets() >= nth, "reset " + nth + " of " + total + " counted");
+    }
+
+    /** Connections reset by the client: noticed by a read (ECONNRESET) or by a write (EPIPE or ECONNRESET). */
+    private long resets() {
+        return worker.metrics().tcpErrors(TcpErrorReason.RESET)
+                + worker.metrics().tcpErrors(TcpErrorReason.BROKEN_PIPE);
     }
 
     private long timeouts(HttpProtocol protocol, TimeoutReason reason) {

@@ -122,19 +122,6 @@ final class TestH2Client implements AutoCloseable {
         }
     }
 
-    /** Stops ({@code false}) or resumes reading the TCP connection: a client that reads nothing at all. */
-    void reading(boolean on) {
-        channel.config().setAutoRead(on);
-        if (on) {
-            channel.read();
-        }
-    }
-
-    /** Completes when the connection is closed (by either side). */
-    io.netty.channel.ChannelFuture closeFuture() {
-        return channel.closeFuture();
-    }
-
     /**
      * Resets the TCP connection (SO_LINGER 0), from below TLS and HTTP/2: no close_notify, no GOAWAY, as a client
      * that crashed or a middlebox would.
