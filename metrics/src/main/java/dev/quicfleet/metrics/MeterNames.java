@@ -65,6 +65,16 @@ public final class MeterNames {
     public static final String HTTP_REQUEST_DURATION = PREFIX + ".http.request.duration";
     /** Counter of response body bytes by {@link #PROTOCOL}: {@code quicfleet_http_response_body_bytes_total}. */
     public static final String HTTP_RESPONSE_BODY = PREFIX + ".http.response.body";
+    /**
+     * Counter of clients too slow for a limit, by {@link #PROTOCOL} and {@link #REASON} ({@link TimeoutReason}): the
+     * HTTP/1.1 connection was closed, or the HTTP/2 or HTTP/3 stream reset: {@code quicfleet_http_timeouts_total}.
+     */
+    public static final String HTTP_TIMEOUTS = PREFIX + ".http.timeouts";
+    /**
+     * Counter of TCP connections that ended in an error the peer caused, by {@link #REASON}
+     * ({@link TcpErrorReason}): {@code quicfleet_tcp_connection_errors_total}.
+     */
+    public static final String TCP_CONNECTION_ERRORS = PREFIX + ".tcp.connection.errors";
 
     // Supervisor meters.
 
@@ -106,7 +116,10 @@ public final class MeterNames {
     public static final String PROTOCOL = "protocol";
     /** The response status class: {@code 1xx} .. {@code 5xx}. */
     public static final String STATUS_CLASS = "status_class";
-    /** Why a worker was restarted: {@link RestartReason#tagValue()}. */
+    /**
+     * Why a worker was restarted ({@link RestartReason#tagValue()}), a client timed out
+     * ({@link TimeoutReason#tagValue()}) or a TCP connection failed ({@link TcpErrorReason#tagValue()}).
+     */
     public static final String REASON = "reason";
     /** The quicfleet version on {@link #BUILD_INFO}. */
     public static final String VERSION = "version";

@@ -76,6 +76,10 @@ public final class WorkerMetrics implements AutoCloseable {
     private final Timer[] requestDurations;
     /** Indexed by {@link HttpProtocol#ordinal()}. */
     private final Counter[] responseBodyBytes;
+    /** Indexed by {@link HttpProtocol#ordinal()}, then by {@link TimeoutReason#ordinal()}. */
+    private final Counter[][] timeouts;
+    /** Indexed by {@link TcpErrorReason#ordinal()}. */
+    private final Counter[] tcpErrors;
 
     /**
      * Creates the registry with its common tags, the JVM and process meters and every worker meter.
@@ -197,6 +201,27 @@ public final class WorkerMetrics implements AutoCloseable {
                     .description("HTTP response body bytes sent, by protocol")
                     .baseUnit("bytes")
                     .tag(MeterNames.PROTOCOL, protocol.tagValue())
+                    .register(registry);
+        }
+        TimeoutReason[] timeoutReasons = TimeoutReason.values();
+        timeouts = new Counter[protocols.length][timeoutReasons.length];
+        for (HttpProtocol protocol : protocols) {
+            for (TimeoutReason reason : timeoutReasons) {
+                timeouts[protocol.ordinal()][reason.ordinal()] = Counter.builder(MeterNames.HTTP_TIMEOUTS)
+                        .description("Clients too slow for a limit (HTTP/1.1 connection closed, HTTP/2 or HTTP/3 "
+                                + "stream reset), by protocol and by which limit")
+                        .tag(MeterNames.PROTOCOL, protocol.tagValue())
+                        .tag(MeterNames.REASON, reason.tagValue())
+                        .register(registry);
+            }
+        }
+        TcpErrorReason[] errorReasons = TcpErrorReason.values();
+        tcpErrors = new Counter[errorReasons.length];
+        for (TcpErrorReason reason : errorReasons) {
+            tcpErrors[reason.ordinal()] = Counter.builder(MeterNames.TCP_CONNECTION_ERRORS)
+                    .description("TCP connections that ended in an error the peer caused (reset, broken pipe, "
+                            + "failed TLS handshake), each counted once")
+                    .tag(MeterNames.REASON, reason.tagValue())
                     .register(registry);
         }
     }
@@ -329,6 +354,31 @@ public final class WorkerMetrics implements AutoCloseable {
         if (responseBodyBytes > 0) {
             this.responseBodyBytes[p].increment(responseBodyBytes);
         }
+    }
+
+    /**
+     * A client was too slow for a limit: its HTTP/1.1 connection was closed, or its HTTP/2 or HTTP/3 stream reset.
+     *
+     * @param protocol the HTTP version of the connection or stream
+     * @param reason   which limit
+     */
+    public void timeout(HttpProtocol protocol, TimeoutReason reason) {
+        timeouts[protocol.ordinal()][reason.ordinal()].increment();
+    }
+
+    /** The count of {@link #timeout(HttpProtocol, TimeoutReason)} for one protocol and reason (for tests and logs). */
+    public long timeouts(HttpProtocol protocol, TimeoutReason reason) {
+        return (long) timeouts[protocol.ordinal()][reason.ordinal()].count();
+    }
+
+    /** A TCP connection ended in an error its peer caused (call once per connection). */
+    public void tcpError(TcpErrorReason reason) {
+        tcpErrors[reason.ordinal()].increment();
+    }
+
+    /** The count of {@link #tcpError(TcpErrorReason)} for one reason (for tests and logs). */
+    public long tcpErrors(TcpErrorReason reason) {
+        return (long) tcpErrors[reason.ordinal()].count();
     }
 
     /**

@@ -210,6 +210,36 @@ class WorkerMetricsTest {
     }
 
     @Test
+    void timeoutsAndTcpErrorsAreCountedByReasonAndExportedFromTheStart() {
+        String before = metrics.scrape(null).body();
+        for (HttpProtocol protocol : HttpProtocol.values()) {
+            for (TimeoutReason reason : TimeoutReason.values()) {
+                assertThat(value(before, "quicfleet_http_timeouts_total{protocol=\"" + protocol.tagValue()
+                        + "\",reason=\"" + reason.tagValue() + "\"," + W + "}")).isZero();
+            }
+        }
+        for (TcpErrorReason reason : TcpErrorReason.values()) {
+            assertThat(value(before, "quicfleet_tcp_connection_errors_total{reason=\"" + reason.tagValue() + "\","
+                    + W + "}")).isZero();
+        }
+
+        metrics.timeout(HttpProtocol.HTTP_1_1, TimeoutReason.HEADER);
+        metrics.timeout(HttpProtocol.H2, TimeoutReason.SEND);
+        metrics.timeout(HttpProtocol.H2, TimeoutReason.SEND);
+        metrics.tcpError(TcpErrorReason.RESET);
+
+        String text = metrics.scrape(null).body();
+        assertThat(value(text, "quicfleet_http_timeouts_total{protocol=\"http/1.1\",reason=\"header\"," + W + "}"))
+                .isEqualTo(1);
+        assertThat(value(text, "quicfleet_http_timeouts_total{protocol=\"h2\",reason=\"send\"," + W + "}"))
+                .isEqualTo(2);
+        assertThat(value(text, "quicfleet_tcp_connection_errors_total{reason=\"reset\"," + W + "}")).isEqualTo(1);
+        assertThat(metrics.timeouts(HttpProtocol.H2, TimeoutReason.SEND)).isEqualTo(2);
+        assertThat(metrics.tcpErrors(TcpErrorReason.RESET)).isEqualTo(1);
+        assertThat(metrics.tcpErrors(TcpErrorReason.TLS)).isZero();
+    }
+
+    @Test
     void statusOutsideHttpRangeIsRejected() {
         assertThatThrownBy(() -> metrics.request(HttpProtocol.H3, 99, 1, 1))
                 .isInstanceOf(IllegalArgumentException.class)

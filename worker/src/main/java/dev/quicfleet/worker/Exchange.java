@@ -1,6 +1,7 @@
 package dev.quicfleet.worker;
 
 import dev.quicfleet.metrics.HttpProtocol;
+import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.metrics.WorkerMetrics;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -13,7 +14,9 @@ import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Locale;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -35,6 +38,11 @@ import org.slf4j.LoggerFactory;
  * <p>Backpressure on the response: the handler thread blocks in {@link #awaitWritable()} while more than
  * {@link #MAX_QUEUED} bytes are posted but not yet written, or while the channel is not writable (the QUIC stream
  * has no send capacity, the HTTP/2 stream window is exhausted, or the TCP socket buffer is full).
+ *
+ * <p>Slow clients: a client that does not read the response for the body timeout, or (on HTTP/1.1 and HTTP/2)
+ * sends its request body slower than the minimum rate, has its stream reset (HTTP/2, HTTP/3) or its connection
+ * closed (HTTP/1.1), counted in {@code quicfleet.http.timeouts}. A slow client is not a server failure: one DEBUG
+ * line, no stack trace.
  */
 abstract class Exchange implements Request {
 
@@ -74,6 +82,16 @@ abstract class Exchange implements Request {
     private final Condition writeChanged = writeLock.newCondition();
     private volatile boolean writerWaiting;
     private volatile Throwable writeFailure;
+    /** The stream was reset or the connection closed by this side; touched on the event loop only. */
+    private boolean aborted;
+    /** The request body watch (see {@link #watchRequestBody}); event loop only, except {@link #lastBodyNanos}. */
+    private ScheduledFuture<?> bodyWatch;
+    private long bodyBytes;
+    private long bodyWatchedBytes;
+    private long bodyReadingNanos;
+    private long bodyStalledNanos;
+    private volatile long lastBodyNanos = System.nanoTime();
+    private volatile boolean bodyWatched;
 
     Exchange(Channel channel, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method, String target,
              String authority, Headers requestHeaders) {
@@ -107,6 +125,14 @@ abstract class Exchange implements Request {
     abstract void doAbort();
 
     /**
+     * Drops a client too slow for a limit: reset the stream with a "cancelled" code (HTTP/2, HTTP/3), or reset the
+     * connection (HTTP/1.1), so that nothing it holds (send buffers, a handler thread) outlives the limit.
+     */
+    void doTimeout(TimeoutReason reason) {
+        doAbort();
+    }
+
+    /**
      * The response has been fully handed to the channel and the handler returned: stop the request body
      * (STOP_SENDING / RST_STREAM), move on to the next request (HTTP/1.1), and run {@code delivered} once the
      * response has left this process (stream closed, or last write flushed). Until then the exchange counts as in
@@ -122,6 +148,95 @@ abstract class Exchange implements Request {
     }
 
     // ---- called by the protocol adapter on the event loop ----
+
+    /** Request body bytes arrived (takes ownership): counted for the body watch, then queued for the handler. */
+    final void offerBody(ByteBuf data) {
+        int n = data.readableBytes();
+        if (n > 0) {
+            bodyBytes += n;
+            lastBodyNanos = System.nanoTime();
+        }
+        requestBody.offer(data);
+    }
+
+    /**
+     * Watches the request body until it ends: while the exchange reads it (the handler keeps up), no byte for the
+     * body timeout, or, after the first body timeout, an average below {@code minRate} bytes per second (0: no rate
+     * check) drops the client. Time in which the handler does not read is not counted: a slow handler is not the
+     * client's fault. Call on the event loop after {@link ExchangeDispatcher#dispatch}, only when body bytes follow,
+     * and feed the body through {@link #offerBody}.
+     */
+    final void watchRequestBody(long minRate) {
+        Duration timeout = dispatcher.bodyTimeout();
+        long tick = Math.clamp(timeout.toNanos() / 8, TimeUnit.MILLISECONDS.toNanos(250), TimeUnit.SECONDS.toNanos(1));
+        bodyWatched = true;
+        lastBodyNanos = System.nanoTime();
+        bodyWatch = channel.eventLoop().scheduleAtFixedRate(() -> checkBody(minRate, timeout.toNanos(), tick),
+                tick, tick, TimeUnit.NANOSECONDS);
+    }
+
+    private void checkBody(long minRate, long timeoutNanos, long tick) {
+        if (aborted || !channel.isActive() || requestBody.ended() || requestBody.failed()) {
+            bodyWatch.cancel(false);
+            return;
+        }
+        if (bodyBytes != bodyWatchedBytes) {
+            bodyWatchedBytes = bodyBytes;
+            bodyStalledNanos = 0;
+        }
+        if (!requestBody.wantsMore()) {
+            return; // the handler is behind: the client waits for us
+        }
+        bodyReadingNanos += tick;
+        bodyStalledNanos += tick;
+        if (bodyStalledNanos >= timeoutNanos) {
+            bodyTimedOut(TimeoutReason.BODY, "no request body byte for " + seconds(timeoutNanos));
+        } else if (minRate > 0 && bodyReadingNanos >= timeoutNanos
+                && bodyBytes < minRate * (double) bodyReadingNanos / 1e9) {
+            bodyTimedOut(TimeoutReason.BODY_RATE, "request body at " + bodyBytes + " bytes in "
+                    + seconds(bodyReadingNanos) + ", below the minimum of " + minRate + " bytes/s");
+        }
+    }
+
+    private void bodyTimedOut(TimeoutReason reason, String why) {
+        bodyWatch.cancel(false);
+        requestBody.fail(new IOException("request body: " + why + " (client too slow)"));
+        timedOut(reason, why);
+    }
+
+    private static String seconds(long nanos) {
+        return String.format(Locale.ROOT, "%.1fs", nanos / 1e9);
+    }
+
+    /** Drops the client for {@code reason} (once): counts it, then {@link #doTimeout}. On the event loop. */
+    final void timedOut(TimeoutReason reason, String why) {
+        if (aborted || !channel.isActive()) {
+            return;
+        }
+        aborted = true;
+        if (writeFailure == null) {
+            writeFailure = new IOException("client too slow: " + why);
+        }
+        dispatcher.metrics().timeout(httpProtocol(), reason);
+        log.debug("dropping {} client {} during {} {}: {}", connection.protocol(), connection.remote(), method, path,
+                why);
+        doTimeout(reason);
+        writabilityChanged();
+    }
+
+    /** Runs {@link #doAbort} unless the stream was already reset. On the event loop. */
+    private void abort() {
+        if (!aborted) {
+            aborted = true;
+            doAbort();
+        }
+    }
+
+    /** Whether the request body has had no byte for the body timeout (a handler's read timed out on it). */
+    private boolean requestBodyStalled() {
+        return bodyWatched && !requestBody.ended()
+                && System.nanoTime() - lastBodyNanos >= dispatcher.bodyTimeout().toNanos();
+    }
 
     /** Runs the handler; called on a virtual thread by the dispatcher. */
     final void run() {
@@ -316,15 +431,20 @@ abstract class Exchange implements Request {
     // ---- internals ----
 
     private void fail(Throwable failure) {
+        if (failure instanceof IOException && requestBodyStalled()) {
+            // The handler's read gave up on a stalled body before the body watch did: the same slow client.
+            post(() -> timedOut(TimeoutReason.BODY, "no request body byte for "
+                    + seconds(dispatcher.bodyTimeout().toNanos())));
+        }
         boolean clientGone = failure instanceof IOException
-                && (writeFailure != null || requestBody.failed() || !channel.isActive());
+                && (writeFailure != null || requestBody.failed() || !channel.isActive() || requestBodyStalled());
         if (clientGone) {
             // Not the handler's fault and nothing to answer: one DEBUG line, no stack, no 500.
             log.debug("client went away during {} {}: {}", method, path, failure.toString());
             if (!finished) {
                 finished = true;
                 responseBody.discardBuffered();
-                post(this::doAbort);
+                post(this::abort);
             }
         } else if (!committed) {
             log.warn("handler failed for {} {}: {}", method, path, failure.toString(), failure);
@@ -339,14 +459,14 @@ abstract class Exchange implements Request {
                 responseBody.write(text, 0, text.length);
                 responseBody.finish();
             } catch (IOException e) {
-                post(this::doAbort);
+                post(this::abort);
             }
         } else if (!finished) {
             log.warn("handler failed after the response was committed for {} {}: {}; resetting the stream",
                     method, path, failure.toString(), failure);
             finished = true;
             responseBody.discardBuffered();
-            post(this::doAbort);
+            post(this::abort);
         }
     }
 
@@ -408,8 +528,13 @@ abstract class Exchange implements Request {
                     && (queuedBytes.get() > MAX_QUEUED || !channel.isWritable())) {
                 long remaining = deadline - System.nanoTime();
                 if (remaining <= 0) {
-                    throw new IOException("response body: client did not read for "
-                            + dispatcher.bodyTimeout().toSeconds() + "s (flow control window stayed closed)");
+                    String why = "the client did not read the response for "
+                            + seconds(dispatcher.bodyTimeout().toNanos());
+                    IOException timeout = new IOException("response body: " + why);
+                    // Set before the reset is posted: finish() must not queue the rest of the body behind it.
+                    writeFailure = timeout;
+                    post(() -> timedOut(TimeoutReason.SEND, why));
+                    throw timeout;
                 }
                 try {
                     // The timed wait is a safety net only; writabilityChanged() signals every change.
@@ -510,6 +635,10 @@ abstract class Exchange implements Request {
             if (finished) {
                 return;
             }
+            if (writeFailure != null) {
+                // The client is gone or was dropped: nothing more goes out, and the caller learns it.
+                checkWritable();
+            }
             boolean hasTrailers = !responseTrailers.isEmpty();
             if (!committed) {
                 // With trailers, leave the length out: HTTP/1.1 can carry trailers only in a chunked body.
@@ -555,12 +684,15 @@ abstract class Exchange implements Request {
 
     /** Counts this exchange: protocol, status, time from request headers to the response leaving, body bytes. */
     final void record(WorkerMetrics metrics) {
-        HttpProtocol protocol = switch (connection.protocol()) {
+        metrics.request(httpProtocol(), status, System.nanoTime() - startNanos, bodyBytesSent);
+    }
+
+    private HttpProtocol httpProtocol() {
+        return switch (connection.protocol()) {
             case H3 -> HttpProtocol.H3;
             case H2 -> HttpProtocol.H2;
             case HTTP_1_1 -> HttpProtocol.HTTP_1_1;
         };
-        metrics.request(protocol, status, System.nanoTime() - startNanos, bodyBytesSent);
     }
 
     // ---- helpers ----

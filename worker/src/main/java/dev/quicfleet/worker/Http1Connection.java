@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.HttpProtocol;
+import dev.quicfleet.metrics.TimeoutReason;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -29,28 +31,95 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Serves HTTP/1.1 on one TLS connection, one exchange at a time. Auto-read is off: the connection reads only while
  * the current request body wants bytes, or when it is ready for the next request. Pipelined requests that the codec
  * decoded early wait in a queue until the current exchange completes.
+ *
+ * <p>The request head must arrive within the header timeout (slowloris): counted from the end of the TLS handshake for
+ * the first request, and from the first byte of each later one (the wait before it is the idle timeout's). The
+ * {@link #headClock()} handler, placed before the codec, sees those bytes. A request without {@code Host} or with two
+ * gets 400 (RFC 9112 §3.2).
  */
 final class Http1Connection extends ChannelInboundHandlerAdapter {
 
+    private static final Logger log = LoggerFactory.getLogger(Http1Connection.class);
+
     private final ExchangeDispatcher dispatcher;
     private final Function<Channel, ConnectionInfo> connectionInfo;
+    private final Duration headerTimeout;
+    private final long bodyMinRate;
     private final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
     private Http1Exchange current;
     /** The current request's body still arrives (no LastHttpContent yet). */
     private boolean receivingBody;
+    /** The next bytes belong to a request head (after the previous request's last content). */
+    private boolean awaitingHead = true;
+    private ScheduledFuture<?> headTimer;
     private ChannelHandlerContext ctx;
 
-    Http1Connection(ExchangeDispatcher dispatcher, Function<Channel, ConnectionInfo> connectionInfo) {
+    /**
+     * @param headerTimeout how long a request head may take to arrive
+     * @param bodyMinRate   the minimum average request body rate in bytes per second (0: none)
+     */
+    Http1Connection(ExchangeDispatcher dispatcher, Function<Channel, ConnectionInfo> connectionInfo,
+                    Duration headerTimeout, long bodyMinRate) {
         this.dispatcher = dispatcher;
         this.connectionInfo = connectionInfo;
+        this.headerTimeout = headerTimeout;
+        this.bodyMinRate = bodyMinRate;
+    }
+
+    /** The handler to place before the HTTP codec: it starts the header clock when a request's first bytes arrive. */
+    ChannelInboundHandlerAdapter headClock() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (awaitingHead && headTimer == null && msg instanceof ByteBuf bytes && bytes.isReadable()) {
+                    startHeadTimer(ctx.channel());
+                }
+                ctx.fireChannelRead(msg);
+            }
+        };
+    }
+
+    private void startHeadTimer(Channel channel) {
+        headTimer = channel.eventLoop().schedule(this::headTimedOut, headerTimeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void stopHeadTimer() {
+        if (headTimer != null) {
+            headTimer.cancel(false);
+            headTimer = null;
+        }
+    }
+
+    private void headTimedOut() {
+        headTimer = null;
+        Channel channel = ctx.channel();
+        if (!awaitingHead || !channel.isActive()) {
+            return;
+        }
+        if (current != null) {
+            // Busy with a response, so not reading: the rest of the head may well be waiting in the socket.
+            return;
+        }
+        dispatcher.metrics().timeout(HttpProtocol.HTTP_1_1, TimeoutReason.HEADER);
+        log.debug("dropping HTTP/1.1 client {}: no complete request head within {}", channel.remoteAddress(),
+                headerTimeout);
+        pending.forEach(ReferenceCountUtil::release);
+        pending.clear();
+        TcpConnections.reset(channel);
     }
 
     /** Whether no exchange is in progress (drain closes idle connections at once). */
@@ -62,6 +131,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         ctx.channel().config().setAutoRead(false);
+        // Added once the TLS handshake is done: the first request is due now.
+        startHeadTimer(ctx.channel());
         ctx.read();
     }
 
@@ -70,6 +141,13 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         if (!(msg instanceof HttpObject object)) {
             ReferenceCountUtil.release(msg);
             return;
+        }
+        if (msg instanceof HttpRequest) {
+            awaitingHead = false;
+            stopHeadTimer();
+        }
+        if (msg instanceof LastHttpContent) {
+            awaitingHead = true;
         }
         if (current != null && !receivingBody || !pending.isEmpty()) {
             pending.add(object);
@@ -97,7 +175,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 content.release();
                 return;
             }
-            current.requestBody.offer(content.content());
+            current.offerBody(content.content());
             if (content instanceof LastHttpContent last) {
                 receivingBody = false;
                 Headers trailers = new Headers();
@@ -112,6 +190,13 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     private void start(HttpRequest request) {
         if (request.protocolVersion().majorVersion() != 1) {
             badRequest(new IllegalArgumentException("unsupported HTTP version " + request.protocolVersion()));
+            return;
+        }
+        List<String> host = request.headers().getAll(HttpHeaderNames.HOST);
+        if (host.size() > 1 || host.isEmpty() && request.protocolVersion().minorVersion() >= 1) {
+            // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with two.
+            badRequest(new IllegalArgumentException(host.isEmpty() ? "no Host header (RFC 9112 section 3.2)"
+                    : host.size() + " Host headers (RFC 9112 section 3.2: exactly one)"));
             return;
         }
         Headers headers = new Headers();
@@ -134,6 +219,9 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 request.method().name(), target, request.headers().get(HttpHeaderNames.HOST), headers, keepAlive);
         receivingBody = true;
         dispatcher.dispatch(current);
+        if (HttpUtil.isTransferEncodingChunked(request) || current.contentLength() > 0) {
+            current.watchRequestBody(bodyMinRate);
+        }
     }
 
     /** Called on the event loop when the current exchange's response is fully written. */
@@ -201,6 +289,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        stopHeadTimer();
         if (current != null) {
             current.closed(new IOException("HTTP/1.1 connection closed"));
         }
@@ -214,7 +303,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         if (current != null) {
             current.closed(new IOException("HTTP/1.1 connection failed: " + cause.getMessage(), cause));
         }
-        ctx.close();
+        // TcpConnections' last handler counts it and closes the connection.
+        ctx.fireExceptionCaught(cause);
     }
 
     /** One HTTP/1.1 request/response on the connection. */
@@ -266,6 +356,12 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         void doAbort() {
             closeAfter = true;
             channel.close();
+        }
+
+        @Override
+        void doTimeout(TimeoutReason reason) {
+            closeAfter = true;
+            TcpConnections.reset(channel);
         }
 
         @Override

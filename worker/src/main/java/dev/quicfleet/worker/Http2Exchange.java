@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.TimeoutReason;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -57,6 +58,13 @@ final class Http2Exchange extends Exchange {
     @Override
     void doAbort() {
         stream.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
+    }
+
+    @Override
+    void doTimeout(TimeoutReason reason) {
+        // CANCEL (RFC 9113 §7): the stream is no longer needed. Netty drops the DATA still queued for it, which frees
+        // the connection window this stream held.
+        stream.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
     }
 
     @Override

@@ -19,11 +19,15 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
 
     private final ExchangeDispatcher dispatcher;
     private final Function<Http2StreamChannel, ConnectionInfo> connectionInfo;
+    private final long bodyMinRate;
     private Http2Exchange exchange;
 
-    Http2StreamHandler(ExchangeDispatcher dispatcher, Function<Http2StreamChannel, ConnectionInfo> connectionInfo) {
+    /** @param bodyMinRate the minimum average request body rate in bytes per second (0: none) */
+    Http2StreamHandler(ExchangeDispatcher dispatcher, Function<Http2StreamChannel, ConnectionInfo> connectionInfo,
+                       long bodyMinRate) {
         this.dispatcher = dispatcher;
         this.connectionInfo = connectionInfo;
+        this.bodyMinRate = bodyMinRate;
     }
 
     @Override
@@ -48,7 +52,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
                 frame.release();
                 return;
             }
-            exchange.requestBody.offer(frame.content());
+            exchange.offerBody(frame.content());
             if (frame.isEndStream()) {
                 exchange.requestBody.end(null);
             }
@@ -79,6 +83,9 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
             exchange.requestBody.end(null);
         }
         dispatcher.dispatch(exchange);
+        if (!frame.isEndStream()) {
+            exchange.watchRequestBody(bodyMinRate);
+        }
     }
 
     @Override

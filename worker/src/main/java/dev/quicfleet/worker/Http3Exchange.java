@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.metrics.TimeoutReason;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -85,6 +86,12 @@ final class Http3Exchange extends Exchange {
      * stayed "in flight" until their connection closed, and a drain under load counted 1,448-2,343 of them with at most
      * 32 requests outstanding. Whichever comes first counts, once.
      */
+    @Override
+    void doTimeout(TimeoutReason reason) {
+        // RESET_STREAM and STOP_SENDING with H3_REQUEST_CANCELLED (RFC 9114 §8.1): quiche drops the unsent data.
+        stream.shutdown(Http3ErrorCode.H3_REQUEST_CANCELLED.code());
+    }
+
     @Override
     void doComplete(Runnable delivered) {
         Runnable once = new Runnable() {

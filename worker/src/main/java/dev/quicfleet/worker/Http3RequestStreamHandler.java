@@ -21,13 +21,16 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
 
     private final ExchangeDispatcher dispatcher;
     private final EarlyData earlyData;
+    private final long bodyMinRate;
     private Http3Exchange exchange;
     /** Answered without an exchange (425, 501): what else the stream brings is read and dropped. */
     private boolean answered;
 
-    Http3RequestStreamHandler(ExchangeDispatcher dispatcher, EarlyData earlyData) {
+    /** @param bodyMinRate the minimum average request body rate in bytes per second (0: none) */
+    Http3RequestStreamHandler(ExchangeDispatcher dispatcher, EarlyData earlyData, long bodyMinRate) {
         this.dispatcher = dispatcher;
         this.earlyData = earlyData;
+        this.bodyMinRate = bodyMinRate;
     }
 
     @Override
@@ -85,13 +88,23 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
                 h.method().toString(), h.path().toString(), h.authority() == null ? null : h.authority().toString(),
                 toHeaders(h));
         QuicConnections.streamAccepted(connection, stream.streamId());
+        // HTTP/3 ends a body with the stream's FIN, unknown here: watch requests that declare a body, or may send one
+        // without a length (not GET, HEAD, OPTIONS): a scheduled check per bodiless GET would cost every request.
+        boolean mayHaveBody = length != null ? !"0".contentEquals(length)
+                : !(method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS"));
+        Http3Exchange started = exchange;
+        Runnable start = () -> {
+            dispatcher.dispatch(started);
+            if (mayHaveBody) {
+                started.watchRequestBody(bodyMinRate);
+            }
+        };
         if (admission == EarlyData.Admission.NOT_EARLY || admission == EarlyData.Admission.ACCEPTED) {
-            dispatcher.dispatch(exchange);
+            start.run();
         } else {
-            // early data that may not run yet: starts once the client proves it holds the handshake keys, which a
-            // replayed first flight never does
-            Http3Exchange waiting = exchange;
-            earlyData.whenConfirmed(connection, () -> dispatcher.dispatch(waiting));
+            // early data that may not run yet: starts once the handshake completes, which a replayed first flight
+            // never does
+            earlyData.whenConfirmed(connection, start);
         }
     }
 
@@ -101,7 +114,7 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
             frame.release();
             return;
         }
-        exchange.requestBody.offer(frame.content());
+        exchange.offerBody(frame.content());
     }
 
     @Override

@@ -73,11 +73,16 @@ final class QuicConnections {
     private volatile boolean lateConnectionAdmitted;
     private volatile boolean draining;
     private final Duration handshakeTimeout;
+    private final long bodyMinRate;
     private volatile AmplificationLimit amplificationLimit;
     private volatile ChannelHandler errors;
 
+    /**
+     * @param bodyMinRate the minimum average request body rate in bytes per second (0: none), as on TCP
+     */
     QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize, EarlyData earlyData,
-                    Duration handshakeTimeout) {
+                    Duration handshakeTimeout, long bodyMinRate) {
+        this.bodyMinRate = bodyMinRate;
         this.dispatcher = dispatcher;
         this.maxFieldSectionSize = maxFieldSectionSize;
         this.earlyData = earlyData;
@@ -109,7 +114,7 @@ final class QuicConnections {
                                 stream.config().setAutoRead(false);
                                 // next to the channel, below the HTTP/3 frame codec
                                 stream.pipeline().addFirst(new QuicFinOnLastWrite());
-                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData));
+                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData, bodyMinRate));
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));
                 earlyData.connectionStarted(connection);

@@ -34,13 +34,32 @@ import java.util.Objects;
  * @param earlyData    what runs in TLS 1.3 early data (0-RTT); default {@link EarlyDataPolicy#SAFE}
  * @param serverId     this host's server id in connection ids ({@code 0x}-hex or decimal, 0..4 bytes; empty: none),
  *                     see docs/CONNECTION-IDS.md
+ * @param headerTimeout an HTTP/1.1 request head (request line and header fields) must arrive within this, counted
+ *                     from the end of the TLS handshake for a connection's first request and from the first byte for
+ *                     later ones; default {@link #DEFAULT_HEADER_TIMEOUT}
+ * @param bodyMinRate  a request body on HTTP/1.1 or HTTP/2 must arrive at least this fast on average (bytes per
+ *                     second, counted while the server reads, after a grace of {@code bodyTimeout}); 0 turns the
+ *                     check off; default {@link #DEFAULT_BODY_MIN_RATE}
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
                            String staticPrefix, EarlyDataPolicy earlyData, String serverId,
                            dev.quicfleet.transport.RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
-                           Duration resetHoldoff) {
+                           Duration resetHoldoff, Duration headerTimeout, long bodyMinRate) {
+
+    /**
+     * The default header timeout. A real client sends its whole request head in one write right after the handshake,
+     * so even on a 2 s round trip it is complete well within this; nginx's {@code client_header_timeout} (60 s)
+     * lets every slowloris connection live six times longer, for no client that needs it.
+     */
+    public static final Duration DEFAULT_HEADER_TIMEOUT = Duration.ofSeconds(10);
+
+    /**
+     * The default minimum request body rate in bytes per second: ASP.NET Kestrel's {@code MinRequestBodyDataRate}
+     * (240 B/s). Any real upload is far faster; a body trickled at 1 byte per second is not.
+     */
+    public static final long DEFAULT_BODY_MIN_RATE = 240;
 
     /**
      * Handshakes in progress on one worker above which {@code --retry auto} validates addresses: far above what
@@ -84,6 +103,11 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         checkDuration("drain-timeout", drainTimeout, Duration.ZERO, Duration.ofHours(1));
         checkDuration("idle-timeout", idleTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
         checkDuration("body-timeout", bodyTimeout, Duration.ofSeconds(1), Duration.ofHours(1));
+        checkDuration("header-timeout", headerTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
+        if (bodyMinRate < 0 || bodyMinRate > 1L << 30) {
+            throw new IllegalArgumentException("body-min-rate: " + bodyMinRate
+                    + " (expected: bytes per second up to 1g; 0 turns the check off)");
+        }
         staticPrefix = staticPrefix == null ? "/static" : staticPrefix;
         earlyData = earlyData == null ? EarlyDataPolicy.SAFE : earlyData;
         serverId = serverId == null ? "" : serverId;
@@ -112,12 +136,26 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     public WorkerConfig withAdoptedSockets(int udp, int tcp) {
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
                 drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
-                retryThreshold, statelessReset, resetHoldoff);
+                retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
     public static String altSvc(int port) {
         return "h3=\":" + port + "\"; ma=86400";
+    }
+
+    /**
+     * Parses a rate in bytes per second: a byte count with an optional unit ({@code 240}, {@code 1k}, {@code 1MiB}).
+     *
+     * @throws IllegalArgumentException naming {@code key}, the value and what is expected
+     */
+    public static long parseRate(String key, String text) {
+        try {
+            return ConfigValues.size(key, text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(key + ": " + text
+                    + " (expected: bytes per second such as 240, 1k or 1MiB; 0 turns the check off)");
+        }
     }
 
     /** The default state directory: {@code $XDG_STATE_HOME/quicfleet} or {@code ~/.local/state/quicfleet}. */
@@ -160,6 +198,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private int retryThreshold = DEFAULT_RETRY_THRESHOLD;
         private boolean statelessReset = true;
         private Duration resetHoldoff = Duration.ZERO;
+        private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
+        private long bodyMinRate = DEFAULT_BODY_MIN_RATE;
 
         private Builder() {
             try {
@@ -233,6 +273,18 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /** How long an HTTP/1.1 request head may take to arrive. */
+        public Builder headerTimeout(Duration headerTimeout) {
+            this.headerTimeout = headerTimeout;
+            return this;
+        }
+
+        /** The minimum average request body rate in bytes per second; 0 turns the check off. */
+        public Builder bodyMinRate(long bodyMinRate) {
+            this.bodyMinRate = bodyMinRate;
+            return this;
+        }
+
         public Builder quic(QuicLimits quic) {
             this.quic = quic;
             return this;
@@ -281,7 +333,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                     quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer(), quic.handshakeTimeout());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
-                    retry, retryThreshold, statelessReset, resetHoldoff);
+                    retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate);
         }
     }
 }

@@ -105,6 +105,17 @@ public final class WorkerMain {
                     + "counted as failed (default: ${DEFAULT-VALUE}).")
     String handshakeTimeout;
 
+    @Option(names = "--header-timeout", defaultValue = "10s", paramLabel = "DURATION",
+            description = "An HTTP/1.1 request head (request line and header fields) must arrive within this, or the "
+                    + "connection closes: the slowloris limit (default: ${DEFAULT-VALUE}).")
+    String headerTimeout;
+
+    @Option(names = "--body-min-rate", defaultValue = "" + WorkerConfig.DEFAULT_BODY_MIN_RATE, paramLabel = "BYTES",
+            description = "Bytes per second a request body (HTTP/1.1, HTTP/2, HTTP/3) must average while the server reads "
+                    + "it, after the first --body-timeout; a slower one is dropped; 0 turns the check off "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String bodyMinRate;
+
     @Option(names = "--early-data", defaultValue = "safe", paramLabel = "off|safe|all|425",
             description = "TLS 1.3 early data (0-RTT) on HTTP/3: off; safe (GET, HEAD and OPTIONS run at once, "
                     + "answered in the server's first flight; other requests wait for the handshake); all; 425 (like "
@@ -436,6 +447,8 @@ public final class WorkerMain {
                 .drainTimeout(ConfigValues.duration("drain-timeout", drainTimeout))
                 .idleTimeout(ConfigValues.duration("idle-timeout", idleTimeout))
                 .bodyTimeout(ConfigValues.duration("body-timeout", bodyTimeout))
+                .headerTimeout(ConfigValues.duration("header-timeout", headerTimeout))
+                .bodyMinRate(WorkerConfig.parseRate("body-min-rate", bodyMinRate))
                 .quic(new QuicLimits(Duration.ofSeconds(30), quicMaxStreams,
                         ConfigValues.size("quic-max-data", quicMaxData),
                         ConfigValues.size("quic-max-stream-data", quicMaxStreamData), quicMaxUdpPayload,

@@ -68,6 +68,27 @@ final class TestH3Client implements AutoCloseable {
 
     /** Sends a GET for {@code path}; the stream's auto-read is {@code autoRead}. */
     Exchange get(String path, boolean autoRead) throws Exception {
+        Exchange exchange = open(autoRead);
+        Http3HeadersFrame request = new DefaultHttp3HeadersFrame();
+        request.headers().method("GET").path(path).authority("localhost").scheme("https");
+        exchange.stream.writeAndFlush(request).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT).sync();
+        return exchange;
+    }
+
+    /**
+     * Sends the head of a POST for {@code path} announcing {@code contentLength} body bytes and leaves the request
+     * open: the caller writes DATA frames on {@link Exchange#stream} (or withholds them).
+     */
+    Exchange startPost(String path, long contentLength) throws Exception {
+        Exchange exchange = open(true);
+        Http3HeadersFrame request = new DefaultHttp3HeadersFrame();
+        request.headers().method("POST").path(path).authority("localhost").scheme("https")
+                .set("content-length", Long.toString(contentLength));
+        exchange.stream.writeAndFlush(request).sync();
+        return exchange;
+    }
+
+    private Exchange open(boolean autoRead) throws Exception {
         Exchange exchange = new Exchange();
         exchange.stream = Http3.newRequestStream(quic, new Http3RequestStreamInboundHandler() {
             @Override
@@ -87,9 +108,6 @@ final class TestH3Client implements AutoCloseable {
             }
         }).get(10, TimeUnit.SECONDS);
         exchange.stream.config().setAutoRead(autoRead);
-        Http3HeadersFrame request = new DefaultHttp3HeadersFrame();
-        request.headers().method("GET").path(path).authority("localhost").scheme("https");
-        exchange.stream.writeAndFlush(request).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT).sync();
         return exchange;
     }
 
