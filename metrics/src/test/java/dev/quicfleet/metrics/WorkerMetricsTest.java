@@ -97,7 +97,7 @@ class WorkerMetricsTest {
         String text = metrics.scrape(null).body();
 
         assertThat(samples(text, "quicfleet_quic_handshakes_total")).hasSize(2 * 2);
-        assertThat(samples(text, "quicfleet_quic_early_data_requests_total")).hasSize(3);
+        assertThat(samples(text, "quicfleet_quic_early_data_requests_total")).hasSize(4);
         assertThat(samples(text, "quicfleet_http_requests_total")).hasSize(3 * 5)
                 .allMatch(line -> line.endsWith(" 0.0"));
         assertThat(samples(text, "quicfleet_http_request_duration_seconds_count")).hasSize(3);
