@@ -204,7 +204,8 @@ public final class H3Main implements Callable<Integer> {
             case OFF -> "off (use --early-data)";
             case NOT_SENT -> "not sent (" + (c.offeredTicket() ? "the stored ticket does not allow 0-RTT"
                     : "no stored ticket") + ")";
-            case ACCEPTED -> "sent, accepted (the request went out in 0-RTT)";
+            case ACCEPTED -> r.sentEarly() ? "sent, accepted (the request went out in 0-RTT)"
+                    : "accepted, but the request went out after the handshake";
             case REJECTED -> "sent, rejected (the request was sent again after the handshake)";
         });
         err.println("< HTTP/3 " + r.status());

@@ -86,8 +86,10 @@ class ClientToolsIT {
             if (second.stdout().contains("\"earlyData\" : true")) {
                 assertThat(second.stderr()).contains("* early data: sent, accepted");
             } else {
-                assertThat(second.stderr()).doesNotContain("accepted")
-                        .containsPattern("\\* early data: (not sent|sent, rejected)");
+                // not early as the server saw it: the request arrived in 1-RTT packets (see ClientWorkerIT on why this
+                // client may still believe it went out in 0-RTT)
+                assertThat(second.stderr()).containsPattern("\\* early data: (not sent|sent, rejected|sent, accepted|"
+                        + "accepted, but the request went out after the handshake)");
             }
         }
     }

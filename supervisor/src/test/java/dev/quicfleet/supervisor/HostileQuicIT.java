@@ -193,6 +193,40 @@ class HostileQuicIT {
         }
     }
 
+    /**
+     * The same for the whole cluster, as the issue asks: SIGTERM to the supervisor of 2 workers, each holding abandoned
+     * handshakes, and the supervisor has exited (every worker drained and gone) within 2 s.
+     */
+    @Test
+    void aClusterStopsWithinTwoSecondsDespiteAbandonedHandshakes() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
+                "--metrics-address", "127.0.0.1:0")) {
+            awaitKeys(supervisor);
+            QuicInitials initials = QuicInitials.of(recordClientInitial());
+            // 100 source ports: the kernel's hash gives both workers some
+            for (int i = 0; i < 100; i++) {
+                try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0))) {
+                    byte[] datagram = initials.withDestination(randomId(18));
+                    socket.send(new DatagramPacket(datagram, datagram.length,
+                            new InetSocketAddress(LOOPBACK, supervisor.port())));
+                }
+            }
+            assertThat(await(supervisor, scrape -> inProgress(scrape) >= 50, Duration.ofSeconds(30)))
+                    .as("abandoned handshakes in progress").isNotNull();
+            ProcessHandle cluster = ProcessHandle.of(supervisor.pid()).orElseThrow();
+            List<ProcessHandle> workers = supervisor.workerPids().stream()
+                    .map(pid -> ProcessHandle.of(pid).orElseThrow()).toList();
+            long start = System.nanoTime();
+            cluster.destroy();
+            cluster.onExit().get(30, TimeUnit.SECONDS); // our own child: noticed at once
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+            assertThat(supervisor.awaitExit(Duration.ofSeconds(5))).isZero();
+            assertThat(workers).noneMatch(ProcessHandle::isAlive);
+            assertThat(millis).as("SIGTERM to the supervisor until it exited; stderr:\n%s", supervisor.stderr())
+                    .isLessThan(2_000);
+        }
+    }
+
     /** The ngtcp2 client's first datagram (its Initial with the ClientHello), sent to a socket that never answers. */
     private static byte[] recordClientInitial() throws Exception {
         try (DatagramSocket sink = new DatagramSocket(new InetSocketAddress(LOOPBACK, 0))) {

@@ -358,16 +358,22 @@ class SharedTicketsIT {
         }
     }
 
-    /** Waits (bounded) until every slot's current worker applied the shared keys after it became ready. */
+    /** Waits (bounded) until every slot's current worker applied the shared keys and became ready. */
     private static void awaitEverySlotApplied(SupervisorProcess supervisor, int slots) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             List<String> lines = supervisor.stderr().lines().toList();
             boolean all = true;
             for (int slot = 0; slot < slots; slot++) {
+                // A worker binds, and says ready, only once it applied the shared keys: the slot's newest worker is
+                // ready, and applied the keys after it was started.
+                int started = -1;
                 int ready = -1;
                 int applied = -1;
                 for (int i = 0; i < lines.size(); i++) {
+                    if (lines.get(i).contains("slot " + slot + ": started worker pid")) {
+                        started = i;
+                    }
                     if (lines.get(i).contains("slot " + slot + ": worker pid") && lines.get(i).endsWith(" ready")) {
                         ready = i;
                     }
@@ -375,7 +381,7 @@ class SharedTicketsIT {
                         applied = i;
                     }
                 }
-                all &= ready >= 0 && applied > ready;
+                all &= started >= 0 && ready > started && applied > started && applied < ready;
             }
             if (all) {
                 return;
