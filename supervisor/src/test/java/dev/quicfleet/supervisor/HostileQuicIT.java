@@ -87,7 +87,14 @@ class HostileQuicIT {
                     .isGreaterThanOrEqualTo(inProgress);
             // Each connection in its handshake holds about 3.4 KB of heap (and more natively): 1,000 of them would
             // show.
+            // Closed connections can still sit in the codec's and the event loop's queues for a moment on a busy
+            // machine (one run of the full suite saw +3.1 MB once): measure again for up to 10 s; a leak stays.
             long heap = liveHeap(worker);
+            long heapDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (heap >= baseline + (2L << 20) && System.nanoTime() < heapDeadline) {
+                supervisor.awaitStderr(l -> false, Duration.ofSeconds(2));
+                heap = liveHeap(worker);
+            }
             assertThat(heap).as("live heap: baseline %d KB, now %d KB", baseline >> 10, heap >> 10)
                     .isLessThan(baseline + (2L << 20));
 
