@@ -4,6 +4,7 @@ import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.metrics.WorkerMetrics;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -16,6 +17,7 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,14 +28,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One request/response exchange, whatever the protocol: the {@link Request} and {@link Response} a handler sees.
+ * One request/response exchange, whatever the protocol: the {@link HttpExchange} an event-loop {@link Service} sees,
+ * and, once a service hands it to a blocking {@link Handler} ({@link #runBlocking}), the {@link Request} and
+ * {@link Response} that handler sees.
  *
  * <p>The exchange is the {@link Request}; {@link #response()} is the matching {@link Response}.
  *
- * <p>Threads: the protocol adapter (on the channel's event loop) creates the exchange and feeds the request body;
- * the handler runs on a virtual thread and writes the response. Every network write is posted to the event loop as
- * a task; the handler thread never touches the pipeline directly. The subclass implements the protocol's framing in
- * the {@code do*} methods, which always run on the event loop.
+ * <p>Threads: the protocol adapter (on the channel's event loop) creates the exchange, starts the service and feeds
+ * the request body. A service writes on the event loop, straight into the protocol's framing, so a response written
+ * while the request is read leaves with the ACKs in as few packets as it needs. A blocking handler runs on a virtual
+ * thread; each of its network writes is posted to the event loop as a task, it never touches the pipeline. The
+ * subclass implements the protocol's framing in the {@code do*} methods, which always run on the event loop.
  *
  * <p>Backpressure on the response: the handler thread blocks in {@link #awaitWritable()} while more than
  * {@link #MAX_QUEUED} bytes are posted but not yet written, or while the channel is not writable (the QUIC stream
@@ -44,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * closed (HTTP/1.1), counted in {@code quicfleet.http.timeouts}. A slow client is not a server failure: one DEBUG
  * line, no stack trace.
  */
-abstract class Exchange implements Request {
+abstract class Exchange implements Request, HttpExchange {
 
     private static final Logger log = LoggerFactory.getLogger(Exchange.class);
 
@@ -60,6 +65,7 @@ abstract class Exchange implements Request {
     private final String target;
     private final String path;
     private final String query;
+    private String routePath;
     private final String authority;
     private final Headers requestHeaders;
     private final long contentLength;
@@ -92,6 +98,17 @@ abstract class Exchange implements Request {
     private long bodyStalledNanos;
     private volatile long lastBodyNanos = System.nanoTime();
     private volatile boolean bodyWatched;
+    /** Event loop only: the service's body receiver, whether it asked for more, whether it heard the end. */
+    private BodyReceiver receiver;
+    private boolean demanded;
+    private boolean receiverDone;
+    /** Event loop only: a blocking handler serves this exchange (no event-loop writes any more). */
+    private boolean blocking;
+    /** Event loop only: the service ended (or aborted) the response; nothing more is written. */
+    private boolean responseEnded;
+    /** Event loop only: {@link #doComplete} ran, or is about to. */
+    private boolean completed;
+    private Runnable writableTask;
 
     Exchange(Channel channel, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method, String target,
              String authority, Headers requestHeaders) {
@@ -103,6 +120,7 @@ abstract class Exchange implements Request {
         int q = target.indexOf('?');
         this.path = q < 0 ? target : target.substring(0, q);
         this.query = q < 0 ? "" : target.substring(q + 1);
+        this.routePath = path;
         this.authority = authority == null ? "" : authority;
         this.requestHeaders = requestHeaders.asReadOnly();
         this.contentLength = parseContentLength(requestHeaders.get("content-length"));
@@ -157,6 +175,7 @@ abstract class Exchange implements Request {
             lastBodyNanos = System.nanoTime();
         }
         requestBody.offer(data);
+        deliverBody();
     }
 
     /**
@@ -176,7 +195,7 @@ abstract class Exchange implements Request {
     }
 
     private void checkBody(long minRate, long timeoutNanos, long tick) {
-        if (aborted || !channel.isActive() || requestBody.ended() || requestBody.failed()) {
+        if (aborted || completed || !channel.isActive() || requestBody.ended() || requestBody.failed()) {
             bodyWatch.cancel(false);
             return;
         }
@@ -184,8 +203,8 @@ abstract class Exchange implements Request {
             bodyWatchedBytes = bodyBytes;
             bodyStalledNanos = 0;
         }
-        if (!requestBody.wantsMore()) {
-            return; // the handler is behind: the client waits for us
+        if (!wantsMore()) {
+            return; // the service is behind: the client waits for us
         }
         bodyReadingNanos += tick;
         bodyStalledNanos += tick;
@@ -222,10 +241,15 @@ abstract class Exchange implements Request {
                 why);
         doTimeout(reason);
         writabilityChanged();
+        if (!blocking) {
+            responseEnded = true;
+            deliverBody();
+            completeService();
+        }
     }
 
     /** Runs {@link #doAbort} unless the stream was already reset. On the event loop. */
-    private void abort() {
+    private void abortStream() {
         if (!aborted) {
             aborted = true;
             doAbort();
@@ -238,11 +262,11 @@ abstract class Exchange implements Request {
                 && System.nanoTime() - lastBodyNanos >= dispatcher.bodyTimeout().toNanos();
     }
 
-    /** Runs the handler; called on a virtual thread by the dispatcher. */
-    final void run() {
+    /** Runs a blocking handler; called on a virtual thread by the dispatcher. */
+    final void run(Handler handler) {
         Throwable failure = null;
         try {
-            dispatcher.handler().handle(this, response);
+            handler.handle(this, response);
         } catch (Throwable t) {
             failure = t;
         }
@@ -256,27 +280,110 @@ abstract class Exchange implements Request {
             fail(t);
         } finally {
             requestBody.discard();
-            post(() -> doComplete(() -> dispatcher.finished(this)));
+            post(this::complete);
+        }
+    }
+
+    /** Runs {@link #doComplete} once; the exchange is counted when its response has left. On the event loop. */
+    private void complete() {
+        if (!completed) {
+            completed = true;
+            writableTask = null;
+            receiver = null;
+            requestBody.discard();
+            doComplete(() -> dispatcher.finished(this));
+        }
+    }
+
+    /**
+     * An event-loop service is done with the exchange: complete it after the current read, so that the end of the
+     * request (the FIN of an HTTP/3 stream, HTTP/1.1's last content), usually in the same read as the head, is seen
+     * first and a bodiless request is not answered with STOP_SENDING or a closed connection.
+     */
+    private void completeService() {
+        if (!completed) {
+            channel.eventLoop().execute(this::complete);
+        }
+    }
+
+    /** Starts {@code service} on this exchange; called on the event loop by the dispatcher. */
+    final void serve(Service service) {
+        try {
+            service.serve(this);
+        } catch (Throwable t) {
+            serviceFailed(t);
+        }
+    }
+
+    /** A service (or one of its callbacks) threw: 500 before the response is committed, a reset after. */
+    private void serviceFailed(Throwable failure) {
+        if (blocking) {
+            log.warn("service failed for {} {} after handing it to a handler: {}", method, path, failure.toString(),
+                    failure);
+            return;
+        }
+        if (responseEnded || completed) {
+            log.warn("service failed for {} {} after the response ended: {}", method, path, failure.toString(),
+                    failure);
+        } else if (failure instanceof IOException && !isOpen()) {
+            log.debug("client went away during {} {}: {}", method, path, failure.toString());
+            abort();
+        } else if (!committed) {
+            log.warn("service failed for {} {}: {}", method, path, failure.toString(), failure);
+            respond(500, "text/plain; charset=utf-8", "internal server error\n");
+        } else {
+            log.warn("service failed after the response was committed for {} {}: {}; resetting the stream",
+                    method, path, failure.toString(), failure);
+            abort();
+        }
+    }
+
+    /** Runs a service callback, turning what it throws into {@link #serviceFailed}. */
+    private void callback(Runnable task) {
+        try {
+            task.run();
+        } catch (Throwable t) {
+            serviceFailed(t);
         }
     }
 
     /** The adapter's read completed: clear the pending flag and read again if the body wants more. */
     final void readComplete() {
         readRequested.set(false);
-        if (requestBody.wantsMore()) {
+        if (wantsMore()) {
             requestRead();
         }
     }
 
     /** Asks the channel for more request bytes unless a read is already pending. Thread-safe. */
     final void requestRead() {
-        if (requestBody.wantsMore() && readRequested.compareAndSet(false, true)) {
+        if (wantsMore() && readRequested.compareAndSet(false, true)) {
             channel.read();
         }
     }
 
+    /**
+     * Whether to read more request body from the network: up to {@link RequestBody#HIGH_WATER} queued for a handler
+     * (or for a service that has not asked yet), while a service's receiver asks for more.
+     */
+    private boolean wantsMore() {
+        BodyReceiver r = receiver;
+        return r == null ? requestBody.wantsMore() : demanded && !requestBody.ended() && !requestBody.failed();
+    }
+
+    /** The request body ended, with {@code trailers} ({@code null}: none). On the event loop. */
+    final void endBody(Headers trailers) {
+        requestBody.end(trailers);
+        deliverBody();
+    }
+
     /** The channel's writability changed or it closed: wake a writer waiting for room. */
     final void writabilityChanged() {
+        Runnable task = writableTask;
+        if (task != null && (!isOpen() || channel.isWritable())) {
+            writableTask = null;
+            callback(task);
+        }
         if (writerWaiting) {
             writeLock.lock();
             try {
@@ -293,7 +400,12 @@ abstract class Exchange implements Request {
         if (writeFailure == null) {
             writeFailure = cause;
         }
+        deliverBody();
         writabilityChanged();
+        if (!blocking) {
+            responseEnded = true;
+            completeService();
+        }
     }
 
     // ---- Request ----
@@ -325,7 +437,12 @@ abstract class Exchange implements Request {
 
     @Override
     public String routePath() {
-        return path;
+        return routePath;
+    }
+
+    @Override
+    public void routePath(String rest) {
+        this.routePath = rest;
     }
 
     @Override
@@ -366,6 +483,216 @@ abstract class Exchange implements Request {
     @Override
     public ConnectionInfo connection() {
         return connection;
+    }
+
+    // ---- HttpExchange: the event-loop service's side ----
+
+    @Override
+    public EventLoop eventLoop() {
+        return channel.eventLoop();
+    }
+
+    @Override
+    public ByteBufAllocator alloc() {
+        return channel.alloc();
+    }
+
+    @Override
+    public void receiveBody(BodyReceiver bodyReceiver) {
+        if (receiver != null || receiverDone || blocking) {
+            throw new IllegalStateException("receiveBody: the request body is already being received");
+        }
+        receiver = bodyReceiver;
+    }
+
+    @Override
+    public void demand() {
+        if (receiver == null) {
+            throw new IllegalStateException("demand: call receiveBody first");
+        }
+        demanded = true;
+        deliverBody();
+    }
+
+    /** Passes queued body bytes, then the end or the failure, to the receiver while it asks. On the event loop. */
+    private void deliverBody() {
+        BodyReceiver r = receiver;
+        if (r == null || receiverDone) {
+            return;
+        }
+        while (demanded) {
+            ByteBuf data = requestBody.poll();
+            if (data != null) {
+                demanded = false;
+                callback(() -> r.onData(data));
+                continue;
+            }
+            if (requestBody.ended()) {
+                receiverDone = true;
+                callback(() -> r.onEnd(requestBody.trailers()));
+                return;
+            }
+            IOException failure = requestBody.failure();
+            if (failure != null) {
+                receiverDone = true;
+                callback(() -> r.onError(failure));
+                return;
+            }
+            break;
+        }
+        if (demanded) {
+            requestRead();
+        }
+    }
+
+    @Override
+    public void respond(int code, Headers headers, ByteBuf body) {
+        if (!startResponse("respond", code, headers)) {
+            body.release();
+            return;
+        }
+        int length = body.readableBytes();
+        if (!noBodyStatus(code)) {
+            responseHeaders.set("content-length", Integer.toString(length));
+        }
+        if (head || length == 0 || noBodyStatus(code)) {
+            body.release();
+            responseEnded = true;
+            commit(true);
+            completeService();
+            return;
+        }
+        commit(false);
+        write(body, true);
+    }
+
+    @Override
+    public void head(int code, Headers headers) {
+        if (!startResponse("head", code, headers)) {
+            return;
+        }
+        if (head || noBodyStatus(code)) {
+            responseEnded = true;
+            commit(true);
+            completeService();
+        } else {
+            commit(false);
+        }
+    }
+
+    /** Takes status and headers for a response not yet committed; {@code false} when nothing may be sent. */
+    private boolean startResponse(String what, int code, Headers headers) {
+        if (committed || blocking) {
+            throw new IllegalStateException(what + ": the response is already " + (blocking ? "a handler's"
+                    : "committed"));
+        }
+        if (code < 200 || code > 999) {
+            throw new IllegalArgumentException(what + ": status " + code + " (expected: 200..999)");
+        }
+        if (!isOpen()) {
+            return false;
+        }
+        status = code;
+        responseHeaders = headers.mutable();
+        return true;
+    }
+
+    @Override
+    public void write(ByteBuf data, boolean endStream) {
+        if (!isOpen()) {
+            data.release();
+            return;
+        }
+        if (!committed) {
+            commit(false);
+        }
+        if (head) {
+            data.release();
+            if (endStream) {
+                end(null);
+            }
+            return;
+        }
+        bodyBytesSent += data.readableBytes();
+        doWriteData(data, endStream).addListener(writeListener);
+        if (endStream) {
+            responseEnded = true;
+            completeService();
+        }
+    }
+
+    @Override
+    public void end(Headers trailers) {
+        if (!isOpen()) {
+            return;
+        }
+        responseEnded = true;
+        Headers ending = trailers == null ? new Headers() : trailers;
+        if (!committed) {
+            if (ending.isEmpty() && !noBodyStatus(status) && !responseHeaders.contains("content-length")) {
+                responseHeaders.set("content-length", "0");
+            }
+            if (ending.isEmpty() || head) {
+                commit(true);
+                completeService();
+                return;
+            }
+            commit(false);
+        }
+        if (head) {
+            // The head went out with the end of the stream.
+            completeService();
+            return;
+        }
+        responseTrailers = ending.asReadOnly();
+        doWriteEnd(responseTrailers).addListener(writeListener);
+        completeService();
+    }
+
+    @Override
+    public boolean isWritable() {
+        return isOpen() && channel.isWritable();
+    }
+
+    @Override
+    public void onWritable(Runnable task) {
+        writableTask = task;
+        if (!isOpen() || channel.isWritable()) {
+            channel.eventLoop().execute(this::writabilityChanged);
+        }
+    }
+
+    @Override
+    public boolean isOpen() {
+        return !responseEnded && !aborted && !completed && writeFailure == null && channel.isActive();
+    }
+
+    @Override
+    public boolean committed() {
+        return committed;
+    }
+
+    @Override
+    public void abort() {
+        if (!responseEnded && !completed) {
+            responseEnded = true;
+            abortStream();
+            completeService();
+        }
+    }
+
+    @Override
+    public void runBlocking(Handler handler) {
+        if (blocking || committed || receiver != null) {
+            throw new IllegalStateException("runBlocking: the exchange is already being served");
+        }
+        blocking = true;
+        try {
+            dispatcher.runBlocking(this, handler);
+        } catch (RuntimeException e) {
+            blocking = false; // not started (the worker is stopping): the service's failure answers
+            throw e;
+        }
     }
 
     /** The response side of this exchange, handed to the handler next to the request. */
@@ -444,7 +771,7 @@ abstract class Exchange implements Request {
             if (!finished) {
                 finished = true;
                 responseBody.discardBuffered();
-                post(this::abort);
+                post(this::abortStream);
             }
         } else if (!committed) {
             log.warn("handler failed for {} {}: {}", method, path, failure.toString(), failure);
@@ -459,14 +786,14 @@ abstract class Exchange implements Request {
                 responseBody.write(text, 0, text.length);
                 responseBody.finish();
             } catch (IOException e) {
-                post(this::abort);
+                post(this::abortStream);
             }
         } else if (!finished) {
             log.warn("handler failed after the response was committed for {} {}: {}; resetting the stream",
                     method, path, failure.toString(), failure);
             finished = true;
             responseBody.discardBuffered();
-            post(this::abort);
+            post(this::abortStream);
         }
     }
 
@@ -575,7 +902,7 @@ abstract class Exchange implements Request {
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            Objects.checkFromIndexSize(off, len, b.length);
             if (finished) {
                 throw new IOException("response body: already closed");
             }

@@ -8,12 +8,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs each exchange's handler on its own virtual thread and counts the exchanges in flight, so a drain can wait for
- * them. Shared by the HTTP/3, HTTP/2 and HTTP/1.1 pipelines of one worker.
+ * Starts each exchange's service on its event loop, runs blocking handlers on virtual threads of their own, and
+ * counts the exchanges in flight, so a drain can wait for them. Shared by the HTTP/3, HTTP/2 and HTTP/1.1 pipelines
+ * of one worker.
  */
 final class ExchangeDispatcher {
 
-    private final Handler handler;
+    private final Service service;
     private final WorkerMetrics metrics;
     private final ExecutorService executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().factory());
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -24,13 +25,13 @@ final class ExchangeDispatcher {
     private volatile boolean draining;
 
     /**
-     * @param handler     the root handler (usually a {@link Router})
+     * @param service     the root service (usually a {@link Router})
      * @param bodyTimeout how long a handler waits for the next request body bytes, or for the client to open its
      *                    flow-control window, before the exchange fails
      * @param altSvc      the {@code alt-svc} value added to HTTP/1.1 and HTTP/2 responses, or {@code null}
      */
-    ExchangeDispatcher(Handler handler, Duration bodyTimeout, String altSvc, WorkerMetrics metrics) {
-        this.handler = handler;
+    ExchangeDispatcher(Service service, Duration bodyTimeout, String altSvc, WorkerMetrics metrics) {
+        this.service = service;
         this.bodyTimeout = bodyTimeout;
         this.altSvc = altSvc;
         this.metrics = metrics;
@@ -38,10 +39,6 @@ final class ExchangeDispatcher {
 
     WorkerMetrics metrics() {
         return metrics;
-    }
-
-    Handler handler() {
-        return handler;
     }
 
     Duration bodyTimeout() {
@@ -83,12 +80,12 @@ final class ExchangeDispatcher {
                 idle = new CompletableFuture<>();
             }
         }
-        try {
-            executor.execute(exchange::run);
-        } catch (RuntimeException e) {
-            finished(exchange);
-            throw e;
-        }
+        exchange.serve(service);
+    }
+
+    /** Runs {@code handler} for {@code exchange} on a virtual thread of its own. */
+    void runBlocking(Exchange exchange, Handler handler) {
+        executor.execute(() -> exchange.run(handler));
     }
 
     /** The exchange's response has left the process (or the stream is gone): count it, maybe complete a drain. */

@@ -145,6 +145,11 @@ public final class Headers implements Iterable<Map.Entry<String, String>> {
         fields.add(Map.entry(lowerCaseName, value));
     }
 
+    /** These headers when they are mutable, otherwise a mutable copy. */
+    Headers mutable() {
+        return readOnly ? new Headers(new ArrayList<>(fields), false) : this;
+    }
+
     static Headers readOnlyOf(Headers headers) {
         return headers.asReadOnly();
     }

@@ -182,7 +182,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 for (Map.Entry<String, String> field : last.trailingHeaders()) {
                     trailers.add(field.getKey(), field.getValue());
                 }
-                current.requestBody.end(trailers);
+                current.endBody(trailers);
             }
         }
     }

@@ -54,7 +54,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
             }
             exchange.offerBody(frame.content());
             if (frame.isEndStream()) {
-                exchange.requestBody.end(null);
+                exchange.endBody(null);
             }
         } else if (msg instanceof Http2ResetFrame reset) {
             if (exchange != null) {
@@ -68,7 +68,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
     private void onHeaders(ChannelHandlerContext ctx, Http2HeadersFrame frame) {
         Http2Headers h = frame.headers();
         if (exchange != null) {
-            exchange.requestBody.end(toHeaders(h));
+            exchange.endBody(toHeaders(h));
             return;
         }
         Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
@@ -80,7 +80,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
         exchange = new Http2Exchange(stream, dispatcher, connectionInfo.apply(stream), h.method().toString(),
                 h.path().toString(), h.authority() == null ? null : h.authority().toString(), toHeaders(h));
         if (frame.isEndStream()) {
-            exchange.requestBody.end(null);
+            exchange.endBody(null);
         }
         dispatcher.dispatch(exchange);
         if (!frame.isEndStream()) {

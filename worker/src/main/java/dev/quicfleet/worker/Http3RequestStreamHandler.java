@@ -49,7 +49,7 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
     @Override
     protected void channelRead(ChannelHandlerContext ctx, Http3HeadersFrame frame) {
         if (exchange != null) {
-            exchange.requestBody.end(toHeaders(frame.headers()));
+            exchange.endBody(toHeaders(frame.headers()));
             return;
         }
         if (answered) {
@@ -120,7 +120,7 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
     @Override
     protected void channelInputClosed(ChannelHandlerContext ctx) {
         if (exchange != null) {
-            exchange.requestBody.end(null);
+            exchange.endBody(null);
         }
     }
 

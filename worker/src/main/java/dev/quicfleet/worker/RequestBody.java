@@ -121,6 +121,30 @@ final class RequestBody extends InputStream {
         }
     }
 
+    /** The next queued buffer (owned by the caller), or {@code null}: for an event-loop {@link BodyReceiver}. */
+    ByteBuf poll() {
+        lock.lock();
+        try {
+            ByteBuf head = queue.poll();
+            if (head != null) {
+                queuedBytes -= head.readableBytes();
+            }
+            return head;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Why the body broke off, or {@code null}. */
+    IOException failure() {
+        lock.lock();
+        try {
+            return failure;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Drops queued and future bytes: the handler is done and did not read everything. */
     void discard() {
         lock.lock();

@@ -12,7 +12,9 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Dispatches each request to the handler of the route that matches its host and path.
+ * Dispatches each request to the service or handler of the route that matches its host and path, on the event loop:
+ * routing costs no thread hop, and a route to a blocking {@link Handler} hands the exchange to a virtual thread only
+ * once it is chosen.
  *
  * <p><b>Host.</b> A route is for one host ({@code api.example.com}, compared case-insensitively with
  * {@link Request#host()}), for the subdomains of a domain ({@code *.example.com}: one or more labels below
@@ -26,14 +28,14 @@ import java.util.Set;
  * slash, such as {@code /bytes/}, requires it: it matches {@code /bytes/} and {@code /bytes/x} but not
  * {@code /bytes}. The prefix {@code /} matches every path. Prefixes are compared with the percent-encoded path.
  *
- * <p>The handler of the matched route sees {@link Request#routePath()} as the rest of the path below the prefix,
+ * <p>The service or handler of the matched route sees {@link RequestHead#routePath()} as the rest of the path below the prefix,
  * starting with {@code /}: for the prefix {@code /static}, {@code /static/a.css} becomes {@code /a.css} and
  * {@code /static} becomes {@code /}. Routers nest, because matching uses the incoming {@code routePath()}: a router
  * mounted at {@code /api} with a route {@code /v1} sends {@code /api/v1/users} to that route as {@code /users}.
- * Requests no route matches go to the {@linkplain Builder#notFound(Handler) not-found handler}.
+ * Requests no route matches go to the {@linkplain Builder#notFound(Service) not-found service}.
  *
  * <p>Route tables are sorted once in {@link Builder#build()}; a request costs a hash lookup for its host and a
- * scan of the prefixes, longest first, with no regular expressions; it allocates only the narrowed request.
+ * scan of the prefixes, longest first, with no regular expressions, and allocates nothing but the narrowed path.
  *
  * <pre>{@code
  * Router router = Router.builder()
@@ -43,18 +45,18 @@ import java.util.Set;
  *         .build();
  * }</pre>
  */
-public final class Router implements Handler {
+public final class Router implements Service {
 
-    private static final Handler DEFAULT_NOT_FOUND =
-            (request, response) -> response.send(404, "text/plain; charset=utf-8", "not found");
+    private static final Service DEFAULT_NOT_FOUND =
+            exchange -> exchange.respond(404, "text/plain; charset=utf-8", "not found");
 
     private final Map<String, Route[]> exactHosts;
     private final WildcardHost[] wildcardHosts;
     private final Route[] anyHost;
-    private final Handler notFound;
+    private final Service notFound;
 
     private Router(Map<String, Route[]> exactHosts, WildcardHost[] wildcardHosts, Route[] anyHost,
-                   Handler notFound) {
+                   Service notFound) {
         this.exactHosts = exactHosts;
         this.wildcardHosts = wildcardHosts;
         this.anyHost = anyHost;
@@ -67,20 +69,23 @@ public final class Router implements Handler {
     }
 
     /**
-     * Passes {@code request} to the handler of the best route, with {@link Request#routePath()} narrowed to the part
-     * below the route's prefix, or unchanged to the not-found handler when no route matches.
+     * Passes {@code exchange} to the service of the best route, with {@link RequestHead#routePath()} narrowed to the
+     * part below the route's prefix, or unchanged to the not-found service when no route matches.
      */
     @Override
-    public void handle(Request request, Response response) throws Exception {
-        String path = request.routePath();
-        Route route = find(request.host(), path);
+    public void serve(HttpExchange exchange) throws Exception {
+        String path = exchange.routePath();
+        Route route = find(exchange.host(), path);
         if (route == null) {
-            notFound.handle(request, response);
+            notFound.serve(exchange);
             return;
         }
         String rest = route.rest(path);
         // Only the prefix "/" leaves the path as it is; then there is nothing to narrow.
-        route.handler.handle(rest.length() == path.length() ? request : RoutedRequest.of(request, rest), response);
+        if (rest.length() != path.length()) {
+            exchange.routePath(rest);
+        }
+        route.service.serve(exchange);
     }
 
     private Route find(String host, String path) {
@@ -108,7 +113,7 @@ public final class Router implements Handler {
     public static final class Builder {
 
         private final List<Route> routes = new ArrayList<>();
-        private Handler notFound = DEFAULT_NOT_FOUND;
+        private Service notFound = DEFAULT_NOT_FOUND;
 
         private Builder() {
         }
@@ -121,7 +126,16 @@ public final class Router implements Handler {
          *                                  {@code ?} or {@code #}, which a path never does
          */
         public Builder route(String pathPrefix, Handler handler) {
-            routes.add(new Route(null, checkPrefix(pathPrefix), Objects.requireNonNull(handler, "handler")));
+            return route(pathPrefix, Service.blocking(handler));
+        }
+
+        /**
+         * Routes requests for any host whose path is below {@code pathPrefix} to {@code service}, on the event loop.
+         *
+         * @throws IllegalArgumentException as for {@link #route(String, Handler)}
+         */
+        public Builder route(String pathPrefix, Service service) {
+            routes.add(new Route(null, checkPrefix(pathPrefix), Objects.requireNonNull(service, "service")));
             return this;
         }
 
@@ -135,14 +149,29 @@ public final class Router implements Handler {
          *                                  {@link #route(String, Handler)}
          */
         public Builder route(String host, String pathPrefix, Handler handler) {
+            return route(host, pathPrefix, Service.blocking(handler));
+        }
+
+        /**
+         * Routes requests for {@code host} whose path is below {@code pathPrefix} to {@code service}, on the event
+         * loop.
+         *
+         * @throws IllegalArgumentException as for {@link #route(String, String, Handler)}
+         */
+        public Builder route(String host, String pathPrefix, Service service) {
             routes.add(new Route(checkHost(host), checkPrefix(pathPrefix),
-                    Objects.requireNonNull(handler, "handler")));
+                    Objects.requireNonNull(service, "service")));
             return this;
         }
 
         /** The handler for requests no route matches; it sees the request unchanged. */
         public Builder notFound(Handler handler) {
-            this.notFound = Objects.requireNonNull(handler, "handler");
+            return notFound(Service.blocking(handler));
+        }
+
+        /** The service for requests no route matches; it sees the request unchanged. */
+        public Builder notFound(Service service) {
+            this.notFound = Objects.requireNonNull(service, "service");
             return this;
         }
 
@@ -160,7 +189,7 @@ public final class Router implements Handler {
                 if (!seen.add(Arrays.asList(route.host, route.prefix))) {
                     String hostLabel = route.host == null ? "any host" : "host " + route.host;
                     throw new IllegalArgumentException("route: " + hostLabel + " and prefix " + route.prefix
-                            + " are routed twice (expected: one handler per host and prefix)");
+                            + " are routed twice (expected: one service or handler per host and prefix)");
                 }
                 if (route.host == null) {
                     any.add(route);
@@ -216,7 +245,7 @@ public final class Router implements Handler {
      * A prefix ending in {@code /} matches paths that start with it; any other prefix matches itself and the
      * paths that continue it with {@code /}.
      */
-    private record Route(String host, String prefix, Handler handler) {
+    private record Route(String host, String prefix, Service service) {
 
         boolean matches(String path) {
             if (!path.startsWith(prefix)) {

@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One serving process: HTTP/3 on a UDP socket and HTTP/2 + HTTP/1.1 (TLS, ALPN) on a TCP socket of the same port
- * number, every request handed to {@link Handler} on a virtual thread.
+ * number, every request handed to a {@link Service} on its connection's event loop, or to a blocking
+ * {@link Handler} on a virtual thread.
  *
  * <pre>{@code
  * Worker worker = new Worker(WorkerConfig.builder().port(8443).build(), (request, response) ->
@@ -99,14 +100,23 @@ public final class Worker {
      * @throws dev.quicfleet.transport.TransportUnavailableException when the configured transport is not available
      */
     public Worker(WorkerConfig config, Handler handler) {
-        this(config, handler, resolveTransport(config));
+        this(config, Service.blocking(handler));
     }
 
-    Worker(WorkerConfig config, Handler handler, Transport transport) {
+    /**
+     * A worker whose requests go to {@code service} on the event loop (a {@link Router} of services and handlers).
+     *
+     * @throws dev.quicfleet.transport.TransportUnavailableException when the configured transport is not available
+     */
+    public Worker(WorkerConfig config, Service service) {
+        this(config, service, resolveTransport(config));
+    }
+
+    Worker(WorkerConfig config, Service service, Transport transport) {
         this.config = config;
         this.transport = transport;
         this.metrics = new WorkerMetrics(config.slot(), transport.id());
-        this.dispatcher = new ExchangeDispatcher(handler, config.bodyTimeout(), null, metrics);
+        this.dispatcher = new ExchangeDispatcher(service, config.bodyTimeout(), null, metrics);
         this.connectionIds = dev.quicfleet.transport.ConnectionIds.of(
                 dev.quicfleet.transport.ConnectionIds.parseServerId(config.serverId()));
         this.earlyData = new EarlyData(config.earlyData(), metrics,

@@ -128,12 +128,12 @@ class RouterTest {
     void routedRequestKeepsEverythingButRoutePath() throws Exception {
         AtomicReference<Request> seen = new AtomicReference<>();
         Router router = Router.builder().route("/static", (request, response) -> seen.set(request)).build();
-        Request original = TestExchange.get("/static/a%20b.css?v=1&x=y")
+        TestExchange request = TestExchange.get("/static/a%20b.css?v=1&x=y")
                 .authority("Cdn.Example.com:4433")
-                .header("accept", "text/css")
-                .build();
+                .header("accept", "text/css");
+        Request original = request.build();
 
-        router.handle(original, new TestResponse());
+        request.serve(router);
 
         Request routed = seen.get();
         assertThat(routed.routePath()).isEqualTo("/a%20b.css");
@@ -165,22 +165,28 @@ class RouterTest {
         assertThat(route(router, "/api/v1/users/42")).isEqualTo("users /42");
         assertThat(route(router, "/api/v1/users")).isEqualTo("users /");
         assertThat(route(router, "/api/v2")).isEqualTo("404 not found");
-        router.handle(TestExchange.get("/api/v1/raw/x").build(), new TestResponse());
+        TestExchange.get("/api/v1/raw/x").serve(router);
         assertThat(seen.get().routePath()).isEqualTo("/x");
         assertThat(seen.get().path()).isEqualTo("/api/v1/raw/x");
     }
 
     @Test
-    void nestedRoutersDoNotStackWrappers() throws Exception {
-        AtomicReference<Request> seen = new AtomicReference<>();
-        Router inner = Router.builder().route("/v1", (request, response) -> seen.set(request)).build();
-        Router outer = Router.builder().route("/api", inner).build();
-        Request original = TestExchange.get("/api/v1/x").build();
+    void nestedRoutersPassTheSameExchangeOn() throws Exception {
+        AtomicReference<HttpExchange> outerSaw = new AtomicReference<>();
+        AtomicReference<HttpExchange> innerSaw = new AtomicReference<>();
+        Router inner = Router.builder().route("/v1", exchange -> {
+            innerSaw.set(exchange);
+            exchange.respond(200, "text/plain", exchange.routePath());
+        }).build();
+        Router outer = Router.builder().route("/api", exchange -> {
+            outerSaw.set(exchange);
+            inner.serve(exchange);
+        }).build();
 
-        outer.handle(original, new TestResponse());
+        TestResponse response = TestExchange.get("/api/v1/x").serve(outer);
 
-        assertThat(seen.get()).isInstanceOfSatisfying(RoutedRequest.class,
-                routed -> assertThat(routed.delegate()).isSameAs(original));
+        assertThat(response.bodyText()).isEqualTo("/x");
+        assertThat(innerSaw.get()).isSameAs(outerSaw.get());
     }
 
     @Test
