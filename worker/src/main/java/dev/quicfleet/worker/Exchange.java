@@ -288,7 +288,11 @@ abstract class Exchange implements Request, HttpExchange {
     private void complete() {
         if (!completed) {
             completed = true;
+            Runnable task = writableTask;
             writableTask = null;
+            if (task != null) {
+                callback(task); // it learns that the exchange is over (isOpen() is false) and lets go of what it holds
+            }
             receiver = null;
             requestBody.discard();
             doComplete(() -> dispatcher.finished(this));

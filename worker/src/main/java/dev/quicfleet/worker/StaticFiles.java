@@ -1,28 +1,36 @@
 package dev.quicfleet.worker;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Serves the files below a root directory: {@code GET} and {@code HEAD} with validators, conditional requests
- * (RFC 9110 §13) and single byte ranges (RFC 9110 §14).
+ * (RFC 9110 §13) and single byte ranges (RFC 9110 §14), on the event loop: no thread hop.
  *
- * <p>The file is found from {@link Request#routePath()}, so the handler can be mounted below any prefix of a
+ * <p>The file is found from {@link RequestHead#routePath()}, so the service can be mounted below any prefix of a
  * {@link Router}. A request maps to a file only if every path segment decodes cleanly and names a visible entry:
  * segments that decode to {@code .}, {@code ..}, a name starting with {@code .} (hidden files such as
  * {@code .env} or {@code .git}), or that contain {@code /}, {@code \}, NUL or another control character get a
@@ -37,26 +45,44 @@ import java.util.List;
  * <p>Every 200 and 206 response carries {@code content-type} (from {@link MediaTypes}), {@code content-length},
  * {@code last-modified}, a strong {@code etag} of the form {@code "<size hex>-<mtime millis hex>"} (it changes
  * whenever the size or modification time does, which is what a static file server can know without reading the
- * file) and {@code accept-ranges: bytes}. Bodies are streamed from the file in 64 KiB chunks, so memory use does
- * not grow with the file size; a {@code HEAD} request does not open the file at all.
+ * file) and {@code accept-ranges: bytes}. A {@code HEAD} request does not open the file at all.
  *
- * <p>The handler does blocking file I/O, which is what handlers are for: each runs on its own virtual thread.
+ * <p>What a request costs: the resolved real path, the attributes and the formatted validators of each file served
+ * are cached per file version (like nginx's {@code open_file_cache}) and checked again once they are older than
+ * {@link #REVALIDATE_AFTER}, so a changed file is served within a second; the bytes of files up to
+ * {@link #SMALL_FILE} are cached too and go out without a system call. Larger files are read in
+ * {@link #CHUNK}-byte chunks into pooled direct buffers, one chunk after another as the client's flow-control window
+ * (or the socket buffer) takes them, so memory use does not grow with the file size or a slow client. Reads from
+ * the page cache run on the event loop, as nginx reads without {@code aio}; a root on a slow disk is better served
+ * by a blocking {@link Handler}.
  *
  * <pre>{@code
- * Handler site = Router.builder()
+ * Router site = Router.builder()
  *         .route("/static", new StaticFiles(Path.of("/srv/www/static")))
  *         .build();
  * }</pre>
  */
-public final class StaticFiles implements Handler {
+public final class StaticFiles implements Service {
+
+    /** How long a cached file version is trusted before its attributes are read again. */
+    static final Duration REVALIDATE_AFTER = Duration.ofSeconds(1);
+    /** Files up to this size have their bytes cached. */
+    static final int SMALL_FILE = 32 * 1024;
+    /** Body bytes read and written at a time for larger files. */
+    static final int CHUNK = 64 * 1024;
+    /** Cached file versions per root at most; beyond it the cache starts over (a bound, not an eviction policy). */
+    static final int MAX_ENTRIES = 1024;
 
     private static final String INDEX = "index.html";
     private static final String ALLOWED_METHODS = "GET, HEAD";
     private static final String TEXT_PLAIN = "text/plain; charset=utf-8";
-    private static final int BUFFER_SIZE = 64 * 1024;
 
     private final Path root;
     private final Clock clock;
+    private final long revalidateNanos;
+    private final LongSupplier nanoTime;
+    /** Cached file versions by route path; shared by the worker's event loops. */
+    private final Map<String, CachedFile> cache = new ConcurrentHashMap<>();
 
     /**
      * Serves the files below {@code root}. Symbolic links inside the root are followed as long as their target
@@ -65,115 +91,165 @@ public final class StaticFiles implements Handler {
      * @throws IllegalArgumentException when {@code root} does not exist or is not a directory
      */
     public StaticFiles(Path root) {
-        this(root, Clock.systemUTC());
+        this(root, Clock.systemUTC(), REVALIDATE_AFTER, System::nanoTime);
     }
 
     /**
      * Like {@link #StaticFiles(Path)}, with the clock that bounds {@code last-modified}: a file whose modification
      * time is in the future is announced as modified now (RFC 9110 §8.8.2.1), and a date is only a strong
-     * {@code if-range} validator once a second has passed since the modification (§8.8.2.2).
+     * {@code if-range} validator once a second has passed since the modification (§8.8.2.2). Every request reads
+     * the file's attributes (nothing is trusted from the cache).
      */
     StaticFiles(Path root, Clock clock) {
+        this(root, clock, Duration.ZERO, System::nanoTime);
+    }
+
+    /** With how long a cached version is trusted, measured on {@code nanoTime}. */
+    StaticFiles(Path root, Clock clock, Duration revalidateAfter, LongSupplier nanoTime) {
         this.root = realDirectory(root);
         this.clock = clock;
+        this.revalidateNanos = revalidateAfter.toNanos();
+        this.nanoTime = nanoTime;
     }
 
     /**
-     * Answers {@code GET} and {@code HEAD} with the file {@link Request#routePath()} names (see the class
+     * Answers {@code GET} and {@code HEAD} with the file {@link RequestHead#routePath()} names (see the class
      * description for which paths are served); other methods get {@code 405} with {@code allow: GET, HEAD}.
-     *
-     * @throws IOException when the file cannot be read after it was found, or when it shrinks while being sent;
-     *                     the worker then answers 500 or, once the headers are out, resets the stream
+     * A file that cannot be read after it was found gets a 500, or, once the headers are out (it shrank while being
+     * sent), a reset stream.
      */
     @Override
-    public void handle(Request request, Response response) throws IOException {
-        String method = request.method();
+    public void serve(HttpExchange exchange) throws IOException {
+        String method = exchange.method();
         boolean head = method.equals("HEAD");
         if (!head && !method.equals("GET")) {
-            response.header("allow", ALLOWED_METHODS);
-            response.send(405, TEXT_PLAIN, "method not allowed");
+            Headers headers = new Headers();
+            headers.addTrusted("allow", ALLOWED_METHODS);
+            respond(exchange, 405, headers, "method not allowed");
             return;
         }
-        String[] names = decodeSegments(request.routePath());
-        if (names == null) {
-            response.send(400, TEXT_PLAIN, "bad request");
+        String routePath = exchange.routePath();
+        CachedFile file = cache.get(routePath);
+        long now = nanoTime.getAsLong();
+        if (file == null || now - file.checkedNanos >= revalidateNanos) {
+            file = lookUp(routePath, file, now);
+            if (file == null) {
+                return400or404(exchange, routePath);
+                return;
+            }
+        }
+        if (file.directory && !exchange.path().endsWith("/")) {
+            // The slash is checked on the full path: a router mounting this at /static passes routePath "/" for
+            // both "/static" and "/static/", and only the latter makes the page's relative links work.
+            redirectToDirectory(exchange);
             return;
+        }
+        serveFile(exchange, head, file);
+    }
+
+    /**
+     * Finds the file {@code routePath} names now: the cached version {@code previous} again when the file has not
+     * changed (its bytes are kept), a new version when it has, {@code null} when nothing may be served there.
+     */
+    private CachedFile lookUp(String routePath, CachedFile previous, long now) throws IOException {
+        String[] names = decodeSegments(routePath);
+        if (names == null) {
+            return null;
         }
         Path file = resolve(names);
         if (file == null) {
-            notFound(response);
-            return;
+            cache.remove(routePath);
+            return null;
         }
         BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
         String fileName = names[names.length - 1];
-        if (attributes.isDirectory()) {
-            // The slash is checked on the full path: a router mounting this at /static passes routePath "/" for
-            // both "/static" and "/static/", and only the latter makes the page's relative links work.
-            if (!request.path().endsWith("/")) {
-                redirectToDirectory(request, response);
-                return;
-            }
+        boolean directory = attributes.isDirectory();
+        if (directory) {
             file = realPathBelowRoot(file.resolve(INDEX));
             if (file == null) {
-                notFound(response);
-                return;
+                cache.remove(routePath);
+                return null;
             }
             attributes = Files.readAttributes(file, BasicFileAttributes.class);
             fileName = INDEX;
         } else if (fileName.isEmpty()) {
             // "/a.txt/": a file is not a directory.
-            notFound(response);
-            return;
+            return null;
         }
         if (!attributes.isRegularFile()) {
-            notFound(response);
-            return;
+            cache.remove(routePath);
+            return null;
         }
-        serveFile(request, response, head, file, fileName, attributes);
-    }
-
-    private void serveFile(Request request, Response response, boolean head, Path file, String fileName,
-                           BasicFileAttributes attributes) throws IOException {
         long size = attributes.size();
         Instant modified = attributes.lastModifiedTime().toInstant();
-        Instant now = clock.instant();
-        Instant lastModified = (modified.isAfter(now) ? now : modified).truncatedTo(ChronoUnit.SECONDS);
-        String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(modified.toEpochMilli()) + "\"";
+        Object key = attributes.fileKey();
+        CachedFile version;
+        if (previous != null && previous.size == size && previous.modified.equals(modified)
+                && Objects.equals(previous.fileKey, key) && previous.path.equals(file)
+                && previous.directory == directory) {
+            version = previous.checkedAt(now, clock.instant());
+        } else {
+            version = CachedFile.of(file, fileName, directory, size, modified, key, clock.instant(), now);
+        }
+        if (cache.size() >= MAX_ENTRIES && !cache.containsKey(routePath)) {
+            cache.clear();
+        }
+        cache.put(routePath, version);
+        return version;
+    }
 
-        Headers requestHeaders = request.headers();
-        int precondition = evaluatePreconditions(requestHeaders, etag, lastModified);
+    private void serveFile(HttpExchange exchange, boolean head, CachedFile file) throws IOException {
+        Headers requestHeaders = exchange.headers();
+        Headers headers = new Headers();
+        int precondition = requestHeaders.isEmpty() ? 200
+                : evaluatePreconditions(requestHeaders, file.etag, file.lastModified);
         if (precondition == 412) {
-            response.send(412, TEXT_PLAIN, "precondition failed");
+            respond(exchange, 412, headers, "precondition failed");
             return;
         }
-        response.header("etag", etag);
-        response.header("last-modified", HttpDates.format(lastModified));
+        headers.addTrusted("etag", file.etag);
+        headers.addTrusted("last-modified", file.lastModifiedText);
         if (precondition == 304) {
-            response.status(304);
+            exchange.head(304, headers);
             return;
         }
 
         // Range handling is defined for GET only (RFC 9110 §14.2); HEAD gets the headers of the full GET.
-        ByteRange range = head ? null : requestedRange(requestHeaders, etag, lastModified, now, size);
+        long size = file.size;
+        ByteRange range = head || requestHeaders.isEmpty() ? null
+                : requestedRange(requestHeaders, file.etag, file.lastModified, clock.instant(), size);
         if (range == ByteRange.UNSATISFIABLE) {
-            response.header("content-range", "bytes */" + size);
-            response.send(416, TEXT_PLAIN, "range not satisfiable");
+            headers.addTrusted("content-range", "bytes */" + size);
+            respond(exchange, 416, headers, "range not satisfiable");
             return;
         }
         long offset = range != null ? range.first() : 0;
         long length = range != null ? range.length() : size;
-        response.header("content-type", MediaTypes.forFileName(fileName));
-        response.header("content-length", Long.toString(length));
-        response.header("accept-ranges", "bytes");
+        headers.addTrusted("content-type", file.contentType);
+        headers.addTrusted("content-length", Long.toString(length));
+        headers.addTrusted("accept-ranges", "bytes");
+        int status = 200;
         if (range != null) {
-            response.header("content-range", range.contentRange(size));
-            response.status(206);
-        } else {
-            response.status(200);
+            headers.addTrusted("content-range", range.contentRange(size));
+            status = 206;
         }
-        if (!head) {
-            copy(file, offset, length, response.body());
+        if (head || length == 0) {
+            exchange.head(status, headers);
+            if (!head) {
+                exchange.end();
+            }
+            return;
         }
+        ByteBuffer content = file.content;
+        if (content != null) {
+            // Cached bytes: HEADERS, DATA and the end of the stream in one flush, no system call.
+            exchange.head(status, headers);
+            exchange.write(Unpooled.wrappedBuffer(content.slice((int) offset, (int) length)), true);
+            return;
+        }
+        FileChannel channel = FileChannel.open(file.path, StandardOpenOption.READ);
+        exchange.head(status, headers);
+        new FileBody(exchange, channel, file.path, offset, length).run();
     }
 
     /**
@@ -408,36 +484,123 @@ public final class StaticFiles implements Handler {
         return real;
     }
 
-    private static void redirectToDirectory(Request request, Response response) throws IOException {
-        String query = request.query();
-        response.header("location", request.path() + "/" + (query.isEmpty() ? "" : "?" + query));
-        response.send(301, TEXT_PLAIN, "moved permanently");
+    private void return400or404(HttpExchange exchange, String routePath) {
+        if (decodeSegments(routePath) == null) {
+            respond(exchange, 400, new Headers(), "bad request");
+        } else {
+            respond(exchange, 404, new Headers(), "not found");
+        }
     }
 
-    private static void notFound(Response response) throws IOException {
-        response.send(404, TEXT_PLAIN, "not found");
+    private static void redirectToDirectory(HttpExchange exchange) {
+        String query = exchange.query();
+        Headers headers = new Headers();
+        headers.set("location", exchange.path() + "/" + (query.isEmpty() ? "" : "?" + query));
+        respond(exchange, 301, headers, "moved permanently");
+    }
+
+    private static void respond(HttpExchange exchange, int status, Headers headers, String text) {
+        headers.addTrusted("content-type", TEXT_PLAIN);
+        exchange.respond(status, headers, exchange.alloc().buffer(text.length()).writeBytes(
+                text.getBytes(StandardCharsets.US_ASCII)));
+    }
+
+    /** One version of a served file: where it is, what identifies the version, and the headers that follow. */
+    private record CachedFile(Path path, String fileName, boolean directory, long size, Instant modified,
+                              Object fileKey, String etag, Instant lastModified, String lastModifiedText,
+                              String contentType, ByteBuffer content, long checkedNanos) {
+
+        static CachedFile of(Path path, String fileName, boolean directory, long size, Instant modified,
+                             Object fileKey, Instant now, long nanos) throws IOException {
+            String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(modified.toEpochMilli()) + "\"";
+            Instant lastModified = lastModified(modified, now);
+            ByteBuffer content = null;
+            if (size <= SMALL_FILE) {
+                byte[] bytes = Files.readAllBytes(path);
+                if (bytes.length == size) {
+                    // A direct buffer the garbage collector frees: responses still sending a slice of an old
+                    // version keep it alive, so no reference count is shared between event loops. (A file that
+                    // changed between the stat and the read is served from the file this time.)
+                    content = ByteBuffer.allocateDirect(bytes.length).put(bytes).flip();
+                }
+            }
+            return new CachedFile(path, fileName, directory, size, modified, fileKey, etag, lastModified,
+                    HttpDates.format(lastModified), MediaTypes.forFileName(fileName), content, nanos);
+        }
+
+        /** This version, checked again at {@code nanos}; {@code last-modified} follows the clock for future times. */
+        CachedFile checkedAt(long nanos, Instant now) {
+            Instant bounded = lastModified(modified, now);
+            return new CachedFile(path, fileName, directory, size, modified, fileKey, etag, bounded,
+                    bounded.equals(lastModified) ? lastModifiedText : HttpDates.format(bounded), contentType,
+                    content, nanos);
+        }
+
+        private static Instant lastModified(Instant modified, Instant now) {
+            return (modified.isAfter(now) ? now : modified).truncatedTo(ChronoUnit.SECONDS);
+        }
     }
 
     /**
-     * Streams {@code length} bytes from {@code offset} of {@code file}. Throws when the file ends early: the
-     * content-length is already promised, so a short body must reach the client as an error, not as success.
+     * Streams {@code length} bytes from {@code offset} of a file in chunks, as the exchange takes them. A file that
+     * ends early resets the stream: the content-length is already promised, so a short body must reach the client
+     * as an error, not as success.
      */
-    private static void copy(Path file, long offset, long length, OutputStream out) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            byte[] buffer = new byte[BUFFER_SIZE];
-            ByteBuffer chunk = ByteBuffer.wrap(buffer);
-            long position = offset;
-            long remaining = length;
-            while (remaining > 0) {
-                chunk.clear().limit((int) Math.min(BUFFER_SIZE, remaining));
-                int read = channel.read(chunk, position);
-                if (read < 0) {
-                    throw new EOFException(file + ": ended at byte " + position + " while sending " + length
-                            + " bytes from offset " + offset + " (expected: the file not to shrink)");
+    private static final class FileBody implements Runnable {
+
+        private static final Logger log = LoggerFactory.getLogger(StaticFiles.class);
+
+        private final HttpExchange exchange;
+        private final FileChannel channel;
+        private final Path path;
+        private long position;
+        private long remaining;
+
+        FileBody(HttpExchange exchange, FileChannel channel, Path path, long offset, long length) {
+            this.exchange = exchange;
+            this.channel = channel;
+            this.path = path;
+            this.position = offset;
+            this.remaining = length;
+        }
+
+        @Override
+        public void run() {
+            try {
+                while (remaining > 0 && exchange.isOpen()) {
+                    if (!exchange.isWritable()) {
+                        exchange.onWritable(this);
+                        return;
+                    }
+                    ByteBuf chunk = exchange.alloc().directBuffer((int) Math.min(CHUNK, remaining));
+                    int read;
+                    try {
+                        read = chunk.writeBytes(channel, position, chunk.writableBytes());
+                    } catch (IOException | RuntimeException e) {
+                        chunk.release();
+                        throw e;
+                    }
+                    if (read < 0) {
+                        chunk.release();
+                        throw new EOFException(path + ": ended at byte " + position + " with " + remaining
+                                + " bytes still to send (expected: the file not to shrink)");
+                    }
+                    position += read;
+                    remaining -= read;
+                    exchange.write(chunk, remaining == 0);
                 }
-                out.write(buffer, 0, read);
-                position += read;
-                remaining -= read;
+            } catch (IOException e) {
+                log.warn("static file {} could not be sent: {}; resetting the stream", path, e.toString());
+                exchange.abort();
+            }
+            close();
+        }
+
+        private void close() {
+            try {
+                channel.close();
+            } catch (IOException e) {
+                log.debug("closing {}: {}", path, e.toString());
             }
         }
     }

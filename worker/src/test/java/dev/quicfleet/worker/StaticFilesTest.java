@@ -662,6 +662,38 @@ class StaticFilesTest {
     }
 
     /** Writes a file below the root with the shared modification time. */
+    @Test
+    void cachedVersionIsTrustedWithinTheWindowAndCheckedAgainAfterIt() throws Exception {
+        long[] nanos = {0};
+        StaticFiles cached = new StaticFiles(root, Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofSeconds(1),
+                () -> nanos[0]);
+        assertThat(TestExchange.get("/hello.txt").serve(cached).bodyText()).isEqualTo("hello world");
+        write("hello.txt", "hello, world");
+
+        nanos[0] += Duration.ofMillis(999).toNanos();
+        TestResponse withinWindow = TestExchange.get("/hello.txt").serve(cached);
+        nanos[0] += Duration.ofMillis(1).toNanos();
+        TestResponse afterWindow = TestExchange.get("/hello.txt").serve(cached);
+
+        assertThat(withinWindow.bodyText()).isEqualTo("hello world");
+        assertThat(withinWindow.header("etag")).isEqualTo(HELLO_ETAG);
+        assertThat(afterWindow.bodyText()).isEqualTo("hello, world");
+        assertThat(afterWindow.header("etag")).isEqualTo("\"c-18bcfe5687b\"");
+    }
+
+    @Test
+    void deletedFileIsNotFoundOnceTheWindowHasPassed() throws Exception {
+        long[] nanos = {0};
+        StaticFiles cached = new StaticFiles(root, Clock.fixed(NOW, ZoneOffset.UTC), Duration.ofSeconds(1),
+                () -> nanos[0]);
+        assertThat(TestExchange.get("/a/b.txt").serve(cached).status()).isEqualTo(200);
+        Files.delete(root.resolve("a/b.txt"));
+
+        nanos[0] += Duration.ofSeconds(1).toNanos();
+
+        assertThat(TestExchange.get("/a/b.txt").serve(cached).status()).isEqualTo(404);
+    }
+
     private Path write(String relative, String content) throws IOException {
         Path file = root.resolve(relative);
         Files.createDirectories(file.getParent());
