@@ -2,12 +2,14 @@ package dev.quicfleet.worker;
 
 import dev.quicfleet.transport.ConfigValues;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -32,14 +34,18 @@ final class DemoSite {
     static final long SSE_INTERVAL_MILLIS = 50;
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final byte[] PATTERN = new byte[64 * 1024];
+    private static final String TEXT_PLAIN = "text/plain; charset=utf-8";
+    /** The bytes of {@code /bytes}, repeated: a-z, 64 KiB, read-only and direct (sent without a copy). */
+    private static final ByteBuffer PATTERN;
     private static final String[] TOKENS = ("QUIC carries HTTP/3 over UDP so a lost packet stalls only its own "
             + "stream and a resumed client can send its request in the very first flight").split(" ");
 
     static {
-        for (int i = 0; i < PATTERN.length; i++) {
-            PATTERN[i] = (byte) ('a' + i % 26);
+        ByteBuffer pattern = ByteBuffer.allocateDirect(64 * 1024);
+        for (int i = 0; i < pattern.capacity(); i++) {
+            pattern.put((byte) ('a' + i % 26));
         }
+        PATTERN = pattern.flip().asReadOnlyBuffer();
     }
 
     private final WorkerIdentity identity;
@@ -61,7 +67,7 @@ final class DemoSite {
         return withPage ? router.route("/", this::page) : router;
     }
 
-    Map<String, Object> facts(Request request) {
+    Map<String, Object> facts(RequestHead request) {
         ConnectionInfo c = request.connection();
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("worker", identity.slot());
@@ -91,46 +97,84 @@ final class DemoSite {
      * the kind of handler a replayed 0-RTT request would run twice (the 0-RTT replay test uses it).
      * {@code &peek=1} reads the count without adding to it.
      */
-    void visits(Request request, Response response) throws IOException {
-        String key = request.queryParam("key");
+    void visits(HttpExchange exchange) throws IOException {
+        String key = exchange.queryParam("key");
         if (key == null || key.isEmpty() || key.length() > 128) {
-            response.send(400, "text/plain; charset=utf-8", "usage: /visits?key=K[&peek=1] (K: 1..128 characters)\n");
+            exchange.respond(400, TEXT_PLAIN, "usage: /visits?key=K[&peek=1] (K: 1..128 characters)\n");
             return;
         }
         long count;
         synchronized (visits) {
-            count = request.queryParam("peek") != null ? visits.getOrDefault(key, 0L) : visits.merge(key, 1L, Long::sum);
+            count = exchange.queryParam("peek") != null ? visits.getOrDefault(key, 0L)
+                    : visits.merge(key, 1L, Long::sum);
         }
-        Map<String, Object> body = new LinkedHashMap<>(facts(request));
+        Map<String, Object> body = new LinkedHashMap<>(facts(exchange));
         body.put("key", key);
         body.put("visits", count);
-        response.header("cache-control", "no-store");
-        response.send(200, "application/json", JSON.writerWithDefaultPrettyPrinter().writeValueAsString(body) + "\n");
+        respondNoStore(exchange, "application/json",
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(body) + "\n");
     }
 
-    void whoami(Request request, Response response) throws IOException {
-        String body = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(facts(request)) + "\n";
-        response.header("cache-control", "no-store");
-        response.send(200, "application/json", body);
+    void whoami(HttpExchange exchange) throws IOException {
+        respondNoStore(exchange, "application/json",
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(facts(exchange)) + "\n");
     }
 
-    static void echo(Request request, Response response) throws IOException {
-        String type = request.headers().get("content-type");
-        response.header("content-type", type != null ? type : "application/octet-stream");
-        if (request.contentLength() >= 0) {
-            response.header("content-length", Long.toString(request.contentLength()));
+    private static void respondNoStore(HttpExchange exchange, String contentType, String body) {
+        Headers headers = new Headers();
+        headers.addTrusted("content-type", contentType);
+        headers.addTrusted("cache-control", "no-store");
+        exchange.respond(200, headers, Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /**
+     * Sends the request body back as it arrives, with the request's type and length: each chunk is written as it
+     * comes, and more is asked for only while the response can take it, so a client that uploads faster than it
+     * reads is slowed down by flow control, not buffered.
+     */
+    static void echo(HttpExchange exchange) {
+        String type = exchange.headers().get("content-type");
+        Headers headers = new Headers();
+        headers.addTrusted("content-type", type != null ? type : "application/octet-stream");
+        if (exchange.contentLength() >= 0) {
+            headers.addTrusted("content-length", Long.toString(exchange.contentLength()));
         }
-        try (InputStream in = request.body(); OutputStream out = response.body()) {
-            in.transferTo(out);
-        }
+        exchange.head(200, headers);
+        exchange.receiveBody(new BodyReceiver() {
+            @Override
+            public void onData(ByteBuf data) {
+                exchange.write(data, false);
+                if (exchange.isWritable()) {
+                    exchange.demand();
+                } else if (exchange.isOpen()) {
+                    exchange.onWritable(() -> {
+                        if (exchange.isOpen()) {
+                            exchange.demand();
+                        }
+                    });
+                }
+            }
+
+            @Override
+            public void onEnd(Headers trailers) {
+                exchange.end();
+            }
+
+            @Override
+            public void onError(Throwable cause) {
+                exchange.abort();
+            }
+        });
+        exchange.demand();
     }
 
-    static void sse(Request request, Response response) throws IOException, InterruptedException {
+    /** Server-sent events, each written and flushed on its own, paced by the event loop's timer. */
+    static void sse(HttpExchange exchange) {
         int events;
         long interval;
         try {
-            String n = request.queryParam("n");
-            String every = request.queryParam("interval");
+            String n = exchange.queryParam("n");
+            String every = exchange.queryParam("interval");
             events = n == null ? SSE_EVENTS : Integer.parseInt(n);
             interval = every == null ? SSE_INTERVAL_MILLIS : ConfigValues.duration("interval", every).toMillis();
         } catch (IllegalArgumentException e) {
@@ -138,64 +182,92 @@ final class DemoSite {
             interval = -1;
         }
         if (events < 1 || events > 1000 || interval < 0 || interval > 10_000) {
-            response.send(400, "text/plain; charset=utf-8", "usage: /sse?n=1..1000&interval=0ms..10s "
+            exchange.respond(400, TEXT_PLAIN, "usage: /sse?n=1..1000&interval=0ms..10s "
                     + "(default: 20 events, 50ms apart)\n");
             return;
         }
-        response.header("content-type", "text/event-stream; charset=utf-8");
-        response.header("cache-control", "no-store");
-        OutputStream out = response.body();
-        for (int i = 0; i < events; i++) {
-            if (i > 0) {
-                Thread.sleep(interval);
+        Headers headers = new Headers();
+        headers.addTrusted("content-type", "text/event-stream; charset=utf-8");
+        headers.addTrusted("cache-control", "no-store");
+        exchange.head(200, headers);
+        int count = events;
+        long pace = interval;
+        Runnable next = new Runnable() {
+            private int i;
+
+            @Override
+            public void run() {
+                if (!exchange.isOpen()) {
+                    return;
+                }
+                String token = TOKENS[i % TOKENS.length];
+                String event = "id: " + i + "\nevent: token\ndata: {\"i\":" + i + ",\"token\":\"" + token
+                        + "\",\"t\":" + System.currentTimeMillis() + "}\n\n";
+                exchange.write(Unpooled.wrappedBuffer(event.getBytes(StandardCharsets.UTF_8)), false);
+                if (++i < count) {
+                    exchange.eventLoop().schedule(this, pace, TimeUnit.MILLISECONDS);
+                } else {
+                    exchange.write(Unpooled.wrappedBuffer("event: done\ndata: {}\n\n"
+                            .getBytes(StandardCharsets.UTF_8)), true);
+                }
             }
-            String token = TOKENS[i % TOKENS.length];
-            String event = "id: " + i + "\nevent: token\ndata: {\"i\":" + i + ",\"token\":\"" + token + "\",\"t\":"
-                    + System.currentTimeMillis() + "}\n\n";
-            out.write(event.getBytes(StandardCharsets.UTF_8));
-            out.flush();
-        }
-        out.write("event: done\ndata: {}\n\n".getBytes(StandardCharsets.UTF_8));
-        out.close();
+        };
+        next.run();
     }
 
-    static void bytes(Request request, Response response) throws IOException {
-        String rest = request.routePath().substring(1);
+    static void bytes(HttpExchange exchange) {
+        String rest = exchange.routePath().substring(1);
         long n;
         try {
             n = ConfigValues.size("n", rest);
         } catch (IllegalArgumentException e) {
-            response.send(400, "text/plain; charset=utf-8", "usage: /bytes/{n} with n a byte count such as 1024, "
+            exchange.respond(400, TEXT_PLAIN, "usage: /bytes/{n} with n a byte count such as 1024, "
                     + "64k or 10m, up to 1g\n");
             return;
         }
         if (n > MAX_BYTES) {
-            response.send(400, "text/plain; charset=utf-8", "n: " + n + " (expected: at most " + MAX_BYTES + ")\n");
+            exchange.respond(400, TEXT_PLAIN, "n: " + n + " (expected: at most " + MAX_BYTES + ")\n");
             return;
         }
-        response.header("content-type", "application/octet-stream");
-        response.header("content-length", Long.toString(n));
-        try (OutputStream out = response.body()) {
-            for (long left = n; left > 0; ) {
-                int chunk = (int) Math.min(left, PATTERN.length);
-                out.write(PATTERN, 0, chunk);
-                left -= chunk;
+        Headers headers = new Headers();
+        headers.addTrusted("content-type", "application/octet-stream");
+        headers.addTrusted("content-length", Long.toString(n));
+        exchange.head(200, headers);
+        if (n == 0) {
+            exchange.end();
+            return;
+        }
+        new Runnable() {
+            private long left = n;
+
+            @Override
+            public void run() {
+                while (left > 0 && exchange.isOpen()) {
+                    if (!exchange.isWritable()) {
+                        exchange.onWritable(this);
+                        return;
+                    }
+                    int chunk = (int) Math.min(left, PATTERN.capacity());
+                    left -= chunk;
+                    // A slice of one read-only direct buffer: no copy, no allocation but the wrapper.
+                    exchange.write(Unpooled.wrappedBuffer(PATTERN.slice(0, chunk)), left == 0);
+                }
             }
-        }
+        }.run();
     }
 
-    void healthz(Request request, Response response) throws IOException {
-        response.header("cache-control", "no-store");
-        if (draining.getAsBoolean()) {
-            response.send(503, "text/plain; charset=utf-8", "draining\n");
-        } else {
-            response.send(200, "text/plain; charset=utf-8", "ok\n");
-        }
+    void healthz(HttpExchange exchange) {
+        Headers headers = new Headers();
+        headers.addTrusted("content-type", TEXT_PLAIN);
+        headers.addTrusted("cache-control", "no-store");
+        boolean isDraining = draining.getAsBoolean();
+        exchange.respond(isDraining ? 503 : 200, headers, Unpooled.wrappedBuffer(
+                (isDraining ? "draining\n" : "ok\n").getBytes(StandardCharsets.US_ASCII)));
     }
 
-    void page(Request request, Response response) throws IOException {
+    void page(HttpExchange request) {
         if (!request.routePath().equals("/") && !request.routePath().equals("/index.html")) {
-            response.send(404, "text/plain; charset=utf-8", "not found\n");
+            request.respond(404, TEXT_PLAIN, "not found\n");
             return;
         }
         Map<String, Object> facts = facts(request);
@@ -246,11 +318,10 @@ final class DemoSite {
                           + "browser that can reach UDP port " + escape(String.valueOf(portOf(request)))
                           + " switches to HTTP/3.",
                 escape(request.authority().isEmpty() ? "localhost:4433" : request.authority()));
-        response.header("cache-control", "no-store");
-        response.send(200, "text/html; charset=utf-8", html);
+        respondNoStore(request, "text/html; charset=utf-8", html);
     }
 
-    private static String portOf(Request request) {
+    private static String portOf(RequestHead request) {
         return request.connection().local() == null ? "?" : Integer.toString(request.connection().local().getPort());
     }
 

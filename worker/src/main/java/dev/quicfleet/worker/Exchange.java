@@ -109,6 +109,9 @@ abstract class Exchange implements Request, HttpExchange {
     /** Event loop only: {@link #doComplete} ran, or is about to. */
     private boolean completed;
     private Runnable writableTask;
+    /** Event loop only: when the service began waiting for writability, and whether a timer checks the wait. */
+    private long waitingSinceNanos;
+    private boolean sendWatched;
 
     Exchange(Channel channel, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method, String target,
              String authority, Headers requestHeaders) {
@@ -663,6 +666,29 @@ abstract class Exchange implements Request, HttpExchange {
         writableTask = task;
         if (!isOpen() || channel.isWritable()) {
             channel.eventLoop().execute(this::writabilityChanged);
+            return;
+        }
+        // A client that does not read for the body timeout is dropped, as a blocking handler's write would be. One
+        // timer per exchange at a time, not one per wait: a fast download waits thousands of times a second.
+        waitingSinceNanos = System.nanoTime();
+        if (!sendWatched) {
+            sendWatched = true;
+            channel.eventLoop().schedule(this::checkSend, dispatcher.bodyTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void checkSend() {
+        sendWatched = false;
+        if (writableTask == null || !isOpen()) {
+            return;
+        }
+        long timeout = dispatcher.bodyTimeout().toNanos();
+        long waited = System.nanoTime() - waitingSinceNanos;
+        if (waited >= timeout) {
+            timedOut(TimeoutReason.SEND, "the client did not read the response for " + seconds(timeout));
+        } else {
+            sendWatched = true;
+            channel.eventLoop().schedule(this::checkSend, timeout - waited, TimeUnit.NANOSECONDS);
         }
     }
 
