@@ -291,7 +291,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         stopHeadTimer();
         if (current != null) {
-            current.closed(new IOException("HTTP/1.1 connection closed"));
+            current.closed(new StreamClosedException("HTTP/1.1 connection closed"));
         }
         pending.forEach(ReferenceCountUtil::release);
         pending.clear();

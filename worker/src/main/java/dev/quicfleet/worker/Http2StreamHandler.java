@@ -58,7 +58,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
             }
         } else if (msg instanceof Http2ResetFrame reset) {
             if (exchange != null) {
-                exchange.closed(new IOException("HTTP/2 stream reset by the client: " + reset.errorCode()));
+                exchange.closed(new StreamClosedException("HTTP/2 stream reset by the client: " + reset.errorCode()));
             }
         } else {
             ReferenceCountUtil.release(msg);
@@ -109,7 +109,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (exchange != null) {
-            exchange.closed(new IOException("HTTP/2 stream closed"));
+            exchange.closed(new StreamClosedException("HTTP/2 stream closed"));
         }
         ctx.fireChannelInactive();
     }

@@ -145,7 +145,7 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         if (exchange != null) {
-            exchange.closed(new IOException("HTTP/3 stream closed"));
+            exchange.closed(new StreamClosedException("HTTP/3 stream closed"));
         }
         ctx.fireChannelInactive();
     }
