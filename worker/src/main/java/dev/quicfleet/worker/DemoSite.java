@@ -1,7 +1,14 @@
 package dev.quicfleet.worker;
 
-import dev.quicfleet.transport.ConfigValues;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quicfleet.http.BodyReceiver;
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Headers;
+import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.http.Protocol;
+import dev.quicfleet.http.RequestHead;
+import dev.quicfleet.http.Router;
+import dev.quicfleet.transport.ConfigValues;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.IOException;
@@ -122,8 +129,8 @@ final class DemoSite {
 
     private static void respondNoStore(HttpExchange exchange, String contentType, String body) {
         Headers headers = new Headers();
-        headers.addTrusted("content-type", contentType);
-        headers.addTrusted("cache-control", "no-store");
+        headers.add("content-type", contentType);
+        headers.add("cache-control", "no-store");
         exchange.respond(200, headers, Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)));
     }
 
@@ -135,9 +142,9 @@ final class DemoSite {
     static void echo(HttpExchange exchange) {
         String type = exchange.headers().get("content-type");
         Headers headers = new Headers();
-        headers.addTrusted("content-type", type != null ? type : "application/octet-stream");
+        headers.add("content-type", type != null ? type : "application/octet-stream");
         if (exchange.contentLength() >= 0) {
-            headers.addTrusted("content-length", Long.toString(exchange.contentLength()));
+            headers.add("content-length", Long.toString(exchange.contentLength()));
         }
         exchange.head(200, headers);
         exchange.receiveBody(new BodyReceiver() {
@@ -187,8 +194,8 @@ final class DemoSite {
             return;
         }
         Headers headers = new Headers();
-        headers.addTrusted("content-type", "text/event-stream; charset=utf-8");
-        headers.addTrusted("cache-control", "no-store");
+        headers.add("content-type", "text/event-stream; charset=utf-8");
+        headers.add("cache-control", "no-store");
         exchange.head(200, headers);
         int count = events;
         long pace = interval;
@@ -230,8 +237,8 @@ final class DemoSite {
             return;
         }
         Headers headers = new Headers();
-        headers.addTrusted("content-type", "application/octet-stream");
-        headers.addTrusted("content-length", Long.toString(n));
+        headers.add("content-type", "application/octet-stream");
+        headers.add("content-length", Long.toString(n));
         exchange.head(200, headers);
         if (n == 0) {
             exchange.end();
@@ -258,8 +265,8 @@ final class DemoSite {
 
     void healthz(HttpExchange exchange) {
         Headers headers = new Headers();
-        headers.addTrusted("content-type", TEXT_PLAIN);
-        headers.addTrusted("cache-control", "no-store");
+        headers.add("content-type", TEXT_PLAIN);
+        headers.add("cache-control", "no-store");
         boolean isDraining = draining.getAsBoolean();
         exchange.respond(isDraining ? 503 : 200, headers, Unpooled.wrappedBuffer(
                 (isDraining ? "draining\n" : "ok\n").getBytes(StandardCharsets.US_ASCII)));

@@ -1,5 +1,13 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.BodyReceiver;
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.Headers;
+import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.http.Request;
+import dev.quicfleet.http.Response;
+import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.metrics.WorkerMetrics;
@@ -600,7 +608,7 @@ abstract class Exchange implements Request, HttpExchange {
             return false;
         }
         status = code;
-        responseHeaders = headers.mutable();
+        responseHeaders = headers.isReadOnly() ? Headers.copyOf(headers) : headers;
         return true;
     }
 

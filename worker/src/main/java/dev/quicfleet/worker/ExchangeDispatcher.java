@@ -1,5 +1,8 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.Router;
+import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.WorkerMetrics;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;

@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Headers;
 import dev.quicfleet.metrics.TimeoutReason;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Headers;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -127,7 +129,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
         for (Map.Entry<CharSequence, CharSequence> field : h2) {
             CharSequence name = field.getKey();
             if (name.length() > 0 && name.charAt(0) != ':') {
-                headers.addTrusted(name.toString(), field.getValue().toString());
+                headers.add(name.toString(), field.getValue().toString());
             }
         }
         return headers;

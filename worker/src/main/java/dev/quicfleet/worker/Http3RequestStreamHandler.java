@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.Headers;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3DataFrame;
@@ -181,7 +182,7 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
         for (Map.Entry<CharSequence, CharSequence> field : http3Headers) {
             CharSequence name = field.getKey();
             if (name.length() > 0 && name.charAt(0) != ':') {
-                headers.addTrusted(name.toString(), field.getValue().toString());
+                headers.add(name.toString(), field.getValue().toString());
             }
         }
         return headers;

@@ -1,5 +1,10 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Protocol;
+import dev.quicfleet.metrics.HandshakeFailure;
+import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.transport.AmplificationLimit;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -14,9 +19,6 @@ import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ErrorCode;
 import io.netty.handler.codec.http3.Http3ServerConnectionHandler;
 import io.netty.handler.codec.http3.Http3Settings;
-import dev.quicfleet.metrics.HandshakeFailure;
-import dev.quicfleet.metrics.WorkerMetrics;
-import dev.quicfleet.transport.AmplificationLimit;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicConnectionStats;
 import io.netty.handler.codec.quic.QuicStreamChannel;

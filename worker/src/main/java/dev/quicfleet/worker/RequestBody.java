@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.BodyReceiver;
+import dev.quicfleet.http.Headers;
 import io.netty.buffer.ByteBuf;
 import java.io.IOException;
 import java.io.InputStream;

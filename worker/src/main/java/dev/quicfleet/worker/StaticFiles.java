@@ -1,5 +1,11 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.Headers;
+import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.http.RequestHead;
+import dev.quicfleet.http.Router;
+import dev.quicfleet.http.Service;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.io.ByteArrayOutputStream;
@@ -124,7 +130,7 @@ public final class StaticFiles implements Service {
         boolean head = method.equals("HEAD");
         if (!head && !method.equals("GET")) {
             Headers headers = new Headers();
-            headers.addTrusted("allow", ALLOWED_METHODS);
+            headers.add("allow", ALLOWED_METHODS);
             respond(exchange, 405, headers, "method not allowed");
             return;
         }
@@ -207,8 +213,8 @@ public final class StaticFiles implements Service {
             respond(exchange, 412, headers, "precondition failed");
             return;
         }
-        headers.addTrusted("etag", file.etag);
-        headers.addTrusted("last-modified", file.lastModifiedText);
+        headers.add("etag", file.etag);
+        headers.add("last-modified", file.lastModifiedText);
         if (precondition == 304) {
             exchange.head(304, headers);
             return;
@@ -219,18 +225,18 @@ public final class StaticFiles implements Service {
         ByteRange range = head || requestHeaders.isEmpty() ? null
                 : requestedRange(requestHeaders, file.etag, file.lastModified, clock.instant(), size);
         if (range == ByteRange.UNSATISFIABLE) {
-            headers.addTrusted("content-range", "bytes */" + size);
+            headers.add("content-range", "bytes */" + size);
             respond(exchange, 416, headers, "range not satisfiable");
             return;
         }
         long offset = range != null ? range.first() : 0;
         long length = range != null ? range.length() : size;
-        headers.addTrusted("content-type", file.contentType);
-        headers.addTrusted("content-length", Long.toString(length));
-        headers.addTrusted("accept-ranges", "bytes");
+        headers.add("content-type", file.contentType);
+        headers.add("content-length", Long.toString(length));
+        headers.add("accept-ranges", "bytes");
         int status = 200;
         if (range != null) {
-            headers.addTrusted("content-range", range.contentRange(size));
+            headers.add("content-range", range.contentRange(size));
             status = 206;
         }
         if (head || length == 0) {
@@ -500,7 +506,7 @@ public final class StaticFiles implements Service {
     }
 
     private static void respond(HttpExchange exchange, int status, Headers headers, String text) {
-        headers.addTrusted("content-type", TEXT_PLAIN);
+        headers.add("content-type", TEXT_PLAIN);
         exchange.respond(status, headers, exchange.alloc().buffer(text.length()).writeBytes(
                 text.getBytes(StandardCharsets.US_ASCII)));
     }

@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Protocol;
 import dev.quicfleet.metrics.TcpErrorReason;
 import dev.quicfleet.metrics.WorkerMetrics;
 import io.netty.channel.Channel;
@@ -10,12 +12,12 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.unix.Errors;
-import io.netty.handler.codec.DecoderException;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.unix.Errors;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;

@@ -1,10 +1,11 @@
 package dev.quicfleet.worker;
 
-import dev.quicfleet.ticketcache.SharedSecretsConfig;
-import dev.quicfleet.transport.ConfigValues;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.quicfleet.http.Router;
+import dev.quicfleet.ticketcache.SharedSecretsConfig;
+import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.QuicLimits;
 import dev.quicfleet.transport.Transport;
@@ -23,11 +24,11 @@ import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * The worker process: {@code java -jar quicfleet-worker.jar [options]} (or {@code ./scripts/worker}).

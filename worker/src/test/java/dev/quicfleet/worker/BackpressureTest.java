@@ -2,6 +2,8 @@ package dev.quicfleet.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.Router;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;

@@ -2,6 +2,7 @@ package dev.quicfleet.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quicfleet.http.Request;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.DatagramPacket;

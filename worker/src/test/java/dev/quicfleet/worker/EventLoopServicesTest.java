@@ -2,6 +2,7 @@ package dev.quicfleet.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import io.netty.buffer.ByteBufAllocator;

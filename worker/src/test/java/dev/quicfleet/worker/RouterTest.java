@@ -3,6 +3,11 @@ package dev.quicfleet.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.http.Protocol;
+import dev.quicfleet.http.Request;
+import dev.quicfleet.http.Router;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -6,6 +6,8 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TcpErrorReason;
 import dev.quicfleet.metrics.TimeoutReason;

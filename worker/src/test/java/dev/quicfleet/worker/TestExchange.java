@@ -1,5 +1,13 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.BodyReceiver;
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Handler;
+import dev.quicfleet.http.Headers;
+import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.http.Protocol;
+import dev.quicfleet.http.Request;
+import dev.quicfleet.http.Service;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.EventLoop;

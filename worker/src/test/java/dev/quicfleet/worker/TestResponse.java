@@ -1,5 +1,7 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.http.Headers;
+import dev.quicfleet.http.Response;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;

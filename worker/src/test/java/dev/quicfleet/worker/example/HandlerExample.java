@@ -1,8 +1,8 @@
 package dev.quicfleet.worker.example;
 
-import dev.quicfleet.worker.Request;
-import dev.quicfleet.worker.Response;
-import dev.quicfleet.worker.Router;
+import dev.quicfleet.http.Request;
+import dev.quicfleet.http.Response;
+import dev.quicfleet.http.Router;
 import dev.quicfleet.worker.StaticFiles;
 import dev.quicfleet.worker.Worker;
 import dev.quicfleet.worker.WorkerConfig;

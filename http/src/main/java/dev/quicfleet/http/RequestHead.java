@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.http;
 
 /**
  * What a request says before its body: method, target, authority, headers and the connection it came on. The same

@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.http;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -115,6 +115,16 @@ public final class Headers implements Iterable<Map.Entry<String, String>> {
         return fields.removeIf(field -> field.getKey().equals(key));
     }
 
+    /** A mutable copy of {@code headers}. */
+    public static Headers copyOf(Headers headers) {
+        return new Headers(new ArrayList<>(headers.fields), false);
+    }
+
+    /** Whether these headers are read-only (request headers, or response headers once committed). */
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
     /** A read-only view of these headers (a copy; later changes to this object do not show). */
     public Headers asReadOnly() {
         return readOnly ? this : new Headers(Collections.unmodifiableList(new ArrayList<>(fields)), true);
@@ -138,20 +148,6 @@ public final class Headers implements Iterable<Map.Entry<String, String>> {
     @Override
     public String toString() {
         return fields.toString();
-    }
-
-    /** Adds without validation: for headers the codec already validated. */
-    void addTrusted(String lowerCaseName, String value) {
-        fields.add(Map.entry(lowerCaseName, value));
-    }
-
-    /** These headers when they are mutable, otherwise a mutable copy. */
-    Headers mutable() {
-        return readOnly ? new Headers(new ArrayList<>(fields), false) : this;
-    }
-
-    static Headers readOnlyOf(Headers headers) {
-        return headers.asReadOnly();
     }
 
     private void checkWritable() {

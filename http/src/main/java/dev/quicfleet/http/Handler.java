@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.http;
 
 /**
  * Serves one HTTP exchange, whatever the protocol (HTTP/3, HTTP/2 or HTTP/1.1) it arrived on.

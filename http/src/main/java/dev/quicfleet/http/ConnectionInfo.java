@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.http;
 
 import java.net.InetSocketAddress;
 

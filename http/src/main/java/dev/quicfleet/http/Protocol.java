@@ -1,4 +1,4 @@
-package dev.quicfleet.worker;
+package dev.quicfleet.http;
 
 /** The HTTP version an exchange arrived on, named by its ALPN identifier. */
 public enum Protocol {
