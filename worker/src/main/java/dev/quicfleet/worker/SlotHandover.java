@@ -9,6 +9,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
@@ -58,7 +60,7 @@ final class SlotHandover implements AutoCloseable {
         DatagramChannel link = DatagramChannel.open(StandardProtocolFamily.INET);
         try {
             link.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            link.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
+            link.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
         } catch (IOException e) {
             link.close();
             throw e;
@@ -150,7 +152,7 @@ final class SlotHandover implements AutoCloseable {
                 ByteBuf payload = Unpooled.copiedBuffer(frame);
                 received.increment();
                 ctx.executor().execute(() -> ctx.fireChannelRead(new DatagramPacket(payload, recipient, sender)));
-            } catch (RuntimeException | java.net.UnknownHostException malformed) {
+            } catch (RuntimeException | UnknownHostException malformed) {
                 log.debug("handover link: malformed frame: {}", malformed.toString());
             }
         }
@@ -161,7 +163,7 @@ final class SlotHandover implements AutoCloseable {
         frame.put((byte) bytes.length).put(bytes).putShort((short) address.getPort());
     }
 
-    private static InetSocketAddress getAddress(ByteBuffer frame) throws java.net.UnknownHostException {
+    private static InetSocketAddress getAddress(ByteBuffer frame) throws UnknownHostException {
         byte[] bytes = new byte[frame.get()];
         frame.get(bytes);
         return new InetSocketAddress(InetAddress.getByAddress(bytes), frame.getShort() & 0xFFFF);

@@ -9,20 +9,27 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.channel.unix.DomainSocketReadMode;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntConsumer;
+import java.util.function.Supplier;
 
 /**
  * The worker's end of the supervisor's control socket ({@link ControlProtocol}): says hello, receives the slot's
@@ -109,16 +116,16 @@ final class SupervisorLink implements AutoCloseable {
      * Answers the supervisor's {@code scrape} requests with {@code exposition}, and passes {@code handover <port>}
      * to {@code handover}, from now on. The link leaves file-descriptor mode (both sockets arrived) and reads lines.
      */
-    void serveScrapes(java.util.function.Supplier<String> exposition, java.util.function.IntConsumer handover) {
+    void serveScrapes(Supplier<String> exposition, IntConsumer handover) {
         channel.eventLoop().execute(() -> {
             channel.config().setOption(EpollChannelOption.DOMAIN_SOCKET_READ_MODE, DomainSocketReadMode.BYTES);
-            channel.pipeline().addLast(new io.netty.handler.codec.LineBasedFrameDecoder(ControlProtocol.MAX_LINE),
-                    new io.netty.handler.codec.string.StringDecoder(StandardCharsets.UTF_8),
-                    new io.netty.channel.SimpleChannelInboundHandler<String>() {
+            channel.pipeline().addLast(new LineBasedFrameDecoder(ControlProtocol.MAX_LINE),
+                    new StringDecoder(StandardCharsets.UTF_8),
+                    new SimpleChannelInboundHandler<String>() {
                         @Override
                         protected void channelRead0(ChannelHandlerContext ctx, String line) {
                             if (line.strip().equals(ControlProtocol.SCRAPE)) {
-                                String body = java.util.Base64.getEncoder().encodeToString(
+                                String body = Base64.getEncoder().encodeToString(
                                         exposition.get().getBytes(StandardCharsets.UTF_8));
                                 send(ctx.channel(), ControlProtocol.SCRAPE + " " + body);
                             } else if (line.startsWith(ControlProtocol.HANDOVER + " ")) {
@@ -143,7 +150,7 @@ final class SupervisorLink implements AutoCloseable {
     }
 
     /** Completes when the supervisor's end is gone. */
-    io.netty.util.concurrent.Future<Void> closeFuture() {
+    Future<Void> closeFuture() {
         return channel.closeFuture();
     }
 

@@ -13,6 +13,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
@@ -211,7 +212,7 @@ final class UnknownConnections extends ChannelInboundHandlerAdapter {
             Method get = table.getClass().getDeclaredMethod("get", ByteBuffer.class);
             get.setAccessible(true);
             return MethodHandles.lookup().unreflect(get).bindTo(table)
-                    .asType(java.lang.invoke.MethodType.methodType(Object.class, ByteBuffer.class));
+                    .asType(MethodType.methodType(Object.class, ByteBuffer.class));
         } catch (ReflectiveOperationException | RuntimeException e) {
             log.warn("stateless resets off: cannot read the QUIC codec's connection table in this Netty version ({})",
                     e.toString());

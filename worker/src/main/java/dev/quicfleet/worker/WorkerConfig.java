@@ -1,7 +1,10 @@
 package dev.quicfleet.worker;
 
 import dev.quicfleet.transport.ConfigValues;
+import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.QuicLimits;
+import dev.quicfleet.transport.RetryTokens;
+import dev.quicfleet.transport.Transport;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
@@ -45,7 +48,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
                            String staticPrefix, EarlyDataPolicy earlyData, String serverId,
-                           dev.quicfleet.transport.RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
+                           RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
                            Duration resetHoldoff, Duration headerTimeout, long bodyMinRate) {
 
     /**
@@ -88,7 +91,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         }
         transport = transport == null ? "auto" : transport;
         if (!transport.equals("auto")) {
-            dev.quicfleet.transport.Transport.parse(transport);
+            Transport.parse(transport);
         }
         if (ioThreads < 1 || ioThreads > 256) {
             throw new IllegalArgumentException("io-threads: " + ioThreads + " (expected: 1..256)");
@@ -112,11 +115,11 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         earlyData = earlyData == null ? EarlyDataPolicy.SAFE : earlyData;
         serverId = serverId == null ? "" : serverId;
         try {
-            dev.quicfleet.transport.ConnectionIds.parseServerId(serverId);
+            ConnectionIds.parseServerId(serverId);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("server-id: " + serverId + " (" + e.getMessage() + ")");
         }
-        retry = retry == null ? dev.quicfleet.transport.RetryTokens.Mode.AUTO : retry;
+        retry = retry == null ? RetryTokens.Mode.AUTO : retry;
         if (retryThreshold < 1 || retryThreshold > 1_000_000) {
             throw new IllegalArgumentException("retry-threshold: " + retryThreshold + " (expected: 1..1000000)");
         }
@@ -194,7 +197,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private String staticPrefix = "/static";
         private EarlyDataPolicy earlyData = EarlyDataPolicy.SAFE;
         private String serverId = "";
-        private dev.quicfleet.transport.RetryTokens.Mode retry = dev.quicfleet.transport.RetryTokens.Mode.AUTO;
+        private RetryTokens.Mode retry = RetryTokens.Mode.AUTO;
         private int retryThreshold = DEFAULT_RETRY_THRESHOLD;
         private boolean statelessReset = true;
         private Duration resetHoldoff = Duration.ZERO;
@@ -296,7 +299,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         }
 
         /** When to send Retry packets, and (for {@code auto}) above how many handshakes in progress. */
-        public Builder retry(dev.quicfleet.transport.RetryTokens.Mode retry, int threshold) {
+        public Builder retry(RetryTokens.Mode retry, int threshold) {
             this.retry = retry;
             this.retryThreshold = threshold;
             return this;

@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.quicfleet.http.Router;
+import dev.quicfleet.metrics.WorkerScrapeFetcher;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.QuicLimits;
+import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.Transport;
 import dev.quicfleet.transport.TransportUnavailableException;
 import java.io.IOException;
@@ -17,10 +19,13 @@ import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -260,7 +265,7 @@ public final class WorkerMain {
         if (supervisorSocket != null) {
             try {
                 link = SupervisorLink.connect(supervisorSocket, config.slot(), Duration.ofSeconds(30));
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 err.println("error: " + e.getMessage());
                 return 1;
             }
@@ -286,7 +291,7 @@ public final class WorkerMain {
         }
         try {
             worker.start().join();
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof TlsConfigException || cause instanceof ListenerException
                     || cause instanceof IllegalArgumentException || cause instanceof UnsupportedOperationException) {
@@ -348,7 +353,7 @@ public final class WorkerMain {
                 worker.shareSlotWith(handoverPeer); // a reload: the worker this one replaces drains on our socket
             }
             boolean[] handedOver = new boolean[1];
-            link.serveScrapes(() -> worker.metrics().scrape(dev.quicfleet.metrics.WorkerScrapeFetcher.ACCEPT).body(),
+            link.serveScrapes(() -> worker.metrics().scrape(WorkerScrapeFetcher.ACCEPT).body(),
                     port -> {
                         worker.shareSlotWith(port);
                         if (port > 0 && stop.getCount() > 0) {
@@ -372,7 +377,7 @@ public final class WorkerMain {
         }
         try {
             worker.drain(deadline).join();
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             log.error("stopping failed", e.getCause());
             return 1;
         } finally {
@@ -466,7 +471,7 @@ public final class WorkerMain {
                 .staticFiles(staticDir, staticPrefix)
                 .earlyData(EarlyDataPolicy.parse(earlyData))
                 .serverId(serverId)
-                .retry(dev.quicfleet.transport.RetryTokens.Mode.parse(retry), retryThreshold)
+                .retry(RetryTokens.Mode.parse(retry), retryThreshold)
                 .statelessReset(onOff("stateless-reset", statelessReset),
                         ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff));
         if (stateDir != null) {
@@ -479,7 +484,7 @@ public final class WorkerMain {
     }
 
     private static boolean onOff(String key, String value) {
-        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+        return switch (value.trim().toLowerCase(Locale.ROOT)) {
             case "on", "true", "yes" -> true;
             case "off", "false", "no" -> false;
             default -> throw new IllegalArgumentException(key + ": " + value + " (expected: on or off)");
@@ -506,7 +511,7 @@ public final class WorkerMain {
 
     /** Option defaults from a YAML file whose keys are the long option names without dashes. */
     static final class YamlDefaults implements CommandLine.IDefaultValueProvider {
-        private final Map<String, String> values = new java.util.HashMap<>();
+        private final Map<String, String> values = new HashMap<>();
 
         YamlDefaults(Path file, CommandLine cli) {
             JsonNode root;
