@@ -65,8 +65,15 @@ public interface HttpExchange extends RequestHead {
         respond(status, headers, alloc().buffer().writeBytes(body.getBytes(StandardCharsets.UTF_8)));
     }
 
-    /** Sends status and headers; the body follows with {@link #write} and {@link #end()}. */
+    /**
+     * Sends status and headers; the body follows with {@link #write} and {@link #end()}. The head leaves with the
+     * first write (in the same packet when both come in one go); {@link #flush()} sends it at once, for a body that
+     * may be slow to come (a proxied stream).
+     */
     void head(int status, Headers headers);
+
+    /** Pushes what was written so far (a head not yet followed by a write) to the network now. */
+    void flush();
 
     /**
      * Sends body bytes (owned; released by the worker) and flushes them; {@code endStream} ends the response. Returns

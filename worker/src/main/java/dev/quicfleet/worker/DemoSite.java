@@ -197,6 +197,7 @@ final class DemoSite {
         headers.add("content-type", "text/event-stream; charset=utf-8");
         headers.add("cache-control", "no-store");
         exchange.head(200, headers);
+        exchange.flush(); // the client learns at once that the stream is open
         int count = events;
         long pace = interval;
         Runnable next = new Runnable() {

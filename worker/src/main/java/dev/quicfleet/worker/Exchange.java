@@ -595,6 +595,13 @@ abstract class Exchange implements Request, HttpExchange {
         }
     }
 
+    @Override
+    public void flush() {
+        if (committed && isOpen()) {
+            channel.flush();
+        }
+    }
+
     /** Takes status and headers for a response not yet committed; {@code false} when nothing may be sent. */
     private boolean startResponse(String what, int code, Headers headers) {
         if (committed || blocking) {

@@ -100,6 +100,26 @@ class EventLoopServicesTest {
     }
 
     @Test
+    void pipelinedHttp1RequestsAreAnsweredInOrderOnOneConnection() throws Exception {
+        try (SSLSocket socket = http1Socket()) {
+            // Four requests in one write: services answer while the next request is already in the buffer; a body
+            // that follows its head in the same read must reach /echo, and the connection must stay open.
+            socket.getOutputStream().write(("GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n"
+                    + "POST /echo HTTP/1.1\r\nhost: localhost\r\ncontent-length: 5\r\n\r\nhello"
+                    + "GET /static/1k.bin HTTP/1.1\r\nhost: localhost\r\n\r\n"
+                    + "HEAD /whoami HTTP/1.1\r\nhost: localhost\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+
+            assertThat(readResponse(socket.getInputStream(), false)).startsWith("HTTP/1.1 200").endsWith("ok\n");
+            assertThat(readResponse(socket.getInputStream(), false)).startsWith("HTTP/1.1 200").endsWith("hello");
+            String file = readResponse(socket.getInputStream(), false);
+            assertThat(file).startsWith("HTTP/1.1 200").contains("content-length: 1024");
+            assertThat(readResponse(socket.getInputStream(), true)).startsWith("HTTP/1.1 200")
+                    .contains("content-type: application/json");
+            assertThat(http1Get(socket, "/healthz")).as("still open").startsWith("HTTP/1.1 200");
+        }
+    }
+
+    @Test
     void gibibyteFileToAnHttp3ClientThatStopsReadingHoldsBoundedMemory() throws Exception {
         X509Certificate cert = TlsMaterial.developmentCertificate(tmp.resolve("state"), Clock.systemUTC()).leaf();
         try (TestH3Client client = new TestH3Client(worker.port(), cert, 1 << 20)) {
@@ -172,27 +192,34 @@ class EventLoopServicesTest {
     private static String http1Get(SSLSocket socket, String path) throws IOException {
         socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nhost: localhost\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
-        InputStream in = socket.getInputStream();
-        StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n")) {
+        return readResponse(socket.getInputStream(), false);
+    }
+
+    /** The next HTTP/1.1 response: its head, then its body as ISO-8859-1 ({@code head}: a response to HEAD). */
+    private static String readResponse(InputStream in, boolean head) throws IOException {
+        StringBuilder text = new StringBuilder();
+        while (!text.toString().endsWith("\r\n\r\n")) {
             int b = in.read();
             if (b < 0) {
-                throw new IOException("closed after " + head);
+                throw new IOException("closed after " + text);
             }
-            head.append((char) b);
+            text.append((char) b);
         }
         long length = -1;
-        for (String line : head.toString().split("\r\n")) {
+        for (String line : text.toString().split("\r\n")) {
             if (line.toLowerCase().startsWith("content-length:")) {
                 length = Long.parseLong(line.substring(15).trim());
             }
         }
+        if (head) {
+            return text.toString();
+        }
         if (length < 0) {
             readChunked(in);
         } else {
-            in.readNBytes((int) length);
+            text.append(new String(in.readNBytes((int) length), StandardCharsets.ISO_8859_1));
         }
-        return head.toString();
+        return text.toString();
     }
 
     private static void readChunked(InputStream in) throws IOException {

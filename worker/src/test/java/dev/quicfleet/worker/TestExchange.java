@@ -296,6 +296,11 @@ final class TestExchange {
         }
 
         @Override
+        public void flush() {
+            // everything is written at once here
+        }
+
+        @Override
         public boolean isWritable() {
             return !ended;
         }
