@@ -29,6 +29,8 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -258,13 +260,34 @@ final class QuicConnections {
         return true;
     }
 
-    /** Drain phase 4: close every connection with H3_NO_ERROR. */
-    void closeAll() {
+    /**
+     * Completes once every HTTP/3 connection has closed, or after {@code bound}, whichever is first. A client that
+     * honours GOAWAY closes its connection itself once the responses to its requests below the GOAWAY's stream id have
+     * arrived (RFC 9114 §5.2: "Once all accepted requests have been processed, the server can permit the connection
+     * to become idle"): until then the server must keep it, because closing it in quiche discards whatever it has not
+     * sent or the client has not acknowledged yet, the GOAWAY frame and the last responses among them.
+     */
+    CompletableFuture<Void> whenClosedByClients(Duration bound) {
+        CompletableFuture<Void> closed = new CompletableFuture<>();
+        connections.newCloseFuture().addListener(f -> closed.complete(null));
+        return closed.completeOnTimeout(null, bound.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Drain phase 4: close every connection with H3_NO_ERROR. Completes when each close has run, i.e. when each
+     * connection's CONNECTION_CLOSE has been written to the UDP channel (it may still wait there to be sent).
+     */
+    CompletableFuture<Void> closeAll() {
         draining = true;
+        List<CompletableFuture<Void>> closing = new ArrayList<>();
         for (Channel channel : connections) {
+            CompletableFuture<Void> closed = new CompletableFuture<>();
+            channel.closeFuture().addListener(f -> closed.complete(null));
+            closing.add(closed);
             ((QuicChannel) channel).close(true, Http3ErrorCode.H3_NO_ERROR.code(),
                     Unpooled.copiedBuffer("server shutting down", StandardCharsets.US_ASCII));
         }
+        return CompletableFuture.allOf(closing.toArray(CompletableFuture[]::new));
     }
 
     /** Per-connection facts for the request, computed once (after the handshake) and cached. */

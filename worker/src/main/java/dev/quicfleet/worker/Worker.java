@@ -14,6 +14,7 @@ import dev.quicfleet.transport.Listeners;
 import dev.quicfleet.transport.ResetRateLimiter;
 import dev.quicfleet.transport.Transport;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.codec.http3.Http3;
@@ -36,6 +37,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLException;
@@ -476,7 +479,8 @@ public final class Worker {
     /**
      * Drains in four phases: stop accepting (close the TCP listener, refuse new QUIC connections), send GOAWAY on
      * every HTTP/3 and HTTP/2 connection (and close idle HTTP/1.1 ones), wait for in-flight requests up to
-     * {@link WorkerConfig#drainTimeout()}, then close everything. Completes when closed.
+     * {@link WorkerConfig#drainTimeout()} and for HTTP/3 clients to close their connections up to
+     * {@link #CLIENT_CLOSE_GRACE} more (within the deadline), then close everything. Completes when closed.
      */
     public CompletableFuture<Void> drain() {
         return drain(config.drainTimeout());
@@ -484,9 +488,18 @@ public final class Worker {
 
     /** After the drain's last QUIC handshake completed, how long its client's first requests may take to arrive. */
     private static final Duration LATE_REQUEST_GRACE = Duration.ofMillis(250);
+    /**
+     * Once nothing is in flight, how long the drain still waits for HTTP/3 clients to close the connections they got
+     * GOAWAY on (within the drain deadline): a few round trips for the GOAWAY and the last responses to arrive and be
+     * acknowledged. Clients that keep an idle connection open (browsers) are closed after it.
+     */
+    private static final Duration CLIENT_CLOSE_GRACE = Duration.ofSeconds(1);
+    /** How long closing waits for the QUIC connections' CONNECTION_CLOSE packets to leave the UDP socket. */
+    private static final Duration CLOSE_FLUSH_BOUND = Duration.ofMillis(500);
 
     /** {@link #drain()} with an explicit deadline. */
     public CompletableFuture<Void> drain(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
         dispatcher.startDraining();
         if (tcpChannel != null) {
             // Phase 1 completes before GOAWAY: no connection is accepted after this returns.
@@ -504,7 +517,14 @@ public final class Worker {
         // the listener closed may still bring a request), then once more for requests those connections brought.
         // QUIC handshakes in progress when the drain began complete and are served (abandoned ones are waited for
         // briefly only); if one was admitted, its first requests come with or right after the client's Finished,
-        // hence a short grace before the last idle check. With nothing in flight the drain ends at once.
+        // hence a short grace before the last idle check. Then HTTP/3 clients get up to CLIENT_CLOSE_GRACE (within the
+        // deadline) to close their connections themselves, which they do once their last response arrived. Without
+        // it, a drain with nothing in flight closed every connection a few milliseconds after queueing GOAWAY, and
+        // the UDP socket with it, before the GOAWAY and CONNECTION_CLOSE packets had left (see closeEverything): in a
+        // reload under load the clients (h3load, the client library) never learned that the connection was gone,
+        // kept sending requests on it that nobody served (the old worker had exited; the new one answers at most with
+        // stateless resets, which a client recognises only for later connection IDs), and failed them only at their
+        // idle timeout, 30 s later.
         return dispatcher.whenIdle()
                 .thenCompose(idle -> tcpConnections == null ? CompletableFuture.completedFuture(null) : tcpConnections.whenAllClosed())
                 .thenCompose(closed -> quicConnections.whenHandshakesBeforeDrainDone())
@@ -520,9 +540,42 @@ public final class Worker {
                     }
                     return null;
                 })
+                .thenCompose(ignored -> quicConnections.whenClosedByClients(Duration.ofNanos(
+                        Math.clamp(deadline - System.nanoTime(), 0, CLIENT_CLOSE_GRACE.toNanos()))))
                 // whenIdle() completes on an event loop; closing blocks, so it runs on a thread of its own.
                 .thenComposeAsync(ignored -> stop(),
                         task -> Thread.ofPlatform().name("quicfleet-drain-" + config.slot()).start(task));
+    }
+
+    /**
+     * Waits until the datagrams queued on {@code channel} have left (an io_uring or epoll channel keeps each one in
+     * its outbound buffer until the kernel took it), at most until {@code deadlineNanos}.
+     */
+    private static void awaitFlushed(Channel channel, long deadlineNanos) {
+        CompletableFuture<Integer> flushed = new CompletableFuture<>();
+        Runnable check = new Runnable() {
+            @Override
+            public void run() {
+                ChannelOutboundBuffer out = channel.unsafe().outboundBuffer();
+                if (!channel.isOpen() || out == null || out.isEmpty() || System.nanoTime() >= deadlineNanos) {
+                    flushed.complete(out == null ? 0 : out.size());
+                } else {
+                    channel.eventLoop().schedule(this, 1, TimeUnit.MILLISECONDS);
+                }
+            }
+        };
+        try {
+            channel.eventLoop().execute(check);
+            int left = flushed.get(Math.max(0, deadlineNanos - System.nanoTime()) + TimeUnit.MILLISECONDS.toNanos(100),
+                    TimeUnit.NANOSECONDS);
+            if (left > 0) {
+                log.debug("closing the UDP socket with {} datagrams still queued", left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RejectedExecutionException e) {
+            // the event loop is gone or busy: close anyway
+        }
     }
 
     /** Closes everything at once; in-flight requests are cut off. Completes when closed. */
@@ -533,9 +586,25 @@ public final class Worker {
 
     private RuntimeException closeEverything() {
         RuntimeException failures = new RuntimeException("worker stop failed");
-        quicConnections.closeAll();
+        CompletableFuture<Void> quicClosed = quicConnections.closeAll();
         if (tcpConnections != null) {
             tcpConnections.closeAll();
+        }
+        // The CONNECTION_CLOSE packets (and a GOAWAY queued just before) wait in the UDP channel's outbound buffer
+        // until the kernel has taken them, and closing the channel fails whatever is still there: in a reload under
+        // load, 8 of the 9 datagrams queued at the close (the GOAWAY and CONNECTION_CLOSE of all 3 connections)
+        // failed with ClosedChannelException, and the clients waited for their idle timeout. So the connections are
+        // closed first, then the socket once they have left (both bounded).
+        long flushDeadline = System.nanoTime() + CLOSE_FLUSH_BOUND.toNanos();
+        try {
+            quicClosed.get(CLOSE_FLUSH_BOUND.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // closing goes on: the flush below is bounded too
+        }
+        if (udpChannel != null) {
+            awaitFlushed(udpChannel, flushDeadline);
         }
         for (Channel channel : new Channel[] {tcpChannel, udpChannel}) {
             if (channel != null) {

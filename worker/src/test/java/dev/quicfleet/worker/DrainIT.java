@@ -130,10 +130,11 @@ class DrainIT {
 
     /**
      * HTTP/3 requests whose client sends the FIN after the HEADERS frame (Netty's client, the project's h3load):
-     * once every response has arrived nothing is in flight, so the drain log says 0 and the drain ends at once instead
-     * of at its deadline. Before, an exchange counted as in flight until its stream channel closed, which in Netty
-     * 4.2.18 needs the client's FIN to have been read; after the response ended the server stopped reading, so some
-     * exchanges never ended until their connection closed.
+     * once every response has arrived nothing is in flight, so the drain log says 0 and the drain ends within its
+     * 1 s grace for HTTP/3 clients to close (this one keeps its connection open) instead of at its deadline. Before,
+     * an exchange counted as in flight until its stream channel closed, which in Netty 4.2.18 needs the client's FIN
+     * to have been read; after the response ended the server stopped reading, so some exchanges never ended until
+     * their connection closed.
      */
     @Test
     void http3RequestsThatEndedLeaveNothingInFlightAndTheDrainEndsAtOnce() throws Exception {
@@ -160,6 +161,44 @@ class DrainIT {
                 assertThat(millis).as("exit took %d ms with a 30s drain deadline and nothing in flight", millis)
                         .isLessThan(5_000);
                 assertThat(worker.stderr()).doesNotContain("drain deadline");
+            }
+        }
+    }
+
+    /**
+     * The end of a drain tells HTTP/3 clients and loses nothing: a download that finishes during the drain arrives
+     * whole, and an idle client gets GOAWAY, then the server's close with H3_NO_ERROR once the 1 s grace for clients to
+     * close is over, not its own idle timeout (30 s). Before, the drain ended the moment quiche took the response's
+     * FIN (with up to a stream window still unsent) and closed the connections and the UDP socket at once: quiche
+     * discards what it has not sent, and closing the socket dropped whatever was still queued there (in a reload under
+     * load: 8 of 9 datagrams, the GOAWAY and CONNECTION_CLOSE of every connection), so clients waited for their idle
+     * timeout.
+     */
+    @Test
+    void aDownloadEndingDuringTheDrainArrivesWholeAndAnIdleClientIsToldGoAwayThenClosed() throws Exception {
+        try (WorkerProcess worker = WorkerProcess.start(tmp.resolve("state"), "--drain-timeout", "30s")) {
+            var cert = TlsMaterial.developmentCertificate(tmp.resolve("state"), java.time.Clock.systemUTC()).leaf();
+            try (TestH3Client idle = new TestH3Client(worker.port(), cert, 1 << 20);
+                 TestH3Client downloading = new TestH3Client(worker.port(), cert, 1 << 20)) {
+                TestH3Client.Exchange first = idle.get("/healthz", true);
+                first.done.get(30, TimeUnit.SECONDS);
+                assertThat(first.headerFrames.get(0).status().toString()).isEqualTo("200");
+                // 8 MiB through a 1 MiB stream window, not read until the drain has begun
+                TestH3Client.Exchange download = downloading.get("/bytes/8m", false);
+                worker.terminate();
+                assertThat(worker.awaitStderr(l -> l.contains("draining:"), Duration.ofSeconds(10)))
+                        .as(worker.stderr()).contains("draining: 1 requests in flight, 2 QUIC");
+                TestH3Client.resume(download);
+                download.done.get(20, TimeUnit.SECONDS);
+                assertThat(download.headerFrames.get(0).status().toString()).isEqualTo("200");
+                assertThat(download.bodyBytes.get()).isEqualTo(8L << 20);
+
+                // its one request was stream 0: the GOAWAY names stream 4 as the first one not served
+                assertThat(idle.goAway().get(10, TimeUnit.SECONDS)).isEqualTo(4);
+                var close = idle.peerClose().get(10, TimeUnit.SECONDS);
+                assertThat(close.isApplicationClose()).isTrue();
+                assertThat(close.error()).as("H3_NO_ERROR").isEqualTo(0x100);
+                assertThat(worker.awaitExit(Duration.ofSeconds(20))).as(worker.stderr()).isZero();
             }
         }
     }

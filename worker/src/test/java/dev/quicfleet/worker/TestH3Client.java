@@ -3,6 +3,8 @@ package dev.quicfleet.worker;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -11,13 +13,16 @@ import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ClientConnectionHandler;
 import io.netty.handler.codec.http3.Http3DataFrame;
+import io.netty.handler.codec.http3.Http3GoAwayFrame;
 import io.netty.handler.codec.http3.Http3Headers;
 import io.netty.handler.codec.http3.Http3HeadersFrame;
 import io.netty.handler.codec.http3.Http3RequestStreamInboundHandler;
 import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
 import io.netty.handler.codec.quic.QuicSslContext;
 import io.netty.handler.codec.quic.QuicSslContextBuilder;
 import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
@@ -36,6 +41,8 @@ final class TestH3Client implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel udp;
     private final QuicChannel quic;
+    private final CompletableFuture<Long> goAway = new CompletableFuture<>();
+    private final CompletableFuture<QuicConnectionCloseEvent> peerClose = new CompletableFuture<>();
 
     /** A response as it arrives: header frames (the first is the head, a later one the trailers), body size. */
     static final class Exchange {
@@ -61,7 +68,29 @@ final class TestH3Client implements AutoCloseable {
                         .build())
                 .bind(0).sync().channel();
         quic = QuicChannel.newBootstrap(udp)
-                .handler(new Http3ClientConnectionHandler())
+                .handler(new ChannelInitializer<QuicChannel>() {
+                    @Override
+                    protected void initChannel(QuicChannel ch) {
+                        // Netty's default handler, plus what the server's control stream and its close say.
+                        ch.pipeline().addLast(new Http3ClientConnectionHandler(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                if (msg instanceof Http3GoAwayFrame frame) {
+                                    goAway.complete(frame.id());
+                                }
+                                ReferenceCountUtil.release(msg);
+                            }
+                        }, null, null, null, true), new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                                if (evt instanceof QuicConnectionCloseEvent close) {
+                                    peerClose.complete(close);
+                                }
+                                ctx.fireUserEventTriggered(evt);
+                            }
+                        });
+                    }
+                })
                 .remoteAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), port))
                 .connect().get(10, TimeUnit.SECONDS);
     }
@@ -109,6 +138,16 @@ final class TestH3Client implements AutoCloseable {
         }).get(10, TimeUnit.SECONDS);
         exchange.stream.config().setAutoRead(autoRead);
         return exchange;
+    }
+
+    /** Completes with the stream id of the server's first GOAWAY frame. */
+    CompletableFuture<Long> goAway() {
+        return goAway;
+    }
+
+    /** Completes when the server closes the connection (its CONNECTION_CLOSE: error code, reason). */
+    CompletableFuture<QuicConnectionCloseEvent> peerClose() {
+        return peerClose;
     }
 
     /** Lets a stream opened with auto-read off read again. */
