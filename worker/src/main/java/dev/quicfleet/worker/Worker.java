@@ -6,14 +6,21 @@ import dev.quicfleet.http.Router;
 import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.DroppedDatagram;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.ticketcache.KeySchedule;
+import dev.quicfleet.ticketcache.ReplayCheck;
 import dev.quicfleet.ticketcache.TicketKey;
 import dev.quicfleet.transport.AmplificationLimit;
 import dev.quicfleet.transport.ConfigValues;
+import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.ListenerException;
 import dev.quicfleet.transport.Listeners;
 import dev.quicfleet.transport.ResetRateLimiter;
+import dev.quicfleet.transport.RetryTokens;
+import dev.quicfleet.transport.StatelessResets;
 import dev.quicfleet.transport.Transport;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
@@ -31,16 +38,22 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,11 +93,11 @@ public final class Worker {
     private final EarlyData earlyData;
     private final NatRebinding natRebinding = new NatRebinding(); // followed NAT rebindings (quiche loses data)
     /** The layout of the connection ids this worker issues: they name its slot, so the kernel can steer. */
-    private final dev.quicfleet.transport.ConnectionIds connectionIds;
+    private final ConnectionIds connectionIds;
     private final QuicConnections quicConnections;
     private final ResetRateLimiter versionNegotiationLimits = VersionNegotiation.defaultLimits();
     /** Retry token and stateless-reset keys: this process's own until {@link #sharedQuicKeys()}. */
-    private QuicKeys quicKeys = QuicKeys.local(java.time.Clock.systemUTC());
+    private QuicKeys quicKeys = QuicKeys.local(Clock.systemUTC());
     private final long createdNanos = System.nanoTime();
     /** The link to the other worker of this slot during a reload; only under a supervisor. */
     private SlotHandover handover;
@@ -124,8 +137,8 @@ public final class Worker {
         this.transport = transport;
         this.metrics = new WorkerMetrics(config.slot(), transport.id());
         this.dispatcher = new ExchangeDispatcher(service, config.bodyTimeout(), null, metrics);
-        this.connectionIds = dev.quicfleet.transport.ConnectionIds.of(
-                dev.quicfleet.transport.ConnectionIds.parseServerId(config.serverId()));
+        this.connectionIds = ConnectionIds.of(
+                ConnectionIds.parseServerId(config.serverId()));
         this.earlyData = new EarlyData(config.earlyData(), metrics,
                 EarlyData.localReplayRegister(EarlyData.LOCAL_REGISTER_TTL, EarlyData.LOCAL_REGISTER_CAPACITY));
         this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData,
@@ -161,7 +174,7 @@ public final class Worker {
      * Records 0-RTT client randoms in {@code register} from now on (the cluster's shared replay register, once its
      * map is open; a lone worker keeps its own).
      */
-    public void replayRegister(java.util.function.Function<byte[], dev.quicfleet.ticketcache.ReplayCheck> register) {
+    public void replayRegister(Function<byte[], ReplayCheck> register) {
         earlyData.replayRegister(register::apply);
     }
 
@@ -188,11 +201,11 @@ public final class Worker {
      * Makes this worker use the cluster's QUIC keys (Retry tokens, stateless resets), fed from the shared map through
      * the returned sink; until the first schedule arrives it sends no Retry and no reset. Call before {@link #start}.
      */
-    public java.util.function.Consumer<dev.quicfleet.ticketcache.KeySchedule> sharedQuicKeys() {
+    public Consumer<KeySchedule> sharedQuicKeys() {
         if (udpChannel != null) {
             throw new IllegalStateException("sharedQuicKeys() after start()");
         }
-        quicKeys = QuicKeys.shared(java.time.Clock.systemUTC());
+        quicKeys = QuicKeys.shared(Clock.systemUTC());
         return quicKeys::update;
     }
 
@@ -241,7 +254,7 @@ public final class Worker {
      * once keys are known, after the hold-off (a reloaded worker's predecessor drains on the same socket), and not
      * while this worker drains (its successor serves the slot).
      */
-    private java.util.function.BooleanSupplier statelessResetsAllowed() {
+    private BooleanSupplier statelessResetsAllowed() {
         if (!config.statelessReset()) {
             return null;
         }
@@ -302,11 +315,11 @@ public final class Worker {
         long tQuic = System.nanoTime();
 
         QuicKeys keys = quicKeys;
-        var resets = new dev.quicfleet.transport.StatelessResets(connectionIds, keys::resetKey, keys::available);
+        var resets = new StatelessResets(connectionIds, keys::resetKey, keys::available);
         if (config.udpFd() >= 0) {
             try {
                 handover = SlotHandover.open();
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 log.warn("no hand-over link for reloads (QUIC packets may be lost while this slot reloads): {}",
                         e.toString());
             }
@@ -316,9 +329,9 @@ public final class Worker {
         var quicCodec = config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
                 .sslContext(quicSsl)
                 // Retry only when needed (--retry), with tokens every worker and host of the cluster accepts
-                .tokenHandler(new dev.quicfleet.transport.RetryTokens(keys::tokenKeys, config.retry(),
-                        () -> metrics.handshakesInProgress() >= config.retryThreshold(), java.time.Clock.systemUTC(),
-                        dev.quicfleet.transport.RetryTokens.DEFAULT_LIFETIME, metrics::retrySent))
+                .tokenHandler(new RetryTokens(keys::tokenKeys, config.retry(),
+                        () -> metrics.handshakesInProgress() >= config.retryThreshold(), Clock.systemUTC(),
+                        RetryTokens.DEFAULT_LIFETIME, metrics::retrySent))
                 // connection ids carry this worker's slot and the key epoch's codepoint (docs/CONNECTION-IDS.md);
                 // their reset tokens come from the epoch's shared reset key
                 .localConnectionIdLength(connectionIds.length())
@@ -331,7 +344,7 @@ public final class Worker {
         try {
             tcpSsl = tcpSslFuture.join();
             this.tcpSsl = tcpSsl;
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
         // the keys set so far (the contexts did not exist yet); later ones apply at once
@@ -346,7 +359,7 @@ public final class Worker {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SharedKeysUnavailableException("interrupted while waiting for the cluster's shared keys");
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw new SharedKeysUnavailableException("the cluster's shared keys: " + e.getCause());
         }
         long tKeys = System.nanoTime();
@@ -384,14 +397,14 @@ public final class Worker {
         log.info("started in {} ms since JVM start: certificate {} ms, QUIC TLS {} ms, event loops and QUIC codec {} "
                 + "ms, waiting for TCP TLS (built in parallel) {} ms, waiting for the shared keys (read in parallel) "
                 + "{} ms, UDP and TCP sockets {} ms",
-                java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
+                ManagementFactory.getRuntimeMXBean().getUptime(), ms(tTls - t0),
                 ms(tQuic - tTls), ms(tBound - tQuic), ms(tTcpReady - tBound), ms(tKeys - tTcpReady),
                 ms(tDone - tKeys));
     }
 
     /** Waits for {@link #serveOnlyAfter}'s future, saying every 10 s that it still waits (a busy machine). */
     private void awaitServeAfter() throws TimeoutException, InterruptedException,
-            java.util.concurrent.ExecutionException {
+            ExecutionException {
         long deadline = System.nanoTime() + serveAfterTimeout.toNanos();
         long waited = 0;
         while (true) {
@@ -410,14 +423,14 @@ public final class Worker {
         }
     }
 
-    private void bindListeners(io.netty.channel.ChannelHandler quicCodec,
-                               dev.quicfleet.transport.StatelessResets resets, TcpConnections tcp, int socketBuffer) {
+    private void bindListeners(ChannelHandler quicCodec,
+                               StatelessResets resets, TcpConnections tcp, int socketBuffer) {
         // Ahead of the codec: packets for connections this slot lost get a stateless reset; 0-RTT: early requests
         // surface while the client's first flight is processed (EarlyData).
-        java.util.function.BooleanSupplier mayReset = statelessResetsAllowed();
-        io.netty.channel.ChannelHandler udpHandler = new io.netty.channel.ChannelInitializer<io.netty.channel.Channel>() {
+        BooleanSupplier mayReset = statelessResetsAllowed();
+        ChannelHandler udpHandler = new ChannelInitializer<Channel>() {
             @Override
-            protected void initChannel(io.netty.channel.Channel ch) {
+            protected void initChannel(Channel ch) {
                 // Budgets outlive the handshake deadline by a little: the CONNECTION_CLOSE sent at the deadline is
                 // still limited.
                 AmplificationLimit amplification = new AmplificationLimit(connectionIds,
