@@ -43,7 +43,8 @@ final class DelayedAcks extends ChannelInboundHandlerAdapter {
     /** Passes the read-complete on every {@code threshold} datagrams, or {@code maxDelayNanos} after the first. */
     DelayedAcks(int threshold, long maxDelayNanos) {
         if (threshold < 2) {
-            throw new IllegalArgumentException("threshold: " + threshold + " (expected: 2 or more; 1 needs no handler)");
+            throw new IllegalArgumentException("threshold: " + threshold
+                    + " (expected: 2 or more; 1 needs no handler)");
         }
         this.threshold = threshold;
         this.maxDelayNanos = maxDelayNanos;

@@ -635,8 +635,8 @@ public final class H3Connection implements AutoCloseable {
                     QuicConnectionStats cs = s.getNow();
                     if (p.isSuccess()) {
                         QuicConnectionPathStats ps = p.getNow();
-                        out.complete(new ConnectionStats(Duration.ofNanos(ps.rtt()), ps.cwnd(), cs.sent(), cs.recv(), cs.lost(),
-                                cs.retrans(), cs.sentBytes(), cs.recvBytes(), ps.pmtu()));
+                        out.complete(new ConnectionStats(Duration.ofNanos(ps.rtt()), ps.cwnd(), cs.sent(),
+                                cs.recv(), cs.lost(), cs.retrans(), cs.sentBytes(), cs.recvBytes(), ps.pmtu()));
                     } else {
                         out.complete(new ConnectionStats(null, -1, cs.sent(), cs.recv(), cs.lost(), cs.retrans(),
                                 cs.sentBytes(), cs.recvBytes(), -1));
