@@ -54,6 +54,8 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
         sink.requestMore = () -> connection.loop().execute(() -> {
             if (ctx != null && !finished) {
                 ctx.read();
+                // reading may open the flow-control window: the update must not wait for held ACKs
+                connection.wrote();
             }
         });
         sink.cancel = () -> connection.loop().execute(() -> fail(new H3StreamResetException(
@@ -134,6 +136,7 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
                 Thread.ofVirtual().name("h3-upload").start(() -> pump(stream, streamed));
             }
         }
+        connection.wrote();
     }
 
     /** Copies a streamed body into DATA frames, a few chunks ahead of what QUIC has taken. */
@@ -153,6 +156,8 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
                     }
                 }
                 last = stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.wrappedBuffer(buf, 0, n).copy()));
+                // after the write on the event loop: tasks run in order
+                connection.loop().execute(connection::wrote);
                 last.addListener(f -> {
                             window.release();
                             writeFailed(f.cause());
@@ -162,10 +167,12 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
                 // FIN only after the last chunk left: a shutdown while writes wait for flow control drops them.
                 if (last == null) {
                     stream.shutdownOutput().addListener(f -> writeFailed(f.cause()));
+                    connection.loop().execute(connection::wrote);
                 } else {
                     last.addListener(f -> {
                         if (f.isSuccess()) {
                             stream.shutdownOutput().addListener(g -> writeFailed(g.cause()));
+                            connection.wrote();
                         }
                     });
                 }
@@ -337,6 +344,7 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
         if (ctx != null && ctx.channel().isOpen()) {
             QuicStreamChannel stream = (QuicStreamChannel) ctx.channel();
             stream.shutdown(H3_REQUEST_CANCELLED).addListener(f -> stream.close());
+            connection.wrote();
         }
         connection.done(this);
     }

@@ -48,6 +48,12 @@ public final class H3Client implements AutoCloseable {
      */
     static final int GOAWAY_RETRIES = 3;
 
+    /** The default longest wait before acknowledging with {@link Builder#ackEvery}. */
+    static final Duration DEFAULT_MAX_ACK_DELAY = Duration.ofMillis(1);
+
+    /** The longest {@link Builder#ackEvery} delay accepted: below the 25 ms max_ack_delay quiche announces. */
+    static final int MAX_ACK_DELAY_LIMIT_MS = 20;
+
     private final Transport transport;
     private final EventLoopGroup group;
     private final QuicSslContext ssl;
@@ -59,6 +65,9 @@ public final class H3Client implements AutoCloseable {
     private final Duration idleTimeout;
     private final long connectionWindow;
     private final long streamWindow;
+    private final int ackThreshold;
+    private final Duration maxAckDelay;
+    private final boolean gro;
     private final Path qlogDir;
     private final Map<String, H3Connection> pool = new ConcurrentHashMap<>();
     private final RecordingTrustManager trust;
@@ -73,6 +82,9 @@ public final class H3Client implements AutoCloseable {
         this.idleTimeout = b.idleTimeout;
         this.connectionWindow = b.connectionWindow;
         this.streamWindow = b.streamWindow;
+        this.ackThreshold = b.ackThreshold;
+        this.maxAckDelay = b.maxAckDelay;
+        this.gro = b.gro;
         this.qlogDir = b.qlogDir;
         QuicSslContextBuilder sslBuilder = QuicSslContextBuilder.forClient()
                 // RFC 9114 only: Http3.supportedApplicationProtocols() also offers the drafts, and Netty servers pick
@@ -268,6 +280,16 @@ public final class H3Client implements AutoCloseable {
         return qlogDir;
     }
 
+    /** The UDP channel's handler that batches acknowledgements, or null when every read is acknowledged. */
+    DelayedAcks newDelayedAcks() {
+        return ackThreshold > 1 ? new DelayedAcks(ackThreshold, maxAckDelay.toNanos()) : null;
+    }
+
+    /** Whether connections receive with UDP GRO (asked for, and the transport has it). */
+    boolean gro() {
+        return gro && transport == Transport.EPOLL;
+    }
+
     /** Whether session resumption works with this Netty (it reaches into Netty internals; see the docs). */
     public boolean resumptionAvailable() {
         return sessionCache.available();
@@ -308,6 +330,9 @@ public final class H3Client implements AutoCloseable {
         private Duration idleTimeout = Duration.ofSeconds(30);
         private long connectionWindow = 16L << 20;
         private long streamWindow = 4L << 20;
+        private int ackThreshold = 1;
+        private Duration maxAckDelay = DEFAULT_MAX_ACK_DELAY;
+        private boolean gro;
         private Path qlogDir;
 
         private Builder() {
@@ -371,6 +396,38 @@ public final class H3Client implements AutoCloseable {
             }
             this.connectionWindow = connection;
             this.streamWindow = stream;
+            return this;
+        }
+
+        /**
+         * Acknowledge received packets every {@code packets} datagrams, or {@code maxDelay} after the first one not
+         * yet acknowledged (default 1: after every read of the socket, quiche's own behaviour). Anything the client
+         * writes on a connection goes out at once and carries the pending ACK. For bulk downloads: a client that
+         * acknowledges every packet spends most of its CPU on ACKs and makes the server send small packets (see
+         * {@code DelayedAcks}). {@code maxDelay} at most {@value #MAX_ACK_DELAY_LIMIT_MS} ms, below quiche's
+         * announced max_ack_delay of 25 ms.
+         */
+        public Builder ackEvery(int packets, Duration maxDelay) {
+            if (packets < 1 || packets > 1000) {
+                throw new IllegalArgumentException("ackEvery: " + packets + " packets (expected: 1..1000)");
+            }
+            positive(maxDelay, "maxDelay");
+            if (maxDelay.toMillis() > MAX_ACK_DELAY_LIMIT_MS) {
+                throw new IllegalArgumentException("maxDelay: " + format(maxDelay) + " (expected: at most "
+                        + MAX_ACK_DELAY_LIMIT_MS + "ms, below the 25 ms max_ack_delay quiche announces)");
+            }
+            this.ackThreshold = packets;
+            this.maxAckDelay = maxDelay;
+            return this;
+        }
+
+        /**
+         * Receive with UDP GRO (generic receive offload: one read returns a burst of equal-sized datagrams the server
+         * sent with GSO) where the transport has it: epoll only in Netty 4.2; ignored on io_uring and NIO
+         * (default off).
+         */
+        public Builder gro(boolean gro) {
+            this.gro = gro;
             return this;
         }
 

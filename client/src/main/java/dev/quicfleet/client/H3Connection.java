@@ -10,6 +10,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.handler.codec.http3.DefaultHttp3UnknownFrame;
 import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ClientConnectionHandler;
@@ -70,6 +72,9 @@ public final class H3Connection implements AutoCloseable {
      */
     private static final int UDP_RECEIVE_BUFFER = 4 << 20;
 
+    /** The read buffer with UDP GRO: the largest UDP datagram, which a GRO read can fill with segments. */
+    private static final int GRO_READ_BUFFER = 64 << 10;
+
     /** HTTP/3's "no error" (RFC 9114 §8.1): the code of a CONNECTION_CLOSE that ends a connection we are done with. */
     static final int H3_NO_ERROR = 0x100;
 
@@ -94,6 +99,8 @@ public final class H3Connection implements AutoCloseable {
     private final Set<Exchange<?>> active = new HashSet<>();
     private Channel udp;
     private QuicChannel quic;
+    /** Batches acknowledgements (null: quiche acknowledges after every read). */
+    private DelayedAcks acks;
     private ScheduledFuture<?> connectTimeout;
     private H3Exception closeCause;
     private boolean wroteEarly;
@@ -149,17 +156,26 @@ public final class H3Connection implements AutoCloseable {
         connectTimeout = loop.schedule(() -> fail(new H3TimeoutException("no QUIC handshake with " + peer()
                 + " within " + H3Client.format(client.connectTimeout()))), client.connectTimeout().toNanos(),
                 TimeUnit.NANOSECONDS);
-        ChannelFuture bound = new Bootstrap()
+        acks = client.newDelayedAcks();
+        Bootstrap udpBootstrap = new Bootstrap()
                 .group(loop)
                 .channelFactory(client.transport()::newDatagramChannel)
                 .option(ChannelOption.SO_RCVBUF, UDP_RECEIVE_BUFFER)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (acks != null) {
+                            ch.pipeline().addLast(acks);
+                        }
                         ch.pipeline().addLast(client.codec(host, sessionKey), new UdpErrors());
                     }
-                })
-                .connect(address);
+                });
+        if (client.gro()) {
+            // One read returns a whole GSO burst (up to 64 KiB): a smaller buffer would truncate it.
+            udpBootstrap.option(EpollChannelOption.UDP_GRO, true)
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(GRO_READ_BUFFER));
+        }
+        ChannelFuture bound = udpBootstrap.connect(address);
         udp = bound.channel();
         bound.addListener(f -> {
             if (!f.isSuccess()) {
@@ -505,6 +521,16 @@ public final class H3Connection implements AutoCloseable {
         return loop;
     }
 
+    /**
+     * Something was written on one of this connection's streams (on the event loop): with delayed acknowledgements,
+     * Netty holds stream writes until the held read completes, so let it complete now.
+     */
+    void wrote() {
+        if (acks != null) {
+            acks.wrote();
+        }
+    }
+
     /** The server name this connection was made for. */
     public String host() {
         return host;
@@ -609,10 +635,10 @@ public final class H3Connection implements AutoCloseable {
                     QuicConnectionStats cs = s.getNow();
                     if (p.isSuccess()) {
                         QuicConnectionPathStats ps = p.getNow();
-                        out.complete(new ConnectionStats(Duration.ofNanos(ps.rtt()), ps.cwnd(), cs.sent(), cs.lost(),
-                                cs.retrans(), cs.sentBytes(), cs.recvBytes(), ps.pmtu()));
+                        out.complete(new ConnectionStats(Duration.ofNanos(ps.rtt()), ps.cwnd(), cs.sent(),
+                                cs.recv(), cs.lost(), cs.retrans(), cs.sentBytes(), cs.recvBytes(), ps.pmtu()));
                     } else {
-                        out.complete(new ConnectionStats(null, -1, cs.sent(), cs.lost(), cs.retrans(),
+                        out.complete(new ConnectionStats(null, -1, cs.sent(), cs.recv(), cs.lost(), cs.retrans(),
                                 cs.sentBytes(), cs.recvBytes(), -1));
                     }
                 });
@@ -655,6 +681,7 @@ public final class H3Connection implements AutoCloseable {
             QuicStreamChannel control = Http3.getLocalControlStream(quic);
             if (control != null && control.isActive()) {
                 control.writeAndFlush(new DefaultHttp3UnknownFrame(KEEP_ALIVE_FRAME_TYPE, Unpooled.EMPTY_BUFFER));
+                wrote();
             }
         });
     }

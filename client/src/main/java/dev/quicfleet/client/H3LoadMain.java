@@ -2,6 +2,8 @@ package dev.quicfleet.client;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.quicfleet.transport.ConfigValues;
+import dev.quicfleet.transport.Transport;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStreamReader;
@@ -36,6 +38,12 @@ import picocli.CommandLine.Parameters;
 @Command(name = "h3load", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = "Sends many HTTP/3 requests over concurrent connections and streams and reports how it went.")
 public final class H3LoadMain implements Callable<Integer> {
+
+    /**
+     * The default of {@code --ack-every}. A 1 GiB download from a one-worker quicfleet on loopback (client and
+     * server each on its own CPU) measured best around here; see docs/CLIENT.md.
+     */
+    static final int DEFAULT_ACK_EVERY = 10;
 
     @Parameters(paramLabel = "URL", arity = "0..1", description = "https://HOST[:PORT]/PATH, requested with GET")
     private String url;
@@ -116,6 +124,28 @@ public final class H3LoadMain implements Callable<Integer> {
     @Option(names = "--no-progress", description = "No progress lines on stderr.")
     private boolean noProgress;
 
+    @Option(names = "--ack-every", paramLabel = "N", defaultValue = "" + DEFAULT_ACK_EVERY,
+            description = "Acknowledge received packets every N datagrams (or 1 ms after the first unacknowledged "
+                    + "one; anything h3load writes goes out at once with the pending ACK), like ngtcp2's "
+                    + "--ack-thresh. 1 acknowledges after every read of the socket, quiche's own behaviour, which "
+                    + "on a fast path means every packet (default ${DEFAULT-VALUE}).")
+    private int ackEvery;
+
+    @Option(names = "--gro", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Receive with UDP GRO where the transport has it (epoll; not io_uring or NIO in Netty "
+                    + "4.2): one read takes a whole burst the server sent with GSO (default on; --no-gro).")
+    private boolean gro;
+
+    @Option(names = "--transport", paramLabel = "NAME", description = "io_uring, epoll or nio (default: the best "
+            + "available, io_uring > epoll > NIO).")
+    private String transport;
+
+    @Option(names = "--window", paramLabel = "CONNECTION[,STREAM]", defaultValue = "64MiB,32MiB",
+            description = "QUIC receive windows of each connection and each request stream (like gtlsclient's "
+                    + "--max-data and --max-stream-data-bidi-local): how far the server may send ahead of what "
+                    + "h3load has read (default ${DEFAULT-VALUE}).")
+    private String window;
+
     private final PrintStream out;
     private final PrintStream err;
     /** Set for a command run by --batch: the report is one line of JSON. */
@@ -129,6 +159,11 @@ public final class H3LoadMain implements Callable<Integer> {
 
     /** Runs {@code h3load} and exits with its code. */
     public static void main(String[] args) {
+        // A load generator tracks no buffer leaks unless asked to: Netty's default sampling records a stack trace
+        // for one buffer in 128, thousands a second in a download.
+        if (System.getProperty("io.netty.leakDetection.level") == null) {
+            System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
         System.exit(run(args, System.out, System.err));
     }
 
@@ -284,9 +319,17 @@ public final class H3LoadMain implements Callable<Integer> {
                 newConnectionPerRequest || hold != null ? 1 : streams, amount.requests == null ? -1 : amount.requests,
                 duration, newConnectionPerRequest, resumeSessions, earlyData, hold,
                 keepAliveEvery.isZero() ? null : keepAliveEvery);
+        if (ackEvery < 1 || ackEvery > 1000) {
+            throw new H3Main.Failure(2, "--ack-every " + ackEvery + ": expected 1..1000");
+        }
+        long[] windows = windows(window);
         H3Client.Builder builder = H3Client.builder().insecure(insecure).earlyData(earlyData).threads(threads)
+                .ackEvery(ackEvery, H3Client.DEFAULT_MAX_ACK_DELAY).gro(gro).windows(windows[0], windows[1])
                 .connectTimeout(H3Main.duration(connectTimeout, "--connect-timeout"))
                 .sessionStore(resumeSessions ? SessionStore.inMemory() : SessionStore.none());
+        if (transport != null) {
+            builder.transport(transport(transport));
+        }
         caFiles.forEach(builder::trust);
         try (H3Client client = builder.build()) {
             LoadRun run = new LoadRun(client, settings, noProgress ? null : err, err);
@@ -301,6 +344,35 @@ public final class H3LoadMain implements Callable<Integer> {
             }
             out.flush();
             return report.errorsTotal() == 0 && report.requestsDone() > 0 && report.lostWhileHeld() == 0 ? 0 : 1;
+        }
+    }
+
+    /** {@code --window CONNECTION[,STREAM]}: sizes like 64MiB; the stream window defaults to half the other. */
+    static long[] windows(String value) throws H3Main.Failure {
+        String[] parts = value.split(",", -1);
+        if (parts.length > 2) {
+            throw new H3Main.Failure(2, "--window " + value + ": expected CONNECTION[,STREAM], e.g. 64MiB,32MiB");
+        }
+        try {
+            long connection = ConfigValues.size("--window", parts[0].strip());
+            long stream = parts.length == 2 ? ConfigValues.size("--window", parts[1].strip()) : connection / 2;
+            if (connection < 1 || stream < 1 || stream > connection) {
+                throw new H3Main.Failure(2, "--window " + value + ": expected 0 < STREAM <= CONNECTION");
+            }
+            return new long[] {connection, stream};
+        } catch (IllegalArgumentException e) {
+            throw new H3Main.Failure(2, e.getMessage());
+        }
+    }
+
+    /** {@code --transport NAME}, which must be available here. */
+    static Transport transport(String name) throws H3Main.Failure {
+        try {
+            return Transport.parse(name).require();
+        } catch (IllegalArgumentException e) {
+            throw new H3Main.Failure(2, "--" + e.getMessage());
+        } catch (RuntimeException e) {
+            throw new H3Main.Failure(2, "--transport " + name + ": " + e.getMessage());
         }
     }
 

@@ -217,9 +217,9 @@ public final class H3Main implements Callable<Integer> {
     private void statsLine(H3Connection c) throws InterruptedException {
         try {
             ConnectionStats s = H3Client.await(c.stats());
-            err.printf(Locale.ROOT, "* rtt %.3f ms, cwnd %d, packets sent %d, lost %d, retransmitted %d%n",
-                    s.rtt() == null ? Double.NaN : s.rtt().toNanos() / 1e6, s.cwnd(), s.packetsSent(),
-                    s.packetsLost(), s.packetsRetransmitted());
+            err.printf(Locale.ROOT, "* rtt %.3f ms, cwnd %d, packets sent %d, lost %d, retransmitted %d, "
+                            + "received %d%n", s.rtt() == null ? Double.NaN : s.rtt().toNanos() / 1e6, s.cwnd(),
+                    s.packetsSent(), s.packetsLost(), s.packetsRetransmitted(), s.packetsReceived());
         } catch (H3Exception e) {
             err.println("* stats: " + e.getMessage());
         }

@@ -25,6 +25,8 @@ import org.HdrHistogram.Histogram;
  * @param errors                   failed requests by kind ({@link H3Exception#kind()})
  * @param firstErrors              the first message of each error kind
  * @param cpu                      the generator's own CPU use (for a hold run: over the opening and the hold)
+ * @param packets                  QUIC packet counts of the connections open at the end of the run, or null (runs
+ *                                 with a connection per request, hold runs)
  * @param hold                     what a hold run ({@code --hold}) held, or null; then {@code seconds} and the rates
  *                                 are those of the opening phase
  */
@@ -32,7 +34,7 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
                          boolean earlyData, String priming, double seconds, boolean finished, Requests requests,
                          long goAways, Handshakes handshakes, Latency latencyMs, Latency handshakeLatencyMs,
                          Map<String, Long> statusCodes, Map<String, Long> errors, Map<String, String> firstErrors,
-                         Cpu cpu, Hold hold) {
+                         Cpu cpu, Packets packets, Hold hold) {
 
     /**
      * Request counts. {@code perSecond} counts responses (any status); {@code retried} counts the times a request
@@ -67,6 +69,16 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
      * the limit.
      */
     public record Cpu(double seconds, double percentOfOneCore, int cores) {
+    }
+
+    /**
+     * QUIC packets of the {@code connections} open at the end, from quiche's counters: what the client received
+     * ({@code bytesReceived} in UDP payloads, so {@code bytesPerReceived} is the server's average packet size) and
+     * sent (mostly acknowledgements in a download: see {@code --ack-every}); {@code lost} are the client's packets
+     * quiche declared lost.
+     */
+    public record Packets(int connections, long received, long bytesReceived, double bytesPerReceived, long sent,
+                          long lost) {
     }
 
     /**
@@ -128,6 +140,11 @@ public record LoadReport(String url, int connections, int streams, boolean newCo
                     hold.keepAliveSeconds() > 0 ? String.format(Locale.ROOT, "every %.1fs", hold.keepAliveSeconds())
                             : "off", hold.lost()));
             hold.lostReasons().forEach((k, v) -> b.append("  lost ").append(v).append(" × ").append(k).append('\n'));
+        }
+        if (packets != null) {
+            b.append(String.format(Locale.ROOT, "packets: %d received (%.0f bytes each on average), %d sent, %d "
+                            + "lost, on the %d connection(s) open at the end%n", packets.received(),
+                    packets.bytesPerReceived(), packets.sent(), packets.lost(), packets.connections()));
         }
         b.append(line("latency", latencyMs));
         b.append(line("handshake", handshakeLatencyMs));

@@ -113,10 +113,11 @@ final class LoadRun {
         if (ticker != null) {
             ticker.interrupt();
         }
+        LoadReport.Packets packets = settings.newConnectionPerRequest() ? null : packets(slots);
         for (Slot slot : slots) {
             slot.close();
         }
-        return report(wall, cpu, wall, finished, primed, null);
+        return report(wall, cpu, wall, finished, primed, packets, null);
     }
 
     /**
@@ -195,7 +196,7 @@ final class LoadRun {
             // closing is best effort
         }
         long cpu = processCpuNanos(os) - cpu0;
-        return report(openNanos, cpu, System.nanoTime() - t0, true, primed, new LoadReport.Hold(held.size(),
+        return report(openNanos, cpu, System.nanoTime() - t0, true, primed, null, new LoadReport.Hold(held.size(),
                 Math.round(openNanos / 1e6) / 1000.0, settings.hold().toMillis() / 1000.0,
                 keepAlive == null ? 0 : keepAlive.toMillis() / 1000.0, lostCount, lostReasons));
     }
@@ -232,6 +233,18 @@ final class LoadRun {
                 connection.start();
             }
             return connection;
+        }
+
+        /** The open connection's counters, or null (none open, or no answer within a second). */
+        synchronized ConnectionStats stats() {
+            if (connection == null || !connection.isOpen()) {
+                return null;
+            }
+            try {
+                return connection.stats().get(1, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                return null;
+            }
         }
 
         synchronized void close() {
@@ -403,8 +416,29 @@ final class LoadRun {
     }
 
     /** {@code wallNanos} is what rates are over, {@code cpuWallNanos} what the CPU share is over. */
+    /** The packet counters of the slots' connections that are still open. */
+    private static LoadReport.Packets packets(Slot[] slots) {
+        int n = 0;
+        long received = 0;
+        long bytes = 0;
+        long sent = 0;
+        long lost = 0;
+        for (Slot slot : slots) {
+            ConnectionStats s = slot.stats();
+            if (s != null) {
+                n++;
+                received += s.packetsReceived();
+                bytes += s.bytesReceived();
+                sent += s.packetsSent();
+                lost += s.packetsLost();
+            }
+        }
+        return n == 0 ? null : new LoadReport.Packets(n, received, bytes,
+                received == 0 ? 0 : Math.round(10.0 * bytes / received) / 10.0, sent, lost);
+    }
+
     private LoadReport report(long wallNanos, long cpuNanos, long cpuWallNanos, boolean finished, String primed,
-                              LoadReport.Hold hold) {
+                              LoadReport.Packets packets, LoadReport.Hold hold) {
         double secs = wallNanos / 1e9;
         Map<String, Long> errs = new TreeMap<>();
         errors.forEach((k, v) -> errs.put(k, v.sum()));
@@ -421,7 +455,7 @@ final class LoadRun {
                 LoadReport.Latency.of(latency), LoadReport.Latency.of(handshakeLatency), codes, errs,
                 new TreeMap<>(firstErrors),
                 new LoadReport.Cpu(Math.round(cpuNanos / 1e6) / 1000.0, percent(cpuNanos, cpuWallNanos),
-                        Runtime.getRuntime().availableProcessors()), hold);
+                        Runtime.getRuntime().availableProcessors()), packets, hold);
     }
 
     private static double percent(long part, long whole) {

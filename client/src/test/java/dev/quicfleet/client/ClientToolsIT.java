@@ -216,6 +216,38 @@ class ClientToolsIT {
     }
 
     /**
+     * A download the way scripts/bench runs it (epoll, so UDP GRO; ACKs every 10 packets and 64 MiB windows by
+     * default): every byte counted, and the report's packet counts show h3load sending far fewer packets than it
+     * received; --ack-every 0 is refused with the range.
+     */
+    @Test
+    void h3loadDownloadsWithDelayedAcksAndReportsItsPackets() throws Exception {
+        Path site = Files.createDirectories(tmp.resolve("site"));
+        byte[] file = new byte[6 << 20];
+        new java.util.Random(3).nextBytes(file);
+        Files.write(site.resolve("big.bin"), file);
+        try (ClientTestWorker worker = ClientTestWorker.start("--static-dir", site.toString())) {
+            String url = "https://localhost:" + worker.port() + "/static/big.bin";
+            Result r = script("h3load", "-n", "2", "-c", "1", "--transport", "epoll", "--json", "--no-progress",
+                    "--cacert", worker.certificate().toString(), url);
+            assertThat(r.exit()).as(r.stderr()).isZero();
+            JsonNode report = new ObjectMapper().readTree(r.stdout());
+            assertThat(report.at("/statusCodes/200").asLong()).isEqualTo(2);
+            assertThat(report.at("/requests/bodyBytes").asLong()).isEqualTo(2L * file.length);
+            long received = report.at("/packets/received").asLong();
+            assertThat(report.at("/packets/connections").asInt()).isEqualTo(1);
+            assertThat(received).isGreaterThan(2L * file.length / 1500);
+            assertThat(report.at("/packets/bytesPerReceived").asDouble()).isPositive();
+            assertThat(report.at("/packets/sent").asLong()).as("packets sent while receiving %d", received)
+                    .isLessThan(received / 2);
+
+            Result bad = script("h3load", "-n", "1", "--ack-every", "0", url);
+            assertThat(bad.exit()).isEqualTo(2);
+            assertThat(bad.stderr()).contains("--ack-every 0: expected 1..1000");
+        }
+    }
+
+    /**
      * UDP sockets on this host whose remote end is 127.0.0.1:{@code port}, from /proc/net/udp and /proc/net/udp6 (the
      * JDK opens IPv6 sockets, which connect to IPv4-mapped addresses).
      */

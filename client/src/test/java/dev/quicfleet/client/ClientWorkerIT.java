@@ -2,9 +2,11 @@ package dev.quicfleet.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quicfleet.transport.Transport;
 import dev.quicfleet.worker.ClientTestWorker;
 import java.io.InputStream;
 import java.net.URI;
@@ -12,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
@@ -23,6 +26,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The client against a real quicfleet worker JVM on loopback. */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
@@ -89,6 +94,53 @@ class ClientWorkerIT {
             }
             assertThat(echoed.length).isEqualTo(body.length);
             assertThat(echoed).isEqualTo(body);
+        }
+    }
+
+    /**
+     * h3load's download settings (ACK every 10 packets, UDP GRO where the transport has it, 64 MiB windows): a static
+     * file from a worker arrives byte for byte on each native transport, with far fewer packets sent than received
+     * (quiche alone acknowledged every read, one per packet on a fast path); small requests and an echoed upload on
+     * the same connection work too (what the client writes goes out while ACKs are held).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "epoll"})
+    void delayedAcksAndGroKeepEveryByte(String transportName) throws Exception {
+        Transport transport = Transport.parse(transportName);
+        assumeTrue(transport.isAvailable(), transportName + " is not available here");
+        byte[] file = new byte[8 << 20];
+        new Random(12).nextBytes(file);
+        Path site = Files.createDirectories(tmp.resolve("site"));
+        Files.write(site.resolve("big.bin"), file);
+        byte[] upload = Arrays.copyOf(file, 3_000_000);
+        try (ClientTestWorker server = ClientTestWorker.start("--static-dir", site.toString());
+             H3Client client = H3Client.builder().trust(server.certificate()).transport(transport)
+                     .ackEvery(10, Duration.ofMillis(1)).gro(true).windows(64L << 20, 32L << 20).build()) {
+            String base = "https://localhost:" + server.port();
+            H3Connection c = H3Client.await(client.connect("localhost", server.port()));
+            ConnectionStats before = H3Client.await(c.stats());
+            H3Response<byte[]> r = H3Client.await(c.send(H3Request.get(base + "/static/big.bin"),
+                    BodyHandler.ofByteArray(16 << 20)));
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.body().length).isEqualTo(file.length);
+            assertThat(Arrays.equals(r.body(), file)).as("the body equals the file").isTrue();
+            ConnectionStats after = H3Client.await(c.stats());
+            long received = after.packetsReceived() - before.packetsReceived();
+            long sent = after.packetsSent() - before.packetsSent();
+            assertThat(received).as("packets received for 8 MiB").isGreaterThan(file.length / 1500L);
+            assertThat(sent).as("packets sent while receiving %d", received).isLessThan(received / 2);
+
+            for (int i = 0; i < 20; i++) {
+                H3Response<byte[]> small = H3Client.await(c.send(H3Request.get(base + "/whoami?i=" + i),
+                        BodyHandler.ofByteArray(1 << 16)));
+                assertThat(small.status()).isEqualTo(200);
+            }
+            H3Request post = H3Request.builder(URI.create(base + "/echo")).method("POST")
+                    .body(RequestBody.of(upload)).build();
+            H3Response<byte[]> echoed = H3Client.await(c.send(post, BodyHandler.ofByteArray(4 << 20)));
+            assertThat(echoed.status()).isEqualTo(200);
+            assertThat(Arrays.equals(echoed.body(), upload)).as("the echo equals the upload").isTrue();
+            assertThat(echoed.connection()).isSameAs(c);
         }
     }
 
