@@ -239,6 +239,9 @@ final class ProxyCall implements BodyReceiver {
     @Override
     public void onEnd(Headers trailers) {
         demanding = false;
+        if (bodyEnded) {
+            return;
+        }
         bodyEnded = true;
         bodyTrailers = trailers;
         if (finished) {
