@@ -12,6 +12,9 @@ import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.proxy.ProxyService;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.quic.QuicStreamChannel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -33,7 +36,9 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.SplittableRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
@@ -62,7 +67,7 @@ class ReverseProxyIT {
             + "|xfp=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|host=$http_host|early=$http_early_data"
             + "|conn=$http_connection|te=$http_te|ka=$http_keep_alive|up=$http_upgrade|pc=$http_proxy_connection"
             + "|hop=$http_x_hop|len=$http_content_length|tenc=$http_transfer_encoding|body=$request_body_file"
-            + "|status=$status|";
+            + "|status=$status|sent=$bytes_sent|";
 
     private static final String LOCATIONS = """
             location = /hello { return 200 "hello from nginx\\n"; }
@@ -102,6 +107,8 @@ class ReverseProxyIT {
     private static ProxyService poolProxy;
     private static Worker worker;
     private static int deadPort;
+    private static ServerSocket sink;
+    private static final List<Socket> sinkConnections = new CopyOnWriteArrayList<>();
 
     @BeforeAll
     static void start() throws Exception {
@@ -125,6 +132,17 @@ class ReverseProxyIT {
             deadPort = probe.getLocalPort(); // closed again: connections to it are refused
         }
         String dead = "http://127.0.0.1:" + deadPort;
+        // An upstream that never reads: a socket that accepts and holds connections (nothing can read by accident).
+        sink = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofPlatform().daemon().name("sink-upstream").start(() -> {
+            try {
+                while (true) {
+                    sinkConnections.add(sink.accept()); // held open, never read
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        });
         ProxyService main = new ProxyService(ProxyConfig.builder(nginx.url()).build());
         ProxyService impatient = new ProxyService(ProxyConfig.builder(nginx.url())
                 .responseTimeout(SHORT).idleTimeout(SHORT).build());
@@ -135,6 +153,8 @@ class ReverseProxyIT {
                 .route("/", main)
                 .route("/slow", impatient)
                 .route("/stall", impatient)
+                .route("/sink", new ProxyService(ProxyConfig.builder("http://127.0.0.1:" + sink.getLocalPort())
+                        .responseTimeout(SHORT).idleTimeout(SHORT).build()))
                 .route("/big", bigProxy)
                 .route("/dead", new ProxyService(ProxyConfig.builder(dead).build()))
                 .route("/pool", poolProxy)
@@ -155,6 +175,12 @@ class ReverseProxyIT {
                 worker.stop().join();
             }
         } finally {
+            if (sink != null) {
+                sink.close();
+            }
+            for (Socket socket : sinkConnections) {
+                socket.close();
+            }
             if (nginx != null) {
                 nginx.close();
             }
@@ -337,8 +363,51 @@ class ReverseProxyIT {
 
             assertThat(most - before).as("direct memory the stalled proxied download holds").isLessThan(16L << 20);
             awaitTrue(() -> bigProxy.openConnections() == 0, "the upstream connection closed");
+            // What nginx sent before the proxy closed the connection: what socket buffers and the client's stream
+            // window hold, not the gibibyte (the worker's pooled memory may not grow at all after earlier tests).
+            String line = upstreamLine("GET /big/1g.bin");
+            long upstreamSent = Long.parseLong(line.substring(line.indexOf("|sent=") + 6, line.length() - 1));
+            assertThat(upstreamSent).as("bytes nginx sent of the gibibyte").isLessThan(64L << 20);
             TestH3Client.resume(exchange);
             assertThat(exchange.bodyBytes.get()).isLessThan(16L << 20);
+        }
+    }
+
+    @Test
+    void anUpstreamThatStopsReadingAnUploadStopsTheClientAndGets504() throws Exception {
+        X509Certificate cert = TlsMaterial.developmentCertificate(dir.resolve("state"), Clock.systemUTC()).leaf();
+        try (TestH3Client client = new TestH3Client(worker.port(), cert, 1 << 20)) {
+            client.get("/hello", true).done.get(10, TimeUnit.SECONDS);
+            long before = usedDirectMemory();
+            long most = before;
+            AtomicLong sent = new AtomicLong();
+            byte[] chunk = new byte[64 * 1024];
+
+            // The upstream never reads: the client sends a gibibyte as fast as flow control lets it. Writes happen on
+            // the client's event loop, where writability is exact (a write from another thread is queued unseen).
+            TestH3Client.Exchange exchange = client.startPost("/sink", GIB);
+            QuicStreamChannel stream = exchange.stream;
+            Runnable pump = () -> {
+                while (stream.isActive() && stream.isWritable() && sent.get() < GIB) {
+                    stream.write(new DefaultHttp3DataFrame(Unpooled.wrappedBuffer(chunk)));
+                    sent.addAndGet(chunk.length);
+                }
+                stream.flush();
+            };
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (exchange.headerFrames.isEmpty()) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("no response within 30 s; " + sent + " bytes sent");
+                }
+                stream.eventLoop().submit(pump).get(10, TimeUnit.SECONDS);
+                most = Math.max(most, usedDirectMemory());
+                TimeUnit.MILLISECONDS.sleep(2); // a sampling interval while flow control holds the client
+            }
+
+            assertThat(exchange.headerFrames.get(0).status().toString()).isEqualTo("504");
+            assertThat(sinkConnections).as("connections the proxy opened to the sink").hasSize(1);
+            assertThat(sent.get()).as("bytes the client could send before the 504").isLessThan(64L << 20);
+            assertThat(most - before).as("direct memory the stalled upload held").isLessThan(16L << 20);
         }
     }
 
