@@ -303,9 +303,14 @@ class ReverseProxyIT {
     // ---- failures ----
 
     @Test
-    void anUpstreamThatRefusesOrResetsGives502AndAPoolFailsOverAndEjectsIt() throws Exception {
-        Curl refused = curl(null, "--http2", "-w", "\n%{http_code}", url("/dead"));
-        assertThat(refused.stdout).contains("refused").endsWith("\n502");
+    void anUpstreamThatRefusesOrResetsGives502ThenIsEjected503AndAPoolFailsOver() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            Curl refused = curl(null, "--http2", "-w", "\n%{http_code}", url("/dead"));
+            assertThat(refused.stdout).as("connect %d", i).contains("refused").endsWith("\n502");
+        }
+        Curl ejected = curl(null, "--http2", "-w", "\n%{http_code}", url("/dead"));
+        assertThat(ejected.stdout).as("after 3 failed connects the only upstream is ejected")
+                .isEqualTo("no healthy upstream\n\n503");
         Curl reset = curl(null, "--http1.1", "-w", "\n%{http_code}", url("/reset"));
         assertThat(reset.stdout).contains("closed the connection").endsWith("\n502");
 
