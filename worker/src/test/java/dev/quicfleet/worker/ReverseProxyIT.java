@@ -258,6 +258,22 @@ class ReverseProxyIT {
         assertThat(sha256(storedBody(line))).isEqualTo(bigSha);
     }
 
+    @Test
+    void aWorkerProcessStartedWithUpstreamProxiesEveryPathInsteadOfTheDemoSite() throws Exception {
+        try (WorkerProcess process = WorkerProcess.start(dir.resolve("state"), "--address", "127.0.0.1", "--port",
+                "0", "--upstream", nginx.url(), "--upstream", "http://127.0.0.1:" + deadPort)) {
+            String base = "https://localhost:" + process.port();
+            for (int i = 0; i < 4; i++) {
+                // Round robin over a pool with a dead upstream: its connect failures are retried on nginx.
+                Curl hello = curl(null, "--http2", base + "/hello?process-" + i);
+                assertThat(hello.stdout).as(hello.stderr).isEqualTo("hello from nginx\n");
+            }
+            Curl whoami = curl(null, "--http1.1", "-w", "%{http_code}", "-o", "/dev/null", base + "/whoami");
+            assertThat(whoami.stdout).as("the demo site's /whoami now comes from nginx").isEqualTo("404");
+            assertThat(upstreamLine("GET /whoami")).contains("|status=404|");
+        }
+    }
+
     // ---- headers ----
 
     @Test
