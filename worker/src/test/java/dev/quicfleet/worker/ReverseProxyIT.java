@@ -67,7 +67,7 @@ class ReverseProxyIT {
             + "|xfp=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|host=$http_host|early=$http_early_data"
             + "|conn=$http_connection|te=$http_te|ka=$http_keep_alive|up=$http_upgrade|pc=$http_proxy_connection"
             + "|hop=$http_x_hop|len=$http_content_length|tenc=$http_transfer_encoding|body=$request_body_file"
-            + "|status=$status|sent=$bytes_sent|";
+            + "|status=$status|connection=$connection|sent=$bytes_sent|";
 
     private static final String LOCATIONS = """
             location = /hello { return 200 "hello from nginx\\n"; }
@@ -274,6 +274,21 @@ class ReverseProxyIT {
         }
     }
 
+    @Test
+    void completeKeptAliveResponsesLeaveTheirUpstreamConnectionForTheNextRequest() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            // Separate clients (curl processes), one after the other: the same event loop, so the same pool.
+            assertThat(curl(null, "--http2", url("/hello?reuse-" + i)).stdout).isEqualTo("hello from nginx\n");
+        }
+        String first = field(upstreamLine("GET /hello?reuse-0"), "connection");
+        for (int i = 1; i < 5; i++) {
+            assertThat(field(upstreamLine("GET /hello?reuse-" + i), "connection"))
+                    .as("nginx's connection serial number of request %d", i).isEqualTo(first);
+        }
+        // A response cut short (the client went away, the upstream stalled) never returns its connection: see the
+        // stalled-download and stalled-upstream tests, whose connections close.
+    }
+
     // ---- headers ----
 
     @Test
@@ -387,7 +402,7 @@ class ReverseProxyIT {
             // What nginx sent before the proxy closed the connection: what socket buffers and the client's stream
             // window hold, not the gibibyte (the worker's pooled memory may not grow at all after earlier tests).
             String line = upstreamLine("GET /big/1g.bin");
-            long upstreamSent = Long.parseLong(line.substring(line.indexOf("|sent=") + 6, line.length() - 1));
+            long upstreamSent = Long.parseLong(field(line, "sent"));
             assertThat(upstreamSent).as("bytes nginx sent of the gibibyte").isLessThan(64L << 20);
             TestH3Client.resume(exchange);
             assertThat(exchange.bodyBytes.get()).isLessThan(16L << 20);
@@ -506,8 +521,13 @@ class ReverseProxyIT {
 
     /** The request body file nginx kept for the request of {@code line}. */
     private static Path storedBody(String line) {
-        int start = line.indexOf("|body=") + 6;
-        return Path.of(line.substring(start, line.indexOf('|', start)));
+        return Path.of(field(line, "body"));
+    }
+
+    /** The value of {@code name} in an access-log line. */
+    private static String field(String line, String name) {
+        int start = line.indexOf("|" + name + "=") + name.length() + 2;
+        return line.substring(start, line.indexOf('|', start));
     }
 
     private static long sendTimeouts() {
