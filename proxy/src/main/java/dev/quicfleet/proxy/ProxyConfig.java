@@ -173,6 +173,9 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
 
     /** {@code 5s}, {@code 250ms}, {@code 2m}, {@code 1h}: how durations are written on the command line. */
     static String format(Duration value) {
+        if (value.getSeconds() >= Long.MAX_VALUE / 1000 || value.isNegative()) {
+            return value.getSeconds() + "s"; // beyond milliseconds (or below zero): toMillis() would overflow
+        }
         long ms = value.toMillis();
         if (ms != 0 && ms % 3_600_000 == 0) {
             return ms / 3_600_000 + "h";

@@ -512,12 +512,13 @@ public final class WorkerMain {
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }
+        // Parsed even without --upstream: a typo in a proxy option is reported, not ignored.
+        ProxyConfig.Builder proxy = ProxyConfig.builder()
+                .balance(ProxyConfig.Balance.parse(upstreamBalance))
+                .connectTimeout(ConfigValues.duration("upstream-connect-timeout", upstreamConnectTimeout))
+                .responseTimeout(ConfigValues.duration("upstream-response-timeout", upstreamResponseTimeout))
+                .idleTimeout(ConfigValues.duration("upstream-idle-timeout", upstreamIdleTimeout));
         if (upstreams != null && !upstreams.isEmpty()) {
-            ProxyConfig.Builder proxy = ProxyConfig.builder()
-                    .balance(ProxyConfig.Balance.parse(upstreamBalance))
-                    .connectTimeout(ConfigValues.duration("upstream-connect-timeout", upstreamConnectTimeout))
-                    .responseTimeout(ConfigValues.duration("upstream-response-timeout", upstreamResponseTimeout))
-                    .idleTimeout(ConfigValues.duration("upstream-idle-timeout", upstreamIdleTimeout));
             for (String upstream : upstreams) {
                 proxy.upstream(upstream);
             }

@@ -195,6 +195,8 @@ class WorkerMainTest {
                 .hasMessage("upstream-connect-timeout: 0s (expected: 10ms..10m)");
         assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream",
                 "http://127.0.0.1:8080/")).hasMessageContaining("lists an upstream twice");
+        assertThatThrownBy(() -> parse("--upstream-idle-timeout", "soon"))
+                .as("checked without --upstream too").hasMessageStartingWith("upstream-idle-timeout: soon");
         assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--static-dir", tmp.toString(),
                 "--static-prefix", "/")).hasMessageStartingWith("static-prefix: / with --upstream");
     }
