@@ -108,6 +108,7 @@ class ReverseProxyIT {
     private static Worker worker;
     private static int deadPort;
     private static ServerSocket sink;
+    private static ServerSocket full;
     private static final List<Socket> sinkConnections = new CopyOnWriteArrayList<>();
 
     @BeforeAll
@@ -132,6 +133,14 @@ class ReverseProxyIT {
             deadPort = probe.getLocalPort(); // closed again: connections to it are refused
         }
         String dead = "http://127.0.0.1:" + deadPort;
+        // An upstream whose accept queue is full (backlog 1, never accepting, two connections in it): the kernel
+        // drops further connection attempts, which then time out.
+        full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        for (int i = 0; i < 2; i++) {
+            Socket filler = new Socket();
+            filler.connect(full.getLocalSocketAddress(), 5_000);
+            sinkConnections.add(filler);
+        }
         // An upstream that never reads: a socket that accepts and holds connections (nothing can read by accident).
         sink = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         Thread.ofPlatform().daemon().name("sink-upstream").start(() -> {
@@ -158,6 +167,8 @@ class ReverseProxyIT {
                 .route("/big", bigProxy)
                 .route("/dead", new ProxyService(ProxyConfig.builder(dead).build()))
                 .route("/pool", poolProxy)
+                .route("/full", new ProxyService(ProxyConfig.builder("http://127.0.0.1:" + full.getLocalPort())
+                        .connectTimeout(Duration.ofMillis(500)).build()))
                 .build();
         worker = new Worker(WorkerConfig.builder()
                 .address(InetAddress.getLoopbackAddress())
@@ -177,6 +188,9 @@ class ReverseProxyIT {
         } finally {
             if (sink != null) {
                 sink.close();
+            }
+            if (full != null) {
+                full.close();
             }
             for (Socket socket : sinkConnections) {
                 socket.close();
@@ -354,6 +368,12 @@ class ReverseProxyIT {
     }
 
     @Test
+    void anUpstreamThatDoesNotAcceptWithinTheConnectTimeoutGives504() throws Exception {
+        Curl timedOut = curl(null, "--http2", "-w", "\n%{http_code}", url("/full"));
+        assertThat(timedOut.stdout).contains("did not accept a connection within 500ms").endsWith("\n504");
+    }
+
+    @Test
     void aSlowUpstreamGives504AndOneThatStallsMidResponseResetsTheStream() throws Exception {
         Curl slow = curl(null, "--http2", "-w", "\n%{http_code}", url("/slow"));
         assertThat(slow.stdout).contains("did not respond within 2s").endsWith("\n504");
@@ -441,7 +461,8 @@ class ReverseProxyIT {
             }
 
             assertThat(exchange.headerFrames.get(0).status().toString()).isEqualTo("504");
-            assertThat(sinkConnections).as("connections the proxy opened to the sink").hasSize(1);
+            assertThat(sinkConnections).as("connections the proxy opened to the sink (and the two fillers)")
+                    .hasSize(3);
             assertThat(sent.get()).as("bytes the client could send before the 504").isLessThan(64L << 20);
             assertThat(most - before).as("direct memory the stalled upload held").isLessThan(16L << 20);
         }
