@@ -535,7 +535,9 @@ abstract class Exchange implements Request, HttpExchange {
         if (r == null || receiverDone) {
             return;
         }
-        while (demanded) {
+        // A receiver that demands again inside onData re-enters this method, which may deliver the end: the loop
+        // below must then stop, or the end would be delivered twice.
+        while (demanded && !receiverDone) {
             ByteBuf data = requestBody.poll();
             if (data != null) {
                 demanded = false;
@@ -544,12 +546,14 @@ abstract class Exchange implements Request, HttpExchange {
             }
             if (requestBody.ended()) {
                 receiverDone = true;
+                demanded = false;
                 callback(() -> r.onEnd(requestBody.trailers()));
                 return;
             }
             IOException failure = requestBody.failure();
             if (failure != null) {
                 receiverDone = true;
+                demanded = false;
                 callback(() -> r.onError(failure));
                 return;
             }

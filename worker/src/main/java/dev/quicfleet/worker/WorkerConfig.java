@@ -1,5 +1,6 @@
 package dev.quicfleet.worker;
 
+import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.QuicLimits;
@@ -43,13 +44,15 @@ import java.util.Objects;
  * @param bodyMinRate  a request body on HTTP/1.1 or HTTP/2 must arrive at least this fast on average (bytes per
  *                     second, counted while the server reads, after a grace of {@code bodyTimeout}); 0 turns the
  *                     check off; default {@link #DEFAULT_BODY_MIN_RATE}
+ * @param proxy        the upstreams every host and path is proxied to (static files still win on their prefix), or
+ *                     {@code null} to serve the demo site
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
                            String staticPrefix, EarlyDataPolicy earlyData, String serverId,
                            RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
-                           Duration resetHoldoff, Duration headerTimeout, long bodyMinRate) {
+                           Duration resetHoldoff, Duration headerTimeout, long bodyMinRate, ProxyConfig proxy) {
 
     /**
      * The default header timeout. A real client sends its whole request head in one write right after the handshake,
@@ -128,6 +131,10 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
         }
+        if (proxy != null && staticDir != null && staticPrefix.equals("/")) {
+            throw new IllegalArgumentException("static-prefix: / with --upstream (expected: a prefix such as /static "
+                    + "for --static-dir; the proxy serves every other path)");
+        }
     }
 
     /** A builder with the defaults. */
@@ -139,7 +146,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     public WorkerConfig withAdoptedSockets(int udp, int tcp) {
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
                 drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
-                retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate);
+                retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -203,6 +210,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private Duration resetHoldoff = Duration.ZERO;
         private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
         private long bodyMinRate = DEFAULT_BODY_MIN_RATE;
+        private ProxyConfig proxy;
 
         private Builder() {
             try {
@@ -320,6 +328,12 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /** Proxies every host and path to {@code proxy}'s upstreams instead of serving the demo site. */
+        public Builder proxy(ProxyConfig proxy) {
+            this.proxy = proxy;
+            return this;
+        }
+
         public Builder staticFiles(Path dir, String prefix) {
             this.staticDir = dir;
             this.staticPrefix = prefix;
@@ -336,7 +350,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                     quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer(), quic.handshakeTimeout());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
-                    retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate);
+                    retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy);
         }
     }
 }

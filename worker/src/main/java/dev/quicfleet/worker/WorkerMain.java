@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.WorkerScrapeFetcher;
+import dev.quicfleet.proxy.ProxyConfig;
+import dev.quicfleet.proxy.ProxyService;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ListenerException;
@@ -19,8 +21,10 @@ import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -205,6 +209,32 @@ public final class WorkerMain {
     @Option(names = "--static-prefix", defaultValue = "/static", paramLabel = "PATH",
             description = "URL prefix of --static-dir (default: ${DEFAULT-VALUE}).")
     String staticPrefix;
+
+    @Option(names = "--upstream", paramLabel = "URL", split = ",",
+            description = "Reverse proxy: serve every host and path from this HTTP/1.1 upstream, http://HOST:PORT "
+                    + "(repeat, or separate with commas, for a pool; --static-dir still wins on its prefix). Replaces "
+                    + "the demo site.")
+    List<String> upstreams;
+
+    @Option(names = "--upstream-balance", paramLabel = "round-robin|least-requests", defaultValue = "round-robin",
+            description = "How a request picks an upstream of the pool: round-robin, or least-requests (the less "
+                    + "busy of two picked at random) (default: ${DEFAULT-VALUE}).")
+    String upstreamBalance;
+
+    @Option(names = "--upstream-connect-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "An upstream connection not established within this fails (tried once more on another "
+                    + "upstream; 504 if that fails too) (default: ${DEFAULT-VALUE}).")
+    String upstreamConnectTimeout;
+
+    @Option(names = "--upstream-response-timeout", paramLabel = "DURATION", defaultValue = "60s",
+            description = "The upstream's first response byte must arrive within this of the request's end, or the "
+                    + "client gets 504 (default: ${DEFAULT-VALUE}).")
+    String upstreamResponseTimeout;
+
+    @Option(names = "--upstream-idle-timeout", paramLabel = "DURATION", defaultValue = "60s",
+            description = "The longest pause of an upstream while it reads the request or sends the response "
+                    + "(504 before the response head, a reset stream after) (default: ${DEFAULT-VALUE}).")
+    String upstreamIdleTimeout;
 
     /** Runs the worker; returns only by exiting the JVM. */
     private static final String LEAK_DETECTION = "io.netty.leakDetection.level";
@@ -426,7 +456,7 @@ public final class WorkerMain {
         return exitCode;
     }
 
-    /** Assembles the worker's site: demo routes, optional static files. */
+    /** Assembles the worker's site: the proxy or the demo routes, optional static files. */
     private static Worker buildWorker(WorkerConfig config, Transport transport) {
         WorkerIdentity identity = new WorkerIdentity(config.slot(), ProcessHandle.current().pid(), transport.id());
         Worker[] self = new Worker[1];
@@ -434,9 +464,14 @@ public final class WorkerMain {
         if (config.staticDir() != null) {
             routes.route(config.staticPrefix(), new StaticFiles(config.staticDir()));
         }
-        // Static files mounted on "/" take the place of the demo page; the other demo routes stay.
-        boolean staticOnRoot = config.staticDir() != null && config.staticPrefix().equals("/");
-        new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes, !staticOnRoot);
+        if (config.proxy() != null) {
+            // Every host and path but the static prefix goes upstream.
+            routes.route("/", new ProxyService(config.proxy()));
+        } else {
+            // Static files mounted on "/" take the place of the demo page; the other demo routes stay.
+            boolean staticOnRoot = config.staticDir() != null && config.staticPrefix().equals("/");
+            new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes, !staticOnRoot);
+        }
         self[0] = new Worker(config, routes.build(), transport);
         return self[0];
     }
@@ -476,6 +511,18 @@ public final class WorkerMain {
                         ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff));
         if (stateDir != null) {
             builder.stateDir(stateDir);
+        }
+        // Parsed even without --upstream: a typo in a proxy option is reported, not ignored.
+        ProxyConfig.Builder proxy = ProxyConfig.builder()
+                .balance(ProxyConfig.Balance.parse(upstreamBalance))
+                .connectTimeout(ConfigValues.duration("upstream-connect-timeout", upstreamConnectTimeout))
+                .responseTimeout(ConfigValues.duration("upstream-response-timeout", upstreamResponseTimeout))
+                .idleTimeout(ConfigValues.duration("upstream-idle-timeout", upstreamIdleTimeout));
+        if (upstreams != null && !upstreams.isEmpty()) {
+            for (String upstream : upstreams) {
+                proxy.upstream(upstream);
+            }
+            builder.proxy(proxy.build());
         }
         if (staticDir != null && !Files.isDirectory(staticDir)) {
             throw new IllegalArgumentException("static-dir: " + staticDir + " (expected: an existing directory)");
@@ -528,8 +575,12 @@ public final class WorkerMain {
                         + "to values, e.g. \"port: 4433\")");
             }
             Set<String> known = new TreeSet<>();
+            Set<String> multiValue = new TreeSet<>();
             for (OptionSpec option : cli.getCommandSpec().options()) {
                 known.add(option.longestName().replaceFirst("^--", ""));
+                if (option.isMultiValue()) {
+                    multiValue.add(option.longestName().replaceFirst("^--", ""));
+                }
             }
             known.removeAll(Set.of("help", "version", "config"));
             for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
@@ -539,6 +590,19 @@ public final class WorkerMain {
                             + " (expected one of: " + String.join(", ", known) + ")");
                 }
                 JsonNode value = field.getValue();
+                if (value.isArray() && multiValue.contains(field.getKey())) {
+                    // A list for an option that repeats (upstream): its values, as the comma-separated flag takes them.
+                    List<String> items = new ArrayList<>();
+                    for (JsonNode item : value) {
+                        if (!item.isValueNode()) {
+                            throw new IllegalArgumentException("config: " + field.getKey() + " in " + file
+                                    + " (expected: a list of single values)");
+                        }
+                        items.add(item.asText());
+                    }
+                    values.put(field.getKey(), String.join(",", items));
+                    continue;
+                }
                 if (!value.isValueNode()) {
                     throw new IllegalArgumentException("config: " + field.getKey() + " in " + file
                             + " (expected: a single value, not a list or mapping)");

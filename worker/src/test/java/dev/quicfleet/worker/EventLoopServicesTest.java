@@ -154,12 +154,12 @@ class EventLoopServicesTest {
 
     // ---- helpers ----
 
-    private interface Requests {
+    interface Requests {
         void run() throws Exception;
     }
 
     /** How many virtual threads the JVM started while {@code requests} ran (JFR's own events). */
-    private static long virtualThreadsStartedWhile(Requests requests) throws Exception {
+    static long virtualThreadsStartedWhile(Requests requests) throws Exception {
         Path dump = Files.createTempFile("vthreads", ".jfr");
         try (Recording recording = new Recording()) {
             recording.enable("jdk.VirtualThreadStart");
@@ -189,7 +189,7 @@ class EventLoopServicesTest {
     }
 
     /** One HTTP/1.1 GET on a kept-alive connection: the head and the body of its content-length. */
-    private static String http1Get(SSLSocket socket, String path) throws IOException {
+    static String http1Get(SSLSocket socket, String path) throws IOException {
         socket.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nhost: localhost\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
         return readResponse(socket.getInputStream(), false);
@@ -222,7 +222,7 @@ class EventLoopServicesTest {
         return text.toString();
     }
 
-    private static void readChunked(InputStream in) throws IOException {
+    static void readChunked(InputStream in) throws IOException {
         while (true) {
             StringBuilder line = new StringBuilder();
             for (int b; (b = in.read()) != '\n'; ) {
@@ -257,12 +257,12 @@ class EventLoopServicesTest {
         return worker.metrics().timeouts(protocol, TimeoutReason.SEND);
     }
 
-    private static long usedDirectMemory() {
+    static long usedDirectMemory() {
         return ((ByteBufAllocatorMetricProvider) ByteBufAllocator.DEFAULT).metric().usedDirectMemory();
     }
 
     /** The most direct memory the allocator held, sampled until {@code done} (within 20 s). */
-    private static long mostDirectMemoryUntil(BooleanSupplier done) throws InterruptedException {
+    static long mostDirectMemoryUntil(BooleanSupplier done) throws InterruptedException {
         long most = usedDirectMemory();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!done.getAsBoolean()) {
@@ -290,7 +290,7 @@ class EventLoopServicesTest {
         }
     }
 
-    private static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
+    static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) {

@@ -3,7 +3,9 @@ package dev.quicfleet.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quicfleet.proxy.ProxyConfig;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -152,5 +154,59 @@ class WorkerMainTest {
         assertThat(err.toString()).startsWith("error: port: -5 (expected: 1..65535, or 0 for a free port)");
         assertThat(WorkerMain.run(new String[] {"--help"}, new PrintWriter(out), new PrintWriter(err))).isZero();
         assertThat(out.toString()).contains("--drain-timeout").contains("--config");
+    }
+
+    @Test
+    void upstreamFlagsMountTheProxyAndRepeatOrSplitIntoAPool() throws Exception {
+        assertThat(parse().proxy()).as("no --upstream: the demo site").isNull();
+        WorkerConfig config = parse("--upstream", "http://127.0.0.1:8080", "--upstream",
+                "http://localhost:8081/,http://[::1]:8082", "--upstream-balance", "least-requests",
+                "--upstream-connect-timeout", "2s", "--upstream-response-timeout", "30s",
+                "--upstream-idle-timeout", "90s");
+        ProxyConfig proxy = config.proxy();
+        assertThat(proxy.upstreams()).containsExactly(URI.create("http://127.0.0.1:8080"),
+                URI.create("http://localhost:8081"), URI.create("http://[::1]:8082"));
+        assertThat(proxy.balance()).isEqualTo(ProxyConfig.Balance.LEAST_REQUESTS);
+        assertThat(proxy.connectTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(proxy.responseTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(proxy.idleTimeout()).isEqualTo(Duration.ofSeconds(90));
+        assertThat(parse("--upstream", "http://127.0.0.1:8080").proxy().connectTimeout())
+                .as("the default connect timeout").isEqualTo(Duration.ofSeconds(5));
+
+        Path file = tmp.resolve("proxy.yaml");
+        Files.writeString(file, "upstream:\n  - http://127.0.0.1:9001\n  - http://127.0.0.1:9002\n");
+        assertThat(parse("--config", file.toString()).proxy().upstreams()).containsExactly(
+                URI.create("http://127.0.0.1:9001"), URI.create("http://127.0.0.1:9002"));
+    }
+
+    @Test
+    void badUpstreamValuesGiveOneErrorNamingTheOptionAndExitTwo() {
+        for (String bad : new String[] {"ftp://127.0.0.1:21", "127.0.0.1:8080", "http://127.0.0.1",
+                "http://127.0.0.1:8080/app", "https://127.0.0.1:8443", "http://no-such-host.invalid:80"}) {
+            StringWriter err = new StringWriter();
+            assertThat(WorkerMain.run(new String[] {"--upstream", bad}, new PrintWriter(new StringWriter()),
+                    new PrintWriter(err))).as(bad).isEqualTo(2);
+            assertThat(err.toString()).as(bad).startsWith("error: upstream: " + bad + " (")
+                    .contains("expected: ").hasLineCount(2);
+        }
+        assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream-balance", "random"))
+                .hasMessage("upstream-balance: random (expected: round-robin or least-requests)");
+        assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream-connect-timeout", "0s"))
+                .hasMessage("upstream-connect-timeout: 0s (expected: 10ms..10m)");
+        assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream",
+                "http://127.0.0.1:8080/")).hasMessageContaining("lists an upstream twice");
+        assertThatThrownBy(() -> parse("--upstream-idle-timeout", "soon"))
+                .as("checked without --upstream too").hasMessageStartingWith("upstream-idle-timeout: soon");
+        assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--static-dir", tmp.toString(),
+                "--static-prefix", "/")).hasMessageStartingWith("static-prefix: / with --upstream");
+    }
+
+    @Test
+    void helpListsTheUpstreamOptions() {
+        StringWriter out = new StringWriter();
+        assertThat(WorkerMain.run(new String[] {"--help"}, new PrintWriter(out), new PrintWriter(new StringWriter())))
+                .isZero();
+        assertThat(out.toString()).contains("--upstream=URL", "--upstream-balance", "--upstream-connect-timeout",
+                "--upstream-response-timeout", "--upstream-idle-timeout");
     }
 }

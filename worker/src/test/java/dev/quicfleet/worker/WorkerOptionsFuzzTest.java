@@ -17,7 +17,8 @@ import picocli.CommandLine;
  * as a config, or refused with the exceptions {@code WorkerMain.run} turns into one "error: ..." line and exit code 2
  * ({@link CommandLine.ParameterException}, {@link IllegalArgumentException}) with a message an operator can act on —
  * never another exception (it would end the worker with a stack trace), never a bare "For input string". Options that
- * resolve host names or read files ({@code --address}, {@code --config}, {@code --cert}, {@code --key}) are left out:
+ * resolve host names or read files ({@code --address}, {@code --upstream}, {@code --config}, {@code --cert},
+ * {@code --key}) are left out:
  * a fuzzer must not send DNS queries. See docs/FUZZING.md.
  */
 class WorkerOptionsFuzzTest {
@@ -27,7 +28,8 @@ class WorkerOptionsFuzzTest {
         "--idle-timeout", "--body-timeout", "--early-data", "--server-id", "--retry", "--retry-threshold",
         "--stateless-reset", "--stateless-reset-holdoff", "--quic-max-streams", "--quic-max-data",
         "--quic-max-stream-data", "--quic-max-udp-payload", "--quic-gso-segments", "--udp-socket-buffer",
-        "--static-prefix", "--reuse-port",
+        "--static-prefix", "--reuse-port", "--upstream-balance", "--upstream-connect-timeout",
+        "--upstream-response-timeout", "--upstream-idle-timeout",
     };
 
     @FuzzTest(maxDuration = "10s")
@@ -56,6 +58,7 @@ class WorkerOptionsFuzzTest {
         check("--drain-timeout", "PT9223372036854775807S");
         check("--idle-timeout=99999999999999999999s");
         check("--quic-max-data", "99999999999999999999k");
+        check("--upstream", "http://127.0.0.1:8080", "--upstream-idle-timeout", "PT9223372036854775807S");
     }
 
     private static void check(String... args) {

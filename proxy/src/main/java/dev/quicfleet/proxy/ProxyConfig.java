@@ -1,0 +1,249 @@
+package dev.quicfleet.proxy;
+
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * What a {@link ProxyService} forwards to and how patiently. Immutable and validated on construction: a bad value
+ * fails with a message naming the key (as on the command line), the value and what is expected.
+ *
+ * <p>The timeouts default to what users of nginx and Caddy expect: nginx's {@code proxy_read_timeout} and
+ * {@code proxy_send_timeout} (60 s) for the response's first byte and for the pauses between bytes, and a connect
+ * timeout closer to Caddy's dial timeout than to nginx's 60 s, because an upstream on the same network that has not
+ * accepted in 5 s is down.
+ *
+ * @param upstreams         the pool: {@code http://HOST:PORT} each, in order, without duplicates
+ * @param balance           how an exchange picks an upstream
+ * @param connectTimeout    a connection not established within this counts as a connect failure
+ * @param responseTimeout   from the request's last byte to the response's first: {@code 504} when exceeded
+ * @param idleTimeout       the longest pause between bytes while the request is sent or the response is read
+ *                          (not counted while the client is the one that is slow): {@code 504} before the response
+ *                          started, a reset stream after
+ * @param maxFails          consecutive connect failures after which an upstream is ejected from the pool
+ * @param failBackoff       how long an upstream stays ejected the first time; doubles on each failed retry, up to
+ *                          {@link #MAX_BACKOFF}, and resets with the first successful connect
+ * @param keepAliveTimeout  an idle pooled connection is closed after this (below nginx's {@code keepalive_timeout}
+ *                          of 75 s, so the proxy, not the upstream, closes: no request races a closing connection)
+ * @param maxIdlePerUpstream idle connections kept per upstream and event loop
+ */
+public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connectTimeout, Duration responseTimeout,
+                          Duration idleTimeout, int maxFails, Duration failBackoff, Duration keepAliveTimeout,
+                          int maxIdlePerUpstream) {
+
+    /** The longest an ejected upstream waits before it is tried again. */
+    public static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
+
+    /** How an exchange picks an upstream among the healthy ones. */
+    public enum Balance {
+        /** Each in turn (per event loop). */
+        ROUND_ROBIN("round-robin"),
+        /** The one with fewer requests in flight of two picked at random: power of two choices. */
+        LEAST_REQUESTS("least-requests");
+
+        private final String id;
+
+        Balance(String id) {
+            this.id = id;
+        }
+
+        /** The name on the command line: {@code round-robin} or {@code least-requests}. */
+        public String id() {
+            return id;
+        }
+
+        /** The balance named {@code id}; the message names the key and the choices otherwise. */
+        public static Balance parse(String id) {
+            for (Balance balance : values()) {
+                if (balance.id.equalsIgnoreCase(id.trim())) {
+                    return balance;
+                }
+            }
+            throw new IllegalArgumentException("upstream-balance: " + id
+                    + " (expected: round-robin or least-requests)");
+        }
+
+        @Override
+        public String toString() {
+            return id;
+        }
+    }
+
+    /** Validates every field. */
+    public ProxyConfig {
+        Objects.requireNonNull(upstreams, "upstreams");
+        if (upstreams.isEmpty()) {
+            throw new IllegalArgumentException("upstream: none given (expected: at least one http://HOST:PORT)");
+        }
+        List<URI> checked = new ArrayList<>(upstreams.size());
+        for (URI uri : upstreams) {
+            checked.add(parseUpstream(uri.toString()));
+        }
+        if (new LinkedHashSet<>(checked).size() != checked.size()) {
+            throw new IllegalArgumentException("upstream: " + checked + " lists an upstream twice (expected: "
+                    + "each upstream once)");
+        }
+        upstreams = List.copyOf(checked);
+        balance = balance == null ? Balance.ROUND_ROBIN : balance;
+        checkDuration("upstream-connect-timeout", connectTimeout, Duration.ofMillis(10), Duration.ofMinutes(10));
+        checkDuration("upstream-response-timeout", responseTimeout, Duration.ofMillis(10), Duration.ofHours(24));
+        checkDuration("upstream-idle-timeout", idleTimeout, Duration.ofMillis(10), Duration.ofHours(24));
+        if (maxFails < 1 || maxFails > 1000) {
+            throw new IllegalArgumentException("upstream-max-fails: " + maxFails + " (expected: 1..1000)");
+        }
+        checkDuration("upstream-fail-backoff", failBackoff, Duration.ofMillis(10), MAX_BACKOFF);
+        checkDuration("upstream-keepalive-timeout", keepAliveTimeout, Duration.ofSeconds(1), Duration.ofHours(1));
+        if (maxIdlePerUpstream < 0 || maxIdlePerUpstream > 10_000) {
+            throw new IllegalArgumentException("upstream-max-idle: " + maxIdlePerUpstream + " (expected: 0..10000)");
+        }
+    }
+
+    /** A builder with the defaults and the given upstreams ({@code http://HOST:PORT} each). */
+    public static Builder builder(String... upstreams) {
+        Builder builder = new Builder();
+        for (String upstream : upstreams) {
+            builder.upstream(upstream);
+        }
+        return builder;
+    }
+
+    /**
+     * Parses an upstream URL: {@code http://HOST:PORT} with a host this machine resolves (resolved once, here and
+     * when the proxy starts: never on an event loop). A trailing {@code /} is accepted.
+     *
+     * @throws IllegalArgumentException naming the key {@code upstream}, the value and what is expected
+     */
+    public static URI parseUpstream(String text) {
+        Objects.requireNonNull(text, "upstream");
+        URI uri;
+        try {
+            uri = new URI(text.trim());
+        } catch (URISyntaxException e) {
+            throw badUpstream(text, "not a URL");
+        }
+        String scheme = uri.getScheme();
+        if (scheme == null || !uri.isAbsolute() || uri.getRawAuthority() == null) {
+            throw badUpstream(text, "no scheme://host:port");
+        }
+        if (!scheme.equalsIgnoreCase("http")) {
+            throw badUpstream(text, "scheme " + scheme + " is not supported yet");
+        }
+        if (uri.getHost() == null) {
+            throw badUpstream(text, "no host");
+        }
+        if (uri.getPort() < 1 || uri.getPort() > 65535) {
+            throw badUpstream(text, "no port");
+        }
+        if (uri.getRawUserInfo() != null) {
+            throw badUpstream(text, "user info is not supported");
+        }
+        String path = uri.getRawPath();
+        if (path != null && !path.isEmpty() && !path.equals("/") || uri.getRawQuery() != null
+                || uri.getRawFragment() != null) {
+            throw badUpstream(text, "a path, query or fragment is not supported yet: requests keep their own path");
+        }
+        String host = uri.getHost().toLowerCase(Locale.ROOT);
+        try {
+            InetAddress.getByName(host.startsWith("[") ? host.substring(1, host.length() - 1) : host);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("upstream: " + text + " (cannot resolve " + uri.getHost()
+                    + "; expected: a host name this machine resolves, or an IP address)");
+        }
+        return URI.create("http://" + host + ":" + uri.getPort());
+    }
+
+    private static IllegalArgumentException badUpstream(String text, String problem) {
+        return new IllegalArgumentException("upstream: " + text + " (" + problem
+                + "; expected: http://HOST:PORT such as http://127.0.0.1:8080)");
+    }
+
+    private static void checkDuration(String key, Duration value, Duration min, Duration max) {
+        if (value == null || value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            throw new IllegalArgumentException(key + ": " + (value == null ? "missing" : format(value))
+                    + " (expected: " + format(min) + ".." + format(max) + ")");
+        }
+    }
+
+    /** {@code 5s}, {@code 250ms}, {@code 2m}, {@code 1h}: how durations are written on the command line. */
+    static String format(Duration value) {
+        if (value.getSeconds() >= Long.MAX_VALUE / 1000 || value.isNegative()) {
+            return value.getSeconds() + "s"; // beyond milliseconds (or below zero): toMillis() would overflow
+        }
+        long ms = value.toMillis();
+        if (ms != 0 && ms % 3_600_000 == 0) {
+            return ms / 3_600_000 + "h";
+        }
+        if (ms != 0 && ms % 60_000 == 0) {
+            return ms / 60_000 + "m";
+        }
+        return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
+    }
+
+    /** Builds a {@link ProxyConfig}; everything but the upstreams has a default. */
+    public static final class Builder {
+        private final List<URI> upstreams = new ArrayList<>();
+        private Balance balance = Balance.ROUND_ROBIN;
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration responseTimeout = Duration.ofSeconds(60);
+        private Duration idleTimeout = Duration.ofSeconds(60);
+        private int maxFails = 3;
+        private Duration failBackoff = Duration.ofSeconds(10);
+        private Duration keepAliveTimeout = Duration.ofSeconds(60);
+        private int maxIdlePerUpstream = 32;
+
+        private Builder() {
+        }
+
+        /** Adds an upstream, {@code http://HOST:PORT}; checked at once. */
+        public Builder upstream(String url) {
+            upstreams.add(parseUpstream(url));
+            return this;
+        }
+
+        public Builder balance(Balance balance) {
+            this.balance = balance;
+            return this;
+        }
+
+        public Builder connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        public Builder responseTimeout(Duration responseTimeout) {
+            this.responseTimeout = responseTimeout;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration idleTimeout) {
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        /** Ejects an upstream after {@code maxFails} consecutive connect failures, for {@code backoff} at first. */
+        public Builder passiveHealth(int maxFails, Duration backoff) {
+            this.maxFails = maxFails;
+            this.failBackoff = backoff;
+            return this;
+        }
+
+        /** How long idle pooled connections live, and how many are kept per upstream and event loop. */
+        public Builder keepAlive(Duration timeout, int maxIdle) {
+            this.keepAliveTimeout = timeout;
+            this.maxIdlePerUpstream = maxIdle;
+            return this;
+        }
+
+        public ProxyConfig build() {
+            return new ProxyConfig(upstreams, balance, connectTimeout, responseTimeout, idleTimeout, maxFails,
+                    failBackoff, keepAliveTimeout, maxIdlePerUpstream);
+        }
+    }
+}
