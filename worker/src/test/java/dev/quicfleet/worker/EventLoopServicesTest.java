@@ -11,7 +11,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,8 +22,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import jdk.jfr.Recording;
 import jdk.jfr.consumer.RecordedEvent;
@@ -240,17 +237,7 @@ class EventLoopServicesTest {
     }
 
     private SSLSocket http1Socket() throws Exception {
-        Socket plain = new Socket();
-        plain.setReceiveBufferSize(64 * 1024);
-        plain.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), worker.port()), 5_000);
-        SSLContext ssl = TestClients.trusting(tmp.resolve("state/dev-cert.pem"));
-        SSLSocket socket = (SSLSocket) ssl.getSocketFactory().createSocket(plain, "localhost", worker.port(), true);
-        SSLParameters params = socket.getSSLParameters();
-        params.setApplicationProtocols(new String[] {"http/1.1"});
-        socket.setSSLParameters(params);
-        socket.setSoTimeout(10_000);
-        socket.startHandshake();
-        return socket;
+        return TestClients.http1Socket(new Socket(), worker.port(), tmp.resolve("state/dev-cert.pem"), 64 * 1024);
     }
 
     private long timeouts(HttpProtocol protocol) {

@@ -35,9 +35,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -400,18 +398,7 @@ class SlowClientsTest {
 
     /** {@link #http1Socket(int)} over {@code plain}, a socket not yet connected. */
     private SSLSocket http1Socket(Socket plain, int receiveBuffer) throws Exception {
-        if (receiveBuffer > 0) {
-            plain.setReceiveBufferSize(receiveBuffer);
-        }
-        plain.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), worker.port()), 5_000);
-        SSLContext ssl = TestClients.trusting(tmp.resolve("state/dev-cert.pem"));
-        SSLSocket socket = (SSLSocket) ssl.getSocketFactory().createSocket(plain, "localhost", worker.port(), true);
-        SSLParameters params = socket.getSSLParameters();
-        params.setApplicationProtocols(new String[] {"http/1.1"});
-        socket.setSSLParameters(params);
-        socket.setSoTimeout(10_000);
-        socket.startHandshake();
-        return socket;
+        return TestClients.http1Socket(plain, worker.port(), tmp.resolve("state/dev-cert.pem"), receiveBuffer);
     }
 
     /** Sends {@code request} and returns the response head and body (content-length) as text. */
