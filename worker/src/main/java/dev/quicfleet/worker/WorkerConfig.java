@@ -6,6 +6,7 @@ import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.QuicLimits;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.Transport;
+import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;

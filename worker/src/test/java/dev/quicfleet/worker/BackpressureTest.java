@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quicfleet.http.Handler;
 import dev.quicfleet.http.Router;
+import dev.quicfleet.worker.tls.TlsMaterial;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;

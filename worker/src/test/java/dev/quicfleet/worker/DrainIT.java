@@ -3,6 +3,7 @@ package dev.quicfleet.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quicfleet.worker.tls.TlsMaterial;
 import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;

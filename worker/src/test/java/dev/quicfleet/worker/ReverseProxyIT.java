@@ -12,6 +12,7 @@ import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.proxy.ProxyService;
+import dev.quicfleet.worker.tls.TlsMaterial;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.quic.QuicStreamChannel;

@@ -8,6 +8,7 @@ import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.http.Protocol;
 import dev.quicfleet.http.Request;
 import dev.quicfleet.http.Router;
+import dev.quicfleet.worker.protocol.TestExchange;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -11,6 +11,7 @@ import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TcpErrorReason;
 import dev.quicfleet.metrics.TimeoutReason;
+import dev.quicfleet.worker.tls.TlsMaterial;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;

@@ -1,5 +1,23 @@
 package dev.quicfleet.worker;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.Provider;
+import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPrivateKey;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Instant;
+import java.util.Date;
+import java.util.concurrent.atomic.AtomicLong;
 import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
@@ -19,29 +37,10 @@ import org.bouncycastle.openssl.jcajce.JcePEMEncryptorBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.bouncycastle.util.io.pem.PemObject;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.io.Writer;
-import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyPair;
-import java.security.KeyPairGenerator;
-import java.security.PrivateKey;
-import java.security.Provider;
-import java.security.cert.X509Certificate;
-import java.security.interfaces.ECPrivateKey;
-import java.security.spec.ECGenParameterSpec;
-import java.time.Instant;
-import java.util.Date;
-import java.util.concurrent.atomic.AtomicLong;
-
 /**
  * Keys and certificates made at test time, and the PEM files an operator would hand to {@link TlsMaterial#load}.
  */
-final class TestCertificates {
+public final class TestCertificates {
 
     /** Only to encrypt keys, passed explicitly; never registered, as production code never registers it either. */
     private static final Provider BC = new BouncyCastleProvider();
@@ -50,11 +49,11 @@ final class TestCertificates {
     private TestCertificates() {
     }
 
-    static KeyPair ecP256() {
+    public static KeyPair ecP256() {
         return keyPair("EC", new ECGenParameterSpec("secp256r1"));
     }
 
-    static KeyPair rsa2048() {
+    public static KeyPair rsa2048() {
         try {
             KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
             generator.initialize(2048);
@@ -64,7 +63,7 @@ final class TestCertificates {
         }
     }
 
-    static KeyPair ed25519() {
+    public static KeyPair ed25519() {
         return keyPair("Ed25519", null);
     }
 
@@ -81,17 +80,17 @@ final class TestCertificates {
     }
 
     /** A self-signed server certificate for {@code localhost}. */
-    static X509Certificate selfSigned(KeyPair keyPair, String cn, Instant notBefore, Instant notAfter) {
+    public static X509Certificate selfSigned(KeyPair keyPair, String cn, Instant notBefore, Instant notAfter) {
         return issue(keyPair, cn, notBefore, notAfter, "CN=" + cn, keyPair.getPrivate(), false);
     }
 
     /** A certificate authority that can issue with {@link #issuedBy}. */
-    static X509Certificate ca(KeyPair keyPair, String cn, Instant notBefore, Instant notAfter) {
+    public static X509Certificate ca(KeyPair keyPair, String cn, Instant notBefore, Instant notAfter) {
         return issue(keyPair, cn, notBefore, notAfter, "CN=" + cn, keyPair.getPrivate(), true);
     }
 
     /** A server certificate for {@code localhost} signed by {@code issuer}. */
-    static X509Certificate issuedBy(X509Certificate issuer, PrivateKey issuerKey, KeyPair keyPair, String cn,
+    public static X509Certificate issuedBy(X509Certificate issuer, PrivateKey issuerKey, KeyPair keyPair, String cn,
                                     Instant notBefore, Instant notAfter) {
         return issue(keyPair, cn, notBefore, notAfter, issuer.getSubjectX500Principal().getName(), issuerKey, false);
     }
@@ -120,32 +119,32 @@ final class TestCertificates {
     }
 
     /** {@code -----BEGIN CERTIFICATE-----} blocks in the given order. */
-    static Path writeCertificates(Path file, X509Certificate... certificates) {
+    public static Path writeCertificates(Path file, X509Certificate... certificates) {
         return writePem(file, (Object[]) certificates);
     }
 
     /** {@code -----BEGIN PRIVATE KEY-----}. */
-    static Path writePkcs8(Path file, PrivateKey key) {
+    public static Path writePkcs8(Path file, PrivateKey key) {
         return writePem(file, new PemObject("PRIVATE KEY", key.getEncoded()));
     }
 
     /** {@code -----BEGIN RSA PRIVATE KEY-----} (PKCS#1), as {@code openssl genrsa -traditional} writes it. */
-    static Path writePkcs1(Path file, PrivateKey rsaKey) {
+    public static Path writePkcs1(Path file, PrivateKey rsaKey) {
         return writePem(file, rsaKey);
     }
 
     /** {@code -----BEGIN EC PRIVATE KEY-----} (SEC1) with curve and public key, as {@code openssl ec} writes it. */
-    static Path writeSec1(Path file, KeyPair ecKeys) {
+    public static Path writeSec1(Path file, KeyPair ecKeys) {
         return writePem(file, sec1(ecKeys, true));
     }
 
     /** SEC1 without the optional public key, as {@code openssl ec -no_public} writes it. */
-    static Path writeSec1WithoutPublicKey(Path file, KeyPair ecKeys) {
+    public static Path writeSec1WithoutPublicKey(Path file, KeyPair ecKeys) {
         return writePem(file, sec1(ecKeys, false));
     }
 
     /** What {@code openssl ecparam -name prime256v1 -genkey} writes: the curve, then the SEC1 key. */
-    static Path writeSec1WithParameters(Path file, KeyPair ecKeys) {
+    public static Path writeSec1WithParameters(Path file, KeyPair ecKeys) {
         try {
             return writePem(file, new PemObject("EC PARAMETERS", SECObjectIdentifiers.secp256r1.getEncoded()),
                     sec1(ecKeys, true));
@@ -172,7 +171,7 @@ final class TestCertificates {
     }
 
     /** {@code -----BEGIN ENCRYPTED PRIVATE KEY-----} (PKCS#8, AES-256-CBC). */
-    static Path writeEncryptedPkcs8(Path file, PrivateKey key) {
+    public static Path writeEncryptedPkcs8(Path file, PrivateKey key) {
         try {
             return writePem(file, new JcaPKCS8Generator(key, new JceOpenSSLPKCS8EncryptorBuilder(
                     PKCS8Generator.AES_256_CBC).setProvider(BC).setPassword("secret".toCharArray()).build()));
@@ -182,7 +181,7 @@ final class TestCertificates {
     }
 
     /** A traditional key with {@code Proc-Type: 4,ENCRYPTED} headers, as {@code openssl genrsa -aes256} wrote. */
-    static Path writeEncryptedTraditional(Path file, PrivateKey key) {
+    public static Path writeEncryptedTraditional(Path file, PrivateKey key) {
         try (Writer out = Files.newBufferedWriter(file, StandardCharsets.US_ASCII);
              JcaPEMWriter writer = new JcaPEMWriter(out)) {
             writer.writeObject(key, new JcePEMEncryptorBuilder("AES-256-CBC").setProvider(BC)
@@ -194,7 +193,7 @@ final class TestCertificates {
     }
 
     /** Each object as PEM, one after the other: certificates, keys (PKCS#8 or PKCS#1) or {@link PemObject}s. */
-    static Path writePem(Path file, Object... objects) {
+    public static Path writePem(Path file, Object... objects) {
         try (Writer out = Files.newBufferedWriter(file, StandardCharsets.US_ASCII);
              JcaPEMWriter writer = new JcaPEMWriter(out)) {
             for (Object object : objects) {

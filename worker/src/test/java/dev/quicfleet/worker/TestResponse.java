@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
  * body byte, status changes after that throw, header changes after that and a body that differs from an explicit
  * {@code content-length} fail {@link #complete}.
  */
-final class TestResponse implements Response {
+public final class TestResponse implements Response {
 
     private final Headers headers = new Headers();
     private final Headers trailers = new Headers();
@@ -93,17 +93,17 @@ final class TestResponse implements Response {
     }
 
     /** The body bytes the handler wrote (all of them: unlike the worker, this double keeps them for HEAD too). */
-    byte[] bodyBytes() {
+    public byte[] bodyBytes() {
         return bytes.toByteArray();
     }
 
     /** {@link #bodyBytes()} as UTF-8. */
-    String bodyText() {
+    public String bodyText() {
         return bytes.toString(StandardCharsets.UTF_8);
     }
 
     /** Shorthand for {@code headers().get(name)}. */
-    String header(String name) {
+    public String header(String name) {
         return headers.get(name);
     }
 
@@ -113,7 +113,7 @@ final class TestResponse implements Response {
      * @throws AssertionError when headers changed after the commit, or a response to anything but HEAD that is
      *                        not a 304 declared a {@code content-length} its body does not have
      */
-    void complete(String method) {
+    public void complete(String method) {
         commit();
         closed = true;
         if (!committedHeaders.equals(headers)) {

@@ -3,6 +3,7 @@ package dev.quicfleet.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quicfleet.http.Handler;
+import dev.quicfleet.worker.tls.TlsMaterial;
 import io.netty.handler.codec.http3.Http3Headers;
 import java.io.OutputStream;
 import java.net.InetAddress;
