@@ -112,4 +112,15 @@ public interface HttpExchange extends RequestHead {
      * {@link Response}; the exchange ends when the handler returns. Call before anything was sent.
      */
     void runBlocking(Handler handler);
+
+    /** For the access log: the upstream ({@code host:port}) this exchange was forwarded to. Ignored by default. */
+    default void logUpstream(String address) {
+    }
+
+    /**
+     * For the access log: why this exchange failed ({@code upstream connect timeout}, say); the last reason given is
+     * logged. Ignored by default.
+     */
+    default void logFailure(String reason) {
+    }
 }

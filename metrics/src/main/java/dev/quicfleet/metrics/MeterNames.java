@@ -42,6 +42,12 @@ public final class MeterNames {
      * {@code quicfleet_quic_packets_misrouted_total}.
      */
     public static final String QUIC_PACKETS_MISROUTED = PREFIX + ".quic.packets.misrouted";
+
+    /**
+     * Counter of access log lines by {@link #OUTCOME}: {@code written} to the file, or {@code dropped} because the
+     * writer fell behind (its queue was full) or the file could not be written: {@code quicfleet_access_log_lines_total}.
+     */
+    public static final String ACCESS_LOG_LINES = PREFIX + ".access.log.lines";
     /**
      * Counter of QUIC handshakes that failed, by {@link #REASON} ({@code timeout}: not completed within
      * {@code --handshake-timeout}; {@code closed}: closed by either side before completing):

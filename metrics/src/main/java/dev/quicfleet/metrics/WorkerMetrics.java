@@ -64,6 +64,8 @@ public final class WorkerMetrics implements AutoCloseable {
     private final Counter versionNegotiationsRateLimited;
     private final Counter resetsRateLimited;
     private final Counter packetsMisrouted;
+    private final Counter accessLogWritten;
+    private final Counter accessLogDropped;
     private final Counter packetsSent;
     /** Indexed by {@link HandshakeFailure#ordinal()}. */
     private final Counter[] handshakeFailures;
@@ -153,6 +155,16 @@ public final class WorkerMetrics implements AutoCloseable {
         packetsMisrouted = Counter.builder(MeterNames.QUIC_PACKETS_MISROUTED)
                 .description("Short-header packets whose connection id names another worker's slot (steering off "
                         + "or not working)")
+                .register(registry);
+        accessLogWritten = Counter.builder(MeterNames.ACCESS_LOG_LINES)
+                .description("Access log lines, by outcome: written, or dropped (the writer fell behind or the file "
+                        + "could not be written)")
+                .tag(MeterNames.OUTCOME, "written")
+                .register(registry);
+        accessLogDropped = Counter.builder(MeterNames.ACCESS_LOG_LINES)
+                .description("Access log lines, by outcome: written, or dropped (the writer fell behind or the file "
+                        + "could not be written)")
+                .tag(MeterNames.OUTCOME, "dropped")
                 .register(registry);
         HandshakeFailure[] failures = HandshakeFailure.values();
         handshakeFailures = new Counter[failures.length];
@@ -300,6 +312,16 @@ public final class WorkerMetrics implements AutoCloseable {
     /** A UDP datagram was dropped for {@code reason}. */
     public void datagramDropped(DroppedDatagram reason) {
         datagramsDropped[reason.ordinal()].increment();
+    }
+
+    /** Access log lines written to the file. */
+    public void accessLogWritten(long lines) {
+        accessLogWritten.increment(lines);
+    }
+
+    /** Access log lines dropped: the writer's queue was full, or the file could not be written. */
+    public void accessLogDropped(long lines) {
+        accessLogDropped.increment(lines);
     }
 
     /** A stateless reset was sent ({@code true}) or withheld by the rate limit. */

@@ -117,6 +117,7 @@ final class ProxyCall implements BodyReceiver {
             return;
         }
         upstream = chosen;
+        exchange.logUpstream(chosen.toString());
         pool.acquire(chosen, this::connected);
     }
 
@@ -396,6 +397,7 @@ final class ProxyCall implements BodyReceiver {
         } else {
             log.debug("upstream {} {} during the response to {} {}: resetting the client's stream", upstream, why,
                     exchange.method(), exchange.path());
+            exchange.logFailure("upstream " + upstream + " " + why + " during the response");
             finish(false);
             exchange.abort();
         }
@@ -407,6 +409,7 @@ final class ProxyCall implements BodyReceiver {
         } else {
             log.debug("upstream {} sent {} for {} {}: resetting the client's stream", upstream, what,
                     exchange.method(), exchange.path());
+            exchange.logFailure("upstream " + upstream + " sent " + what + " during the response");
             finish(false);
             exchange.abort();
         }
@@ -471,6 +474,7 @@ final class ProxyCall implements BodyReceiver {
         } else {
             log.debug("{} during the response to {} {}: resetting the client's stream", why, exchange.method(),
                     exchange.path());
+            exchange.logFailure(why + " during the response");
             finish(false);
             exchange.abort();
         }
@@ -516,6 +520,7 @@ final class ProxyCall implements BodyReceiver {
 
     private void fail(int status, String why) {
         log.debug("{} {}: {} ({})", exchange.method(), exchange.path(), status, why);
+        exchange.logFailure(why);
         finish(false);
         if (exchange.isOpen() && !exchange.committed()) {
             exchange.respond(status, TEXT, why + "\n");
@@ -524,6 +529,7 @@ final class ProxyCall implements BodyReceiver {
 
     private void clientGone(String why) {
         log.debug("{} {} to upstream {}: {}", exchange.method(), exchange.path(), upstream, why);
+        exchange.logFailure(why);
         finish(false);
         exchange.abort();
     }

@@ -103,12 +103,18 @@ final class ControlServer implements AutoCloseable {
         return path;
     }
 
-    /** Sends a slot's UDP and TCP sockets to a worker (SCM_RIGHTS; the kernel gives the worker its own copies). */
     /** Tells a worker to share its slot with the worker whose hand-over link is on {@code port} (0: no more). */
-    static io.netty.channel.ChannelFuture handover(Channel worker, int port) {
+    static ChannelFuture handover(Channel worker, int port) {
         return worker.writeAndFlush(Unpooled.copiedBuffer(ControlProtocol.handover(port) + "\n",
                 StandardCharsets.UTF_8));
     }
+
+    /** Tells a worker to reopen its access log. */
+    static void reopen(Channel worker) {
+        worker.writeAndFlush(Unpooled.copiedBuffer(ControlProtocol.REOPEN + "\n", StandardCharsets.UTF_8));
+    }
+
+    /** Sends a slot's UDP and TCP sockets to a worker (SCM_RIGHTS; the kernel gives the worker its own copies). */
 
     static void sendSockets(Channel worker, int udpFd, int tcpFd) {
         worker.write(new FileDescriptor(udpFd));

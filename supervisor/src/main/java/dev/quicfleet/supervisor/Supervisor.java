@@ -338,6 +338,15 @@ final class Supervisor {
                 reloadSlot = -1;
                 reloadNext();
             }
+            case "USR1" -> {
+                // logrotate's postrotate (as for nginx): every ready worker reopens its access log
+                log.info("SIGUSR1: workers reopen their access logs");
+                for (Slot slot : slots) {
+                    if (slot.channel != null && slot.channel.isActive()) {
+                        ControlServer.reopen(slot.channel);
+                    }
+                }
+            }
             default -> {
                 if (stopping) {
                     log.warn("second SIG{}: killing all workers now", name);

@@ -314,7 +314,7 @@ public final class SupervisorMain {
                 log.info("metrics: http://{}:{}/metrics", endpoint.address().getAddress().getHostAddress(),
                         endpoint.address().getPort());
             }
-            for (String name : List.of("TERM", "INT", "HUP")) {
+            for (String name : List.of("TERM", "INT", "HUP", "USR1")) {
                 Signal.handle(new Signal(name), signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
             }
             log.info("supervisor pid {}: {} workers on udp+tcp {}:{}, control socket {}",

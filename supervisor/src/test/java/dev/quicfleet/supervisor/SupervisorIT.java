@@ -47,6 +47,37 @@ class SupervisorIT {
         clients.shutdownNow();
     }
 
+    /**
+     * logrotate's postrotate sends the supervisor SIGUSR1: every worker reopens its access log (a file per worker
+     * here, {@code {slot}} in the name), so both files are created again at their old paths after being moved away.
+     */
+    @Test
+    void sigusr1MakesEveryWorkerReopenItsAccessLog() throws Exception {
+        Path logs = Files.createDirectories(tmp.resolve("logs"));
+        try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2", "--access-log",
+                logs.resolve("access-{slot}.log").toString())) {
+            List<Path> files = List.of(logs.resolve("access-0.log"), logs.resolve("access-1.log"));
+            assertThat(files).allMatch(Files::exists);
+            for (Path file : files) {
+                Files.move(file, file.resolveSibling(file.getFileName() + ".1"));
+            }
+            Process kill = new ProcessBuilder("kill", "-USR1", Long.toString(supervisor.pid())).start();
+            assertThat(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0).isTrue();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!files.stream().allMatch(Files::exists)) {
+                assertThat(System.nanoTime()).as("both access logs reopened; log:%n%s", supervisor.stderr())
+                        .isLessThan(deadline);
+                Thread.sleep(50);
+            }
+            assertThat(supervisor.stderr()).contains("SIGUSR1: workers reopen their access logs");
+            // and the workers still serve, their lines going to the new files
+            HttpClient client = client(HttpClient.Version.HTTP_2);
+            for (int i = 0; i < 4; i++) {
+                assertThat(get(client, supervisor.port(), "/whoami").statusCode()).isEqualTo(200);
+            }
+        }
+    }
+
     @Test
     void bothWorkersServeNewConnections() throws Exception {
         try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2")) {

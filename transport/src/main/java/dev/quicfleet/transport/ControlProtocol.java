@@ -23,7 +23,8 @@ import java.util.Locale;
  * If the supervisor dies, even by SIGKILL, the kernel closes its end and every worker drains and exits: no orphans.
  * Tools ask the supervisor for its slot table with {@code status}; it answers one line per slot, then {@code end}.
  * The supervisor asks a worker for its metrics with {@code scrape}; the worker answers {@code scrape <base64>}, its
- * Prometheus text exposition on one line (at most {@link #MAX_SCRAPE_LINE} bytes).
+ * Prometheus text exposition on one line (at most {@link #MAX_SCRAPE_LINE} bytes). On SIGUSR1 the supervisor sends
+ * every worker {@code reopen}: it reopens its access log (after logrotate moved the file).
  *
  * <p>Lines are UTF-8, newline-terminated, at most {@link #MAX_LINE} bytes.
  */
@@ -38,6 +39,7 @@ public final class ControlProtocol {
     public static final String END = "end";
     public static final String SCRAPE = "scrape";
     public static final String HANDOVER = "handover";
+    public static final String REOPEN = "reopen";
     /** Longest {@code scrape} answer: a worker's whole exposition, base64-encoded. */
     public static final int MAX_SCRAPE_LINE = 32 << 20;
 

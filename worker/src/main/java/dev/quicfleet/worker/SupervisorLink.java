@@ -30,6 +30,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
+import org.slf4j.LoggerFactory;
 
 /**
  * The worker's end of the supervisor's control socket ({@link ControlProtocol}): says hello, receives the slot's
@@ -113,10 +114,11 @@ final class SupervisorLink implements AutoCloseable {
     }
 
     /**
-     * Answers the supervisor's {@code scrape} requests with {@code exposition}, and passes {@code handover <port>}
-     * to {@code handover}, from now on. The link leaves file-descriptor mode (both sockets arrived) and reads lines.
+     * Answers the supervisor's {@code scrape} requests with {@code exposition}, passes {@code handover <port>} to
+     * {@code handover} and runs {@code reopen} on {@code reopen}, from now on. The link leaves file-descriptor mode
+     * (both sockets arrived) and reads lines.
      */
-    void serveScrapes(Supplier<String> exposition, IntConsumer handover) {
+    void serveScrapes(Supplier<String> exposition, IntConsumer handover, Runnable reopen) {
         channel.eventLoop().execute(() -> {
             channel.config().setOption(EpollChannelOption.DOMAIN_SOCKET_READ_MODE, DomainSocketReadMode.BYTES);
             channel.pipeline().addLast(new LineBasedFrameDecoder(ControlProtocol.MAX_LINE),
@@ -128,11 +130,13 @@ final class SupervisorLink implements AutoCloseable {
                                 String body = Base64.getEncoder().encodeToString(
                                         exposition.get().getBytes(StandardCharsets.UTF_8));
                                 send(ctx.channel(), ControlProtocol.SCRAPE + " " + body);
+                            } else if (line.strip().equals(ControlProtocol.REOPEN)) {
+                                reopen.run();
                             } else if (line.startsWith(ControlProtocol.HANDOVER + " ")) {
                                 try {
                                     handover.accept(ControlProtocol.parse(line).intArg(0));
                                 } catch (IllegalArgumentException e) {
-                                    org.slf4j.LoggerFactory.getLogger(SupervisorLink.class)
+                                    LoggerFactory.getLogger(SupervisorLink.class)
                                             .warn("control socket: ignored {}", e.getMessage());
                                 }
                             }

@@ -18,6 +18,7 @@ import dev.quicfleet.transport.ResetRateLimiter;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.StatelessResets;
 import dev.quicfleet.transport.Transport;
+import dev.quicfleet.worker.log.AccessLog;
 import dev.quicfleet.worker.protocol.ExchangeDispatcher;
 import dev.quicfleet.worker.protocol.quic.EarlyData;
 import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
@@ -116,6 +117,7 @@ public final class Worker {
     /** The link to the other worker of this slot during a reload; only under a supervisor. */
     private SlotHandover handover;
     private TlsMaterial tls;
+    private volatile AccessLog accessLog;
     private volatile QuicSslContext quicSsl;
     private volatile SslContext tcpSsl;
     /** The last keys given to {@link #setTicketKeys}: applied to the TLS contexts as soon as they exist. */
@@ -190,6 +192,14 @@ public final class Worker {
      */
     public void replayRegister(Function<byte[], ReplayCheck> register) {
         earlyData.replayRegister(register::apply);
+    }
+
+    /** Reopens the access log file (after logrotate moved it; SIGUSR1); nothing without an access log. */
+    public void reopenAccessLog() {
+        AccessLog log = accessLog;
+        if (log != null) {
+            log.reopen();
+        }
     }
 
     public WorkerMetrics metrics() {
@@ -311,6 +321,11 @@ public final class Worker {
 
     private void doStart() throws TlsConfigException, SSLException {
         long t0 = System.nanoTime();
+        if (config.accessLog() != null) {
+            // first: a path that cannot be opened is a configuration error, said before anything binds
+            accessLog = new AccessLog(config.accessLog(), config.accessLogFormat(), config.slot(), metrics);
+            dispatcher.accessLog(accessLog);
+        }
         tls = config.cert() == null
                 ? TlsMaterial.developmentCertificate(config.stateDir(), Clock.systemUTC())
                 : TlsMaterial.load(config.cert(), config.key(), Clock.systemUTC());
@@ -654,6 +669,9 @@ public final class Worker {
         dispatcher.shutdownNow();
         if (handover != null) {
             handover.close();
+        }
+        if (accessLog != null) {
+            accessLog.close(); // after the event loops: every finished exchange's line is queued
         }
         return failures.getSuppressed().length == 0 ? null : failures;
     }

@@ -6,6 +6,7 @@ import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.QuicLimits;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.Transport;
+import dev.quicfleet.worker.log.AccessLogFormat;
 import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -47,13 +48,16 @@ import java.util.Objects;
  *                     check off; default {@link #DEFAULT_BODY_MIN_RATE}
  * @param proxy        the upstreams every host and path is proxied to (static files still win on their prefix), or
  *                     {@code null} to serve the demo site
+ * @param accessLog    the access log file ({@code {slot}} in it: one file per worker), or {@code null} for none
+ * @param accessLogFormat the access log's format; default {@link AccessLogFormat#COMBINED}
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
                            Duration idleTimeout, Duration bodyTimeout, QuicLimits quic, Path staticDir,
                            String staticPrefix, EarlyDataPolicy earlyData, String serverId,
                            RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
-                           Duration resetHoldoff, Duration headerTimeout, long bodyMinRate, ProxyConfig proxy) {
+                           Duration resetHoldoff, Duration headerTimeout, long bodyMinRate, ProxyConfig proxy,
+                           String accessLog, AccessLogFormat accessLogFormat) {
 
     /**
      * The default header timeout. A real client sends its whole request head in one write right after the handshake,
@@ -128,6 +132,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             throw new IllegalArgumentException("retry-threshold: " + retryThreshold + " (expected: 1..1000000)");
         }
         resetHoldoff = resetHoldoff == null ? Duration.ZERO : resetHoldoff;
+        accessLog = accessLog == null || accessLog.isBlank() ? null : accessLog;
+        accessLogFormat = accessLogFormat == null ? AccessLogFormat.COMBINED : accessLogFormat;
         checkDuration("stateless-reset-holdoff", resetHoldoff, Duration.ZERO, Duration.ofHours(2));
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
@@ -147,7 +153,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
     public WorkerConfig withAdoptedSockets(int udp, int tcp) {
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
                 drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
-                retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy);
+                retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy, accessLog,
+                accessLogFormat);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -212,6 +219,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
         private long bodyMinRate = DEFAULT_BODY_MIN_RATE;
         private ProxyConfig proxy;
+        private String accessLog;
+        private AccessLogFormat accessLogFormat = AccessLogFormat.COMBINED;
 
         private Builder() {
             try {
@@ -335,6 +344,13 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /** Writes a line per request to {@code file} ({@code null}: no access log) in {@code format}. */
+        public Builder accessLog(String file, AccessLogFormat format) {
+            this.accessLog = file;
+            this.accessLogFormat = format;
+            return this;
+        }
+
         public Builder staticFiles(Path dir, String prefix) {
             this.staticDir = dir;
             this.staticPrefix = prefix;
@@ -351,7 +367,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                     quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer(), quic.handshakeTimeout());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
-                    retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy);
+                    retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy,
+                    accessLog, accessLogFormat);
         }
     }
 }

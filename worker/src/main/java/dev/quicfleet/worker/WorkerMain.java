@@ -14,6 +14,7 @@ import dev.quicfleet.transport.QuicLimits;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.Transport;
 import dev.quicfleet.transport.TransportUnavailableException;
+import dev.quicfleet.worker.log.AccessLogFormat;
 import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
 import dev.quicfleet.worker.services.DemoSite;
 import dev.quicfleet.worker.services.StaticFiles;
@@ -41,6 +42,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -244,6 +247,16 @@ public final class WorkerMain {
                     + "(504 before the response head, a reset stream after) (default: ${DEFAULT-VALUE}).")
     String upstreamIdleTimeout;
 
+    @Option(names = "--access-log", paramLabel = "FILE",
+            description = "Write a line per request to FILE (appended; {slot} in the name: one file per worker, "
+                    + "else the workers share it). Reopened on SIGUSR1. Off by default.")
+    String accessLog;
+
+    @Option(names = "--access-log-format", paramLabel = "combined|json", defaultValue = "combined",
+            description = "The access log's format: nginx's combined, or one JSON object per line with every field "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String accessLogFormat;
+
     /** Runs the worker; returns only by exiting the JVM. */
     private static final String LEAK_DETECTION = "io.netty.leakDetection.level";
 
@@ -298,7 +311,7 @@ public final class WorkerMain {
 
     private static int serve(WorkerConfig config, Path supervisorSocket, Path shmDir, int handoverPeer, PrintWriter out,
                              PrintWriter err) {
-        org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerMain.class);
+        Logger log = LoggerFactory.getLogger(WorkerMain.class);
         SupervisorLink link = null;
         if (supervisorSocket != null) {
             try {
@@ -353,6 +366,7 @@ public final class WorkerMain {
             }
         };
         Signals.handle(onSignal, "TERM", "INT");
+        Signals.handle(worker::reopenAccessLog, "USR1"); // logrotate's postrotate, as for nginx
         boolean[] orphaned = new boolean[1];
         Duration orphanDrain = min(config.drainTimeout(), ORPHAN_DRAIN);
         if (link != null) {
@@ -399,7 +413,8 @@ public final class WorkerMain {
                             log.info("replaced by a reloaded worker: passing on new connections and draining");
                             stop.countDown();
                         }
-                    });
+                    },
+                    worker::reopenAccessLog);
             link.ready(worker.port(), worker.transport().id(), worker.handoverPort());
         }
         while (stop.getCount() > 0) {
@@ -516,7 +531,8 @@ public final class WorkerMain {
                 .serverId(serverId)
                 .retry(RetryTokens.Mode.parse(retry), retryThreshold)
                 .statelessReset(onOff("stateless-reset", statelessReset),
-                        ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff));
+                        ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff))
+                .accessLog(accessLog, AccessLogFormat.parse("access-log-format", accessLogFormat));
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }

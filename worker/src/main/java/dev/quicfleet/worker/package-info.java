@@ -11,7 +11,8 @@
  *       rebinding, the reload hand-over) and {@code protocol.tcp} (TLS over TCP, HTTP/1.1 and HTTP/2);</li>
  *   <li>{@code tls}: certificates and keys, the development certificate, session tickets and the QUIC secrets shared
  *       between workers;</li>
- *   <li>{@code services}: the built-in event-loop services (static files, the demo site).</li>
+ *   <li>{@code services}: the built-in event-loop services (static files, the demo site);</li>
+ *   <li>{@code log}: the access log (formatted on the event loop, written by a thread of its own).</li>
  * </ul>
  * Users' code imports {@code dev.quicfleet.http} (handlers, services, the router), and from here only
  * {@link dev.quicfleet.worker.Worker}, {@link dev.quicfleet.worker.WorkerConfig} and

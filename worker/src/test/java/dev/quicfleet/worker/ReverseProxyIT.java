@@ -7,11 +7,14 @@ import static dev.quicfleet.worker.EventLoopServicesTest.usedDirectMemory;
 import static dev.quicfleet.worker.EventLoopServicesTest.virtualThreadsStartedWhile;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.proxy.ProxyService;
+import dev.quicfleet.worker.log.AccessLogFormat;
 import dev.quicfleet.worker.tls.TlsMaterial;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
@@ -176,6 +179,7 @@ class ReverseProxyIT {
                 .port(0)
                 .stateDir(dir.resolve("state"))
                 .bodyTimeout(BODY_TIMEOUT)
+                .accessLog(dir.resolve("worker-access.log").toString(), AccessLogFormat.JSON)
                 .build(), router);
         worker.start().join();
     }
@@ -359,6 +363,12 @@ class ReverseProxyIT {
                 .isEqualTo("no healthy upstream\n\n503");
         Curl reset = curl(null, "--http1.1", "-w", "\n%{http_code}", url("/reset"));
         assertThat(reset.stdout).contains("closed the connection").endsWith("\n502");
+        // the worker's own access log names the upstream and why
+        JsonNode refusedLine = accessLogLine("/dead", 502);
+        assertThat(refusedLine.get("upstream").asText()).isEqualTo("http://127.0.0.1:" + deadPort);
+        assertThat(refusedLine.get("failure").asText()).contains("refused");
+        assertThat(accessLogLine("/dead", 503).get("failure").asText()).isEqualTo("no healthy upstream");
+        assertThat(accessLogLine("/reset", 502).get("failure").asText()).contains("closed the connection");
 
         for (int i = 0; i < 6; i++) {
             Curl pooled = curl(null, "--http2", "-w", "%{http_code}", url("/pool/" + i));
@@ -366,6 +376,27 @@ class ReverseProxyIT {
         }
         assertThat(poolProxy.upstreamStates()).extracting(ProxyService.UpstreamState::ejected)
                 .as("the dead upstream is ejected, nginx is not").containsExactly(true, false);
+    }
+
+    /** The last line of the worker's access log for {@code path} with {@code status} (waits for the writer). */
+    private static JsonNode accessLogLine(String path, int status) throws Exception {
+        Path log = dir.resolve("worker-access.log");
+        ObjectMapper json = new ObjectMapper();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            JsonNode found = null;
+            for (String line : AccessLogIT.completeLines(log)) {
+                JsonNode node = json.readTree(line);
+                if (node.get("path").asText().equals(path) && node.get("status").asInt() == status) {
+                    found = node;
+                }
+            }
+            if (found != null) {
+                return found;
+            }
+            assertThat(System.nanoTime()).as("an access log line for %s with %d", path, status).isLessThan(deadline);
+            Thread.sleep(50);
+        }
     }
 
     @Test

@@ -11,6 +11,8 @@ import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.worker.log.AccessLog;
+import dev.quicfleet.worker.log.AccessLogFormat;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
@@ -82,6 +84,9 @@ public abstract class Exchange implements Request, HttpExchange {
     private final long startNanos = System.nanoTime();
     /** Response body bytes handed to the network (written by the handler thread before completion is posted). */
     private long bodyBytesSent;
+    /** For the access log: why the exchange failed, and the upstream a service forwarded it to (or {@code null}). */
+    private volatile String failure;
+    private volatile String upstream;
 
     private int status = 200;
     private Headers responseHeaders = new Headers();
@@ -244,6 +249,7 @@ public abstract class Exchange implements Request, HttpExchange {
             return;
         }
         aborted = true;
+        failure = "client too slow: " + why;
         if (writeFailure == null) {
             writeFailure = new IOException("client too slow: " + why);
         }
@@ -332,6 +338,7 @@ public abstract class Exchange implements Request, HttpExchange {
 
     /** A service (or one of its callbacks) threw: 500 before the response is committed, a reset after. */
     private void serviceFailed(Throwable failure) {
+        this.failure = failure.toString();
         if (blocking) {
             log.warn("service failed for {} {} after handing it to a handler: {}", method, path, failure.toString(),
                     failure);
@@ -731,6 +738,16 @@ public abstract class Exchange implements Request, HttpExchange {
     }
 
     @Override
+    public void logUpstream(String address) {
+        upstream = address;
+    }
+
+    @Override
+    public void logFailure(String reason) {
+        failure = reason;
+    }
+
+    @Override
     public void runBlocking(Handler handler) {
         if (blocking || committed || receiver != null) {
             throw new IllegalStateException("runBlocking: the exchange is already being served");
@@ -807,6 +824,7 @@ public abstract class Exchange implements Request, HttpExchange {
     // ---- internals ----
 
     private void fail(Throwable failure) {
+        this.failure = failure.toString();
         if (failure instanceof IOException && requestBodyStalled()) {
             // The handler's read gave up on a stalled body before the body watch did: the same slow client.
             post(() -> timedOut(TimeoutReason.BODY, "no request body byte for "
@@ -1058,9 +1076,18 @@ public abstract class Exchange implements Request, HttpExchange {
         }
     }
 
-    /** Counts this exchange: protocol, status, time from request headers to the response leaving, body bytes. */
-    final void record(WorkerMetrics metrics) {
-        metrics.request(httpProtocol(), status, System.nanoTime() - startNanos, bodyBytesSent);
+    /**
+     * Counts this exchange (protocol, status, time from request headers to the response leaving, body bytes) and
+     * writes its access log line when there is a log. An exchange that never sent a response head is logged with
+     * nginx's 499 and the failure, if one is known.
+     */
+    final void record(WorkerMetrics metrics, AccessLog accessLog) {
+        long duration = System.nanoTime() - startNanos;
+        metrics.request(httpProtocol(), status, duration, bodyBytesSent);
+        if (accessLog != null) {
+            accessLog.log(this, new AccessLogFormat.Outcome(committed ? status : 499, bodyBytes, bodyBytesSent,
+                    duration, accessLog.slot(), upstream, failure));
+        }
     }
 
     private HttpProtocol httpProtocol() {

@@ -4,6 +4,7 @@ import dev.quicfleet.http.Handler;
 import dev.quicfleet.http.Router;
 import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.worker.log.AccessLog;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -26,6 +27,7 @@ public final class ExchangeDispatcher {
     private final Object idleLock = new Object();
     private volatile CompletableFuture<Void> idle = CompletableFuture.completedFuture(null);
     private volatile boolean draining;
+    private volatile AccessLog accessLog;
 
     /**
      * @param service     the root service (usually a {@link Router})
@@ -93,7 +95,7 @@ public final class ExchangeDispatcher {
 
     /** The exchange's response has left the process (or the stream is gone): count it, maybe complete a drain. */
     void finished(Exchange exchange) {
-        exchange.record(metrics);
+        exchange.record(metrics, accessLog);
         CompletableFuture<Void> done = null;
         synchronized (idleLock) {
             if (inFlight.decrementAndGet() == 0) {
@@ -103,6 +105,11 @@ public final class ExchangeDispatcher {
         if (done != null) {
             done.complete(null);
         }
+    }
+
+    /** Writes a line per finished exchange to {@code accessLog} ({@code null}: none). */
+    public void accessLog(AccessLog accessLog) {
+        this.accessLog = accessLog;
     }
 
     public void shutdownNow() {

@@ -7,6 +7,7 @@ import dev.quicfleet.transport.ResetRateLimiter;
 import dev.quicfleet.transport.StatelessResets;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -42,8 +43,10 @@ import org.slf4j.LoggerFactory;
  * socket; several workers started by hand on one port with {@code --reuse-port}), without keys, or when Netty's
  * connection table cannot be read (another Netty version: then resets are off, said once at start).
  *
- * <p>Cost on the hot path: for every short-header packet of this slot, one lookup in the codec's connection table
- * (a SipHash of the 20-byte ID), which the codec then repeats; Netty offers no hook after its own lookup fails.
+ * <p>Cost on the hot path: for every short-header packet of this slot, the ID is compared with the last one found in
+ * the codec's connection table (20 bytes; a connection's packets come in runs); only another ID costs a lookup there
+ * (a SipHash of the ID), which the codec then repeats — Netty offers no hook after its own lookup fails. The cache
+ * only ever answers "known" (no reset) and only while that connection's channel is open.
  *
  * <p>Netty 4.2.18 asks the reset-token generator only for the connection IDs it issues in NEW_CONNECTION_ID frames;
  * the ID chosen during the handshake has no token (Netty offers only one token for every connection, which would let
@@ -63,6 +66,9 @@ public final class UnknownConnections extends ChannelInboundHandlerAdapter {
     private final SlotHandover handover;
     private final BooleanSupplier draining;
     private final MethodHandle lookup;
+    /** The last connection ID the codec's table knew, and its connection: see {@link #known}. */
+    private final ByteBuffer lastKnownId = ByteBuffer.allocate(ConnectionIds.MAX_LENGTH).limit(0);
+    private Channel lastKnownChannel;
 
     /**
      * @param codec    the QUIC codec this handler sits in front of (its connection table is read, never changed)
@@ -179,11 +185,21 @@ public final class UnknownConnections extends ChannelInboundHandlerAdapter {
         if (lookup == null) {
             return true;
         }
+        if (lastKnownChannel != null && lastKnownChannel.isOpen() && dcid.equals(lastKnownId)) {
+            return true; // the same connection as the last packet's (equals compares the remaining bytes)
+        }
+        Object channel;
         try {
-            return lookup.invoke(dcid.duplicate()) != null;
+            channel = lookup.invoke(dcid.duplicate());
         } catch (Throwable e) {
             return true; // cannot tell: never reset
         }
+        if (channel instanceof Channel known) {
+            lastKnownId.clear();
+            lastKnownId.put(dcid.duplicate()).flip();
+            lastKnownChannel = known;
+        }
+        return channel != null;
     }
 
     private void reset(ChannelHandlerContext ctx, DatagramPacket packet) {
