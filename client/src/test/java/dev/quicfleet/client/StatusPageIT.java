@@ -13,6 +13,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -62,7 +63,10 @@ class StatusPageIT {
             // Before any load: samples exist, all rates are 0, and the plot areas have nothing above the zero line.
             awaitStatus(page, s -> s.path("samples").size() >= 2, Duration.ofSeconds(30));
             Screen idle = screen(page, "idle");
-            assertThat(idle.drawnAboveZero("requests")).as("request chart before any request").isZero();
+            for (String chart : List.of("requests", "handshakes")) {
+                assertThat(idle.drawnAboveZero(chart)).as("%s chart before any request (%s)", chart, idle.png)
+                        .isZero();
+            }
 
             Process h3load = new ProcessBuilder(root().resolve("scripts/h3load").toString(), "-c", "2",
                     "--new-connection-per-request", "--resume", "--early-data", "-D", "120s", "--no-progress",
@@ -93,6 +97,8 @@ class StatusPageIT {
                 List<List<String>> supervisorStatus = supervisorStatus(tmp.resolve("control.sock"));
 
                 for (String chart : List.of("requests", "handshakes")) {
+                    System.out.printf("StatusPageIT: %s chart: %d points, %d series pixels above zero (idle: %d)%n",
+                            chart, loaded.points(chart), loaded.drawnAboveZero(chart), idle.drawnAboveZero(chart));
                     assertThat(loaded.points(chart)).as(chart + " points").isGreaterThanOrEqualTo(5);
                     assertThat(loaded.drawnAboveZero(chart)).as("pixels of the %s chart's series above its zero "
                             + "line (%s)", chart, loaded.png).isGreaterThan(100);
@@ -129,7 +135,10 @@ class StatusPageIT {
         Path png = tmp.resolve(name + ".png");
         chromium(page, "--screenshot=" + png);
         String dom = chromium(page, "--dump-dom");
-        return new Screen(ImageIO.read(png.toFile()), png, dom);
+        // kept for a look after the run (a failure names it)
+        Path kept = Files.copy(png, Files.createDirectories(Path.of("target")).resolve("status-page-" + name + ".png"),
+                StandardCopyOption.REPLACE_EXISTING);
+        return new Screen(ImageIO.read(kept.toFile()), kept.toAbsolutePath(), dom);
     }
 
     private record Screen(BufferedImage image, Path png, String dom, List<List<String>> slots) {

@@ -40,21 +40,22 @@ final class StatusSampler implements AutoCloseable {
 
     private final ClusterScrape scrape;
     private final List<Integer> slots;
-    private final ScheduledExecutorService timer;
     private final ArrayDeque<Sample> samples = new ArrayDeque<>(CAPACITY);
+    private ScheduledExecutorService timer;
     private Map<String, Double> previous;
     private long previousNanos;
 
-    private StatusSampler(ClusterScrape scrape, List<Integer> slots) {
+    /** A sampler that samples only when {@link #sample} is called (see {@link #start}). */
+    StatusSampler(ClusterScrape scrape, List<Integer> slots) {
         this.scrape = scrape;
         this.slots = slots;
-        this.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
-                .name("quicfleet-status-sampler").factory());
     }
 
     /** Starts sampling {@code slots} through {@code scrape} every {@link #INTERVAL}, the first time at once. */
     static StatusSampler start(ClusterScrape scrape, List<Integer> slots) {
         StatusSampler sampler = new StatusSampler(scrape, slots);
+        sampler.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
+                .name("quicfleet-status-sampler").factory());
         sampler.timer.scheduleAtFixedRate(sampler::sampleQuietly, 0, INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
         return sampler;
     }
@@ -174,6 +175,8 @@ final class StatusSampler implements AutoCloseable {
 
     @Override
     public void close() {
-        timer.shutdownNow();
+        if (timer != null) {
+            timer.shutdownNow();
+        }
     }
 }

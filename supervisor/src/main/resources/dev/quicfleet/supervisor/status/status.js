@@ -9,12 +9,15 @@ const CHARTS = [
   { id: "handshakes", title: "QUIC handshakes/s", series: [
       ["handshakes_full", "full", "#9467bd"], ["handshakes_resumed", "resumed", "#17becf"],
       ["handshakes_failed", "failed", "#d62728"], ["retry_sent", "Retry sent", "#bcbd22"]] },
-  { id: "zerortt", title: "0-RTT: share of HTTP/3 requests run early (%), early-data requests/s", series: [
-      ["zeroRttShare", "share %", "#e377c2", v => v == null ? null : v * 100],
-      ["early_data_accepted", "accepted/s", "#2ca02c"], ["early_data_deferred", "deferred/s", "#8c564b"],
-      ["early_data_replayed", "replayed/s", "#d62728"]] },
-  { id: "keyage", title: "Ticket key age (s), worker restarts (total)", series: [
-      ["keyAgeSeconds", "key age s", "#7f7f7f"], ["restarts", "restarts", "#d62728"]] },
+  { id: "zerortt", title: "0-RTT share of HTTP/3 requests (%): arrived in early data and ran at once", series: [
+      ["zeroRttShare", "0-RTT share %", "#e377c2", v => v == null ? null : v * 100]] },
+  { id: "earlydata", title: "Early-data requests/s by outcome", series: [
+      ["early_data_accepted", "accepted", "#2ca02c"], ["early_data_deferred", "deferred", "#8c564b"],
+      ["early_data_too_early", "too early (425)", "#ff7f0e"], ["early_data_replayed", "replayed", "#d62728"]] },
+  { id: "restarts", title: "Worker restarts (since start) and workers running", series: [
+      ["restarts", "restarts", "#d62728"], ["workersRunning", "running", "#2ca02c"]] },
+  { id: "keyage", title: "Ticket key age (s)", series: [
+      ["keyAgeSeconds", "key age", "#7f7f7f"]] },
 ];
 
 const plots = {};
