@@ -87,9 +87,10 @@ class StatusPageIT {
                         restarted += slot.path("restarts").asInt() == 1 && slot.path("state").asText()
                                 .equals("ready") ? 1 : 0;
                     }
+                    // (h3load's connections to the killed worker may stall for a while: the charts keep the load
+                    // drawn before the kill, so no need to wait for new requests)
                     return slots.size() == 2 && restarted == 1 && s.path("samples").size() > 0
-                            && s.path("samples").get(s.path("samples").size() - 1).path("workersRunning").asInt() == 2
-                            && recent(s, "requests", 2);
+                            && s.path("samples").get(s.path("samples").size() - 1).path("workersRunning").asInt() == 2;
                 }, Duration.ofSeconds(120));
                 assertThat(status.path("slotsError").isMissingNode()).isTrue();
 

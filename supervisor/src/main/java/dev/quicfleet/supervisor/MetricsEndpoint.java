@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
@@ -52,12 +53,13 @@ final class MetricsEndpoint implements AutoCloseable {
 
     /**
      * Serves {@code /metrics} and the status page on {@code address}; the page's slot table is read from the
-     * supervisor's {@code controlSocket}.
+     * supervisor's {@code controlSocket}, its samples from the {@code servingSlots}.
      *
      * @throws IOException naming the address when it cannot be bound
      */
-    static MetricsEndpoint start(InetSocketAddress address, ClusterScrape scrape, int workers, Path controlSocket,
-                                 String version) throws IOException {
+    static MetricsEndpoint start(InetSocketAddress address, ClusterScrape scrape, int workers,
+                                 Supplier<List<Integer>> servingSlots, Path controlSocket, String version)
+            throws IOException {
         HttpServer server;
         try {
             server = HttpServer.create(address, 16);
@@ -67,7 +69,7 @@ final class MetricsEndpoint implements AutoCloseable {
         }
         List<Integer> slots = IntStream.range(0, workers).boxed().toList();
         server.createContext("/metrics", exchange -> serve(exchange, scrape, slots));
-        StatusSampler sampler = StatusSampler.start(scrape, slots);
+        StatusSampler sampler = StatusSampler.start(scrape, servingSlots);
         server.createContext("/status.json", exchange -> {
             try (exchange) {
                 if (allowed(exchange)) {

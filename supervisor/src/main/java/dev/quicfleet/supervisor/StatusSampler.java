@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,20 +40,25 @@ final class StatusSampler implements AutoCloseable {
     private static final Map<String, String[]> RATES = rates();
 
     private final ClusterScrape scrape;
-    private final List<Integer> slots;
+    private final Supplier<List<Integer>> slots;
     private final ArrayDeque<Sample> samples = new ArrayDeque<>(CAPACITY);
     private ScheduledExecutorService timer;
     private Map<String, Double> previous;
     private long previousNanos;
 
     /** A sampler that samples only when {@link #sample} is called (see {@link #start}). */
-    StatusSampler(ClusterScrape scrape, List<Integer> slots) {
+    StatusSampler(ClusterScrape scrape, Supplier<List<Integer>> slots) {
         this.scrape = scrape;
         this.slots = slots;
     }
 
-    /** Starts sampling {@code slots} through {@code scrape} every {@link #INTERVAL}, the first time at once. */
-    static StatusSampler start(ClusterScrape scrape, List<Integer> slots) {
+    /**
+     * Starts sampling through {@code scrape} every {@link #INTERVAL}, the first time at once. Only the slots whose
+     * worker serves ({@code slots}, asked each time) are scraped: a worker that is starting or backing off is not
+     * counted in {@code quicfleet_scrape_errors_total} every 2 s by the status page; Prometheus' scrapes still count
+     * it.
+     */
+    static StatusSampler start(ClusterScrape scrape, Supplier<List<Integer>> slots) {
         StatusSampler sampler = new StatusSampler(scrape, slots);
         sampler.timer = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
                 .name("quicfleet-status-sampler").factory());
@@ -67,7 +73,7 @@ final class StatusSampler implements AutoCloseable {
 
     private void sampleQuietly() {
         try {
-            sample(scrape.scrape(slots, null).body(), System.nanoTime(), System.currentTimeMillis());
+            sample(scrape.scrape(slots.get(), null).body(), System.nanoTime(), System.currentTimeMillis());
         } catch (RuntimeException e) {
             // a scheduled task that throws is never run again: log and keep sampling
             log.warn("status page: cannot sample the cluster's metrics: {}", e.toString());

@@ -299,8 +299,8 @@ public final class SupervisorMain {
             if (metricsEndpoint != null) {
                 ClusterScrape scrape = new ClusterScrape(metrics, supervisor[0]::scrape, Duration.ofSeconds(2));
                 try {
-                    endpoint = MetricsEndpoint.start(metricsEndpoint, scrape, config.workers(), control.path(),
-                            version());
+                    endpoint = MetricsEndpoint.start(metricsEndpoint, scrape, config.workers(),
+                            supervisor[0]::servingSlots, control.path(), version());
                 } catch (IOException e) {
                     err.println("error: " + e.getMessage());
                     return EXIT_CONFIG;

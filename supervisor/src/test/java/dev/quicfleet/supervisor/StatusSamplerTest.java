@@ -30,7 +30,7 @@ class StatusSamplerTest {
 
     @Test
     void ratesArePerSecondPerSeriesAndARespawnedWorkersCountersCountFromZero() {
-        StatusSampler sampler = new StatusSampler(null, List.of()); // fed by hand, at the times given
+        StatusSampler sampler = new StatusSampler(null, List::of); // fed by hand, at the times given
         sampler.sample(scrape(100, 50, 10, 20, 0, "12.5"), 0, 1_000);
         assertThat(sampler.samples()).as("a rate needs two scrapes").isEmpty();
 
@@ -58,7 +58,7 @@ class StatusSamplerTest {
 
     @Test
     void keepsTheLastTenMinutes() {
-        StatusSampler sampler = new StatusSampler(null, List.of());
+        StatusSampler sampler = new StatusSampler(null, List::of);
         for (int i = 0; i <= StatusSampler.CAPACITY + 10; i++) {
             sampler.sample(scrape(i, 0, 0, 0, 0, "1"), i * SECOND, i);
         }
