@@ -79,8 +79,8 @@ public final class SupervisorMain {
     Path controlSocket;
 
     @Option(names = "--metrics-address", paramLabel = "IP:PORT", defaultValue = "127.0.0.1:9464",
-            description = "Where the cluster's Prometheus endpoint /metrics listens, or off (default: "
-                    + "${DEFAULT-VALUE}).")
+            description = "Where the cluster's Prometheus endpoint /metrics and the status page / listen, or off "
+                    + "(default: ${DEFAULT-VALUE}).")
     String metricsAddress;
 
     @Option(names = "--no-shared-tickets", description = "Each worker keeps its own TLS session-ticket keys (a "
@@ -305,8 +305,9 @@ public final class SupervisorMain {
                     err.println("error: " + e.getMessage());
                     return EXIT_CONFIG;
                 }
-                log.info("metrics: http://{}:{}/metrics", endpoint.address().getAddress().getHostAddress(),
-                        endpoint.address().getPort());
+                log.info("metrics: http://{}:{}/metrics, status page: http://{}:{}/",
+                        endpoint.address().getAddress().getHostAddress(), endpoint.address().getPort(),
+                        endpoint.address().getAddress().getHostAddress(), endpoint.address().getPort());
             }
             for (String name : List.of("TERM", "INT", "HUP")) {
                 Signal.handle(new Signal(name), signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
