@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -15,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -59,6 +61,14 @@ class StatusPageIT {
             Matcher url = METRICS_URL.matcher(line);
             url.find();
             URI page = URI.create(url.group(1) + "/");
+
+            // The page's own files only; no other file of the jar, no other method.
+            assertThat(get(page, "GET", "/vendor/uplot/uPlot.iife.min.js")).startsWith("200 text/javascript");
+            assertThat(get(page, "GET", "/")).startsWith("200 text/html");
+            assertThat(get(page, "GET", "/logback.xml")).startsWith("404 ");
+            assertThat(get(page, "GET", "/vendor/../../../logback.xml")).startsWith("404 ");
+            assertThat(get(page, "GET", "/dev/quicfleet/supervisor/MetricsEndpoint.class")).startsWith("404 ");
+            assertThat(get(page, "POST", "/")).startsWith("405 ");
 
             // Before any load: samples exist, all rates are 0, and the plot areas have nothing above the zero line.
             awaitStatus(page, s -> s.path("samples").size() >= 2, Duration.ofSeconds(30));
@@ -247,6 +257,21 @@ class StatusPageIT {
             }
         }
         return rows;
+    }
+
+    /** Status and content type of a request for {@code rawPath}, sent as is (not normalised). */
+    private static String get(URI page, String method, String rawPath) throws Exception {
+        try (Socket socket = new Socket(page.getHost(), page.getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write((method + " " + rawPath + " HTTP/1.1\r\nhost: " + page.getHost()
+                    + "\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            String response = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            String status = response.lines().findFirst().orElse("").replaceFirst("^HTTP/1.1 (\\d+).*", "$1");
+            String type = response.lines().takeWhile(l -> !l.isEmpty())
+                    .filter(l -> l.toLowerCase(Locale.ROOT).startsWith("content-type:"))
+                    .map(l -> l.substring("content-type:".length()).trim()).findFirst().orElse("-");
+            return status + " " + type;
+        }
     }
 
     /** Whether each of the last {@code n} samples has {@code key} above 0. */
