@@ -462,6 +462,11 @@ final class Supervisor {
         return process != null && process.pid() == pid;
     }
 
+    /** The slots whose worker is ready and can be scraped now (any thread), in slot order. */
+    List<Integer> servingSlots() {
+        return scrapeChannels.keySet().stream().sorted().toList();
+    }
+
     /** Asks slot {@code slot}'s worker for its metrics (any thread); fails when no worker serves there. */
     CompletableFuture<String> scrape(int slot) {
         io.netty.channel.Channel channel = scrapeChannels.get(slot);

@@ -8,18 +8,11 @@ import dev.quicfleet.ticketcache.Rotation;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ControlProtocol;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.net.UnknownHostException;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -86,8 +79,8 @@ public final class SupervisorMain {
     Path controlSocket;
 
     @Option(names = "--metrics-address", paramLabel = "IP:PORT", defaultValue = "127.0.0.1:9464",
-            description = "Where the cluster's Prometheus endpoint /metrics listens, or off (default: "
-                    + "${DEFAULT-VALUE}).")
+            description = "Where the cluster's Prometheus endpoint /metrics and the status page / listen, or off "
+                    + "(default: ${DEFAULT-VALUE}).")
     String metricsAddress;
 
     @Option(names = "--no-shared-tickets", description = "Each worker keeps its own TLS session-ticket keys (a "
@@ -306,13 +299,15 @@ public final class SupervisorMain {
             if (metricsEndpoint != null) {
                 ClusterScrape scrape = new ClusterScrape(metrics, supervisor[0]::scrape, Duration.ofSeconds(2));
                 try {
-                    endpoint = MetricsEndpoint.start(metricsEndpoint, scrape, config.workers());
+                    endpoint = MetricsEndpoint.start(metricsEndpoint, scrape, config.workers(),
+                            supervisor[0]::servingSlots, control.path(), version());
                 } catch (IOException e) {
                     err.println("error: " + e.getMessage());
                     return EXIT_CONFIG;
                 }
-                log.info("metrics: http://{}:{}/metrics", endpoint.address().getAddress().getHostAddress(),
-                        endpoint.address().getPort());
+                log.info("metrics: http://{}:{}/metrics, status page: http://{}:{}/",
+                        endpoint.address().getAddress().getHostAddress(), endpoint.address().getPort(),
+                        endpoint.address().getAddress().getHostAddress(), endpoint.address().getPort());
             }
             for (String name : List.of("TERM", "INT", "HUP", "USR1")) {
                 Signal.handle(new Signal(name), signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
@@ -454,14 +449,8 @@ public final class SupervisorMain {
             }
         }
         Path path = socket != null ? socket : ControlProtocol.defaultSocket(port);
-        try (SocketChannel channel = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            channel.connect(UnixDomainSocketAddress.of(path));
-            channel.write(java.nio.ByteBuffer.wrap((ControlProtocol.STATUS + "\n").getBytes(StandardCharsets.UTF_8)));
-            BufferedReader reader = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel),
-                    StandardCharsets.UTF_8));
-            for (String line; (line = reader.readLine()) != null && !line.equals(ControlProtocol.END); ) {
-                out.println(line);
-            }
+        try {
+            StatusClient.status(path).forEach(out::println);
             return 0;
         } catch (IOException e) {
             err.println("error: no supervisor answers on " + path + " (" + e.getMessage() + "); is it running "
