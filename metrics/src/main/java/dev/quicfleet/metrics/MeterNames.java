@@ -48,6 +48,13 @@ public final class MeterNames {
      * writer fell behind (its queue was full) or the file could not be written: {@code quicfleet_access_log_lines_total}.
      */
     public static final String ACCESS_LOG_LINES = PREFIX + ".access.log.lines";
+
+    /**
+     * Counter of response body bytes that went through compression, by {@code coding} (zstd, br, gzip) and
+     * {@code side}: {@code uncompressed} (what the service wrote) and {@code compressed} (what was sent):
+     * {@code quicfleet_http_compression_bytes_total}.
+     */
+    public static final String HTTP_COMPRESSION_BYTES = PREFIX + ".http.compression.bytes";
     /**
      * Counter of QUIC handshakes that failed, by {@link #REASON} ({@code timeout}: not completed within
      * {@code --handshake-timeout}; {@code closed}: closed by either side before completing):

@@ -8,7 +8,9 @@ import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -65,6 +67,7 @@ public final class WorkerMetrics implements AutoCloseable {
     private final Counter resetsRateLimited;
     private final Counter packetsMisrouted;
     private final Counter accessLogWritten;
+    private final Map<String, Counter[]> compressionBytes = new ConcurrentHashMap<>();
     private final Counter accessLogDropped;
     private final Counter packetsSent;
     /** Indexed by {@link HandshakeFailure#ordinal()}. */
@@ -312,6 +315,22 @@ public final class WorkerMetrics implements AutoCloseable {
     /** A UDP datagram was dropped for {@code reason}. */
     public void datagramDropped(DroppedDatagram reason) {
         datagramsDropped[reason.ordinal()].increment();
+    }
+
+    /**
+     * A compressed response: {@code uncompressed} body bytes went in, {@code compressed} went out, with
+     * {@code coding}.
+     */
+    public void compressed(String coding, long uncompressed, long compressed) {
+        Counter[] counters = compressionBytes.computeIfAbsent(coding, c -> new Counter[] {
+                Counter.builder(MeterNames.HTTP_COMPRESSION_BYTES)
+                        .description("Response body bytes through compression, by coding and side")
+                        .tag("coding", c).tag("side", "uncompressed").register(registry),
+                Counter.builder(MeterNames.HTTP_COMPRESSION_BYTES)
+                        .description("Response body bytes through compression, by coding and side")
+                        .tag("coding", c).tag("side", "compressed").register(registry)});
+        counters[0].increment(uncompressed);
+        counters[1].increment(compressed);
     }
 
     /** Access log lines written to the file. */

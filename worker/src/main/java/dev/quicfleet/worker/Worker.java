@@ -18,6 +18,7 @@ import dev.quicfleet.transport.ResetRateLimiter;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.StatelessResets;
 import dev.quicfleet.transport.Transport;
+import dev.quicfleet.worker.compression.Compression;
 import dev.quicfleet.worker.log.AccessLog;
 import dev.quicfleet.worker.protocol.ExchangeDispatcher;
 import dev.quicfleet.worker.protocol.quic.EarlyData;
@@ -321,6 +322,9 @@ public final class Worker {
 
     private void doStart() throws TlsConfigException, SSLException {
         long t0 = System.nanoTime();
+        if (config.compression().enabled()) {
+            dispatcher.compression(new Compression(config.compression()));
+        }
         if (config.accessLog() != null) {
             // first: a path that cannot be opened is a configuration error, said before anything binds
             accessLog = new AccessLog(config.accessLog(), config.accessLogFormat(), config.slot(), metrics);

@@ -6,6 +6,7 @@ import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.QuicLimits;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.Transport;
+import dev.quicfleet.worker.compression.CompressionConfig;
 import dev.quicfleet.worker.log.AccessLogFormat;
 import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
 import java.net.InetAddress;
@@ -50,6 +51,7 @@ import java.util.Objects;
  *                     {@code null} to serve the demo site
  * @param accessLog    the access log file ({@code {slot}} in it: one file per worker), or {@code null} for none
  * @param accessLogFormat the access log's format; default {@link AccessLogFormat#COMBINED}
+ * @param compression  how responses are compressed; default {@link CompressionConfig#DEFAULT} (on)
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
@@ -57,7 +59,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                            String staticPrefix, EarlyDataPolicy earlyData, String serverId,
                            RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
                            Duration resetHoldoff, Duration headerTimeout, long bodyMinRate, ProxyConfig proxy,
-                           String accessLog, AccessLogFormat accessLogFormat) {
+                           String accessLog, AccessLogFormat accessLogFormat, CompressionConfig compression) {
 
     /**
      * The default header timeout. A real client sends its whole request head in one write right after the handshake,
@@ -134,6 +136,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         resetHoldoff = resetHoldoff == null ? Duration.ZERO : resetHoldoff;
         accessLog = accessLog == null || accessLog.isBlank() ? null : accessLog;
         accessLogFormat = accessLogFormat == null ? AccessLogFormat.COMBINED : accessLogFormat;
+        compression = compression == null ? CompressionConfig.DEFAULT : compression;
         checkDuration("stateless-reset-holdoff", resetHoldoff, Duration.ZERO, Duration.ofHours(2));
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
@@ -154,7 +157,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
                 drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
                 retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy, accessLog,
-                accessLogFormat);
+                accessLogFormat, compression);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -221,6 +224,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private ProxyConfig proxy;
         private String accessLog;
         private AccessLogFormat accessLogFormat = AccessLogFormat.COMBINED;
+        private CompressionConfig compression = CompressionConfig.DEFAULT;
 
         private Builder() {
             try {
@@ -351,6 +355,12 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /** How responses are compressed ({@link CompressionConfig#OFF}: never). */
+        public Builder compression(CompressionConfig compression) {
+            this.compression = compression;
+            return this;
+        }
+
         public Builder staticFiles(Path dir, String prefix) {
             this.staticDir = dir;
             this.staticPrefix = prefix;
@@ -368,7 +378,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
                     retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy,
-                    accessLog, accessLogFormat);
+                    accessLog, accessLogFormat, compression);
         }
     }
 }

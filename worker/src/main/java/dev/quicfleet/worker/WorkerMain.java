@@ -14,6 +14,7 @@ import dev.quicfleet.transport.QuicLimits;
 import dev.quicfleet.transport.RetryTokens;
 import dev.quicfleet.transport.Transport;
 import dev.quicfleet.transport.TransportUnavailableException;
+import dev.quicfleet.worker.compression.CompressionConfig;
 import dev.quicfleet.worker.log.AccessLogFormat;
 import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
 import dev.quicfleet.worker.services.DemoSite;
@@ -256,6 +257,27 @@ public final class WorkerMain {
             description = "The access log's format: nginx's combined, or one JSON object per line with every field "
                     + "(default: ${DEFAULT-VALUE}).")
     String accessLogFormat;
+
+    @Option(names = "--compression", paramLabel = "on|off", defaultValue = "on",
+            description = "Compress responses of text-like types (zstd, br or gzip, as the client's Accept-Encoding "
+                    + "ranks them; zstd > br > gzip at equal q) (default: ${DEFAULT-VALUE}).")
+    String compression;
+
+    @Option(names = "--compression-min-length", paramLabel = "BYTES", defaultValue = "512",
+            description = "Bodies shorter than this (by Content-Length) are not compressed (default: ${DEFAULT-VALUE}).")
+    int compressionMinLength;
+
+    @Option(names = "--gzip-level", paramLabel = "1..9", defaultValue = "5",
+            description = "gzip level (default: ${DEFAULT-VALUE}).")
+    int gzipLevel;
+
+    @Option(names = "--brotli-quality", paramLabel = "0..11", defaultValue = "4",
+            description = "Brotli quality for responses made on the fly (default: ${DEFAULT-VALUE}).")
+    int brotliQuality;
+
+    @Option(names = "--zstd-level", paramLabel = "1..22", defaultValue = "3",
+            description = "zstd level (default: ${DEFAULT-VALUE}).")
+    int zstdLevel;
 
     /** Runs the worker; returns only by exiting the JVM. */
     private static final String LEAK_DETECTION = "io.netty.leakDetection.level";
@@ -532,7 +554,9 @@ public final class WorkerMain {
                 .retry(RetryTokens.Mode.parse(retry), retryThreshold)
                 .statelessReset(onOff("stateless-reset", statelessReset),
                         ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff))
-                .accessLog(accessLog, AccessLogFormat.parse("access-log-format", accessLogFormat));
+                .accessLog(accessLog, AccessLogFormat.parse("access-log-format", accessLogFormat))
+                .compression(new CompressionConfig(onOff("compression", compression), gzipLevel, brotliQuality,
+                        zstdLevel, compressionMinLength));
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }

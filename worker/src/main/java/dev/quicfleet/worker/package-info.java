@@ -12,6 +12,7 @@
  *   <li>{@code tls}: certificates and keys, the development certificate, session tickets and the QUIC secrets shared
  *       between workers;</li>
  *   <li>{@code services}: the built-in event-loop services (static files, the demo site);</li>
+ *   <li>{@code compression}: response compression (zstd, br, gzip) chosen by {@code Accept-Encoding};</li>
  *   <li>{@code log}: the access log (formatted on the event loop, written by a thread of its own).</li>
  * </ul>
  * Users' code imports {@code dev.quicfleet.http} (handlers, services, the router), and from here only

@@ -24,6 +24,7 @@ import io.netty.handler.codec.quic.QuicSslContext;
 import io.netty.handler.codec.quic.QuicSslContextBuilder;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.util.ReferenceCountUtil;
+import java.io.ByteArrayOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
@@ -50,6 +51,9 @@ final class TestH3Client implements AutoCloseable {
         final List<Http3Headers> headerFrames = new CopyOnWriteArrayList<>();
         final AtomicLong bodyBytes = new AtomicLong();
         final CompletableFuture<Void> done = new CompletableFuture<>();
+        /** The body's bytes, when the request asked to keep them ({@link #get(String, String, String)}). */
+        final ByteArrayOutputStream body = new ByteArrayOutputStream();
+        boolean keepBody;
         QuicStreamChannel stream;
     }
 
@@ -105,6 +109,16 @@ final class TestH3Client implements AutoCloseable {
         return exchange;
     }
 
+    /** Sends a GET for {@code path} with one more request header, and keeps the response body. */
+    Exchange get(String path, String header, String value) throws Exception {
+        Exchange exchange = open(true);
+        exchange.keepBody = true;
+        Http3HeadersFrame request = new DefaultHttp3HeadersFrame();
+        request.headers().method("GET").path(path).authority("localhost").scheme("https").set(header, value);
+        exchange.stream.writeAndFlush(request).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT).sync();
+        return exchange;
+    }
+
     /**
      * Sends the head of a POST for {@code path} announcing {@code contentLength} body bytes and leaves the request
      * open: the caller writes DATA frames on {@link Exchange#stream} (or withholds them).
@@ -129,6 +143,11 @@ final class TestH3Client implements AutoCloseable {
             @Override
             protected void channelRead(ChannelHandlerContext ctx, Http3DataFrame frame) {
                 exchange.bodyBytes.addAndGet(frame.content().readableBytes());
+                if (exchange.keepBody) {
+                    byte[] bytes = new byte[frame.content().readableBytes()];
+                    frame.content().readBytes(bytes);
+                    exchange.body.writeBytes(bytes);
+                }
                 frame.release();
             }
 

@@ -11,6 +11,9 @@ import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.HttpProtocol;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.worker.compression.Compression;
+import dev.quicfleet.worker.compression.ContentCoding;
+import dev.quicfleet.worker.compression.ResponseEncoder;
 import dev.quicfleet.worker.log.AccessLog;
 import dev.quicfleet.worker.log.AccessLogFormat;
 import io.netty.buffer.ByteBuf;
@@ -87,6 +90,8 @@ public abstract class Exchange implements Request, HttpExchange {
     /** For the access log: why the exchange failed, and the upstream a service forwarded it to (or {@code null}). */
     private volatile String failure;
     private volatile String upstream;
+    /** Compresses the response body when {@link #commit} chose a coding; used on the event loop only. */
+    private ResponseEncoder encoder;
 
     private int status = 200;
     private Headers responseHeaders = new Headers();
@@ -312,6 +317,9 @@ public abstract class Exchange implements Request, HttpExchange {
             }
             receiver = null;
             requestBody.discard();
+            if (encoder != null) {
+                encoder.discard(); // whatever an aborted response left in it
+            }
             doComplete(() -> dispatcher.finished(this));
         }
     }
@@ -647,7 +655,7 @@ public abstract class Exchange implements Request, HttpExchange {
             return;
         }
         bodyBytesSent += data.readableBytes();
-        doWriteData(data, endStream).addListener(writeListener);
+        writeData(data, endStream).addListener(writeListener);
         if (endStream) {
             responseEnded = true;
             completeService();
@@ -678,7 +686,7 @@ public abstract class Exchange implements Request, HttpExchange {
             return;
         }
         responseTrailers = ending.asReadOnly();
-        doWriteEnd(responseTrailers).addListener(writeListener);
+        writeEnd(responseTrailers).addListener(writeListener);
         completeService();
     }
 
@@ -875,6 +883,18 @@ public abstract class Exchange implements Request, HttpExchange {
 
     private void commit(boolean endStream) {
         Headers headers = responseHeaders;
+        Compression compression = dispatcher.compression();
+        if (compression != null && compression.eligible(status, headers)) {
+            Compression.vary(headers);
+            // A HEAD response says what a GET would get; an empty body is never encoded
+            ContentCoding coding = endStream && !head ? null : compression.choose(requestHeaders.get("accept-encoding"));
+            if (coding != null) {
+                Compression.apply(headers, coding);
+                if (!head) {
+                    encoder = compression.encoder(coding, channel.alloc());
+                }
+            }
+        }
         decorateHeaders(headers);
         headers.set("date", HttpDates.now());
         responseHeaders = headers.asReadOnly();
@@ -893,7 +913,7 @@ public abstract class Exchange implements Request, HttpExchange {
         bodyBytesSent += size;
         queuedBytes.addAndGet(size);
         post(() -> {
-            ChannelFuture future = doWriteData(data, endStream);
+            ChannelFuture future = writeData(data, endStream);
             queuedBytes.addAndGet(-size);
             future.addListener(writeListener);
             writabilityChanged();
@@ -901,6 +921,34 @@ public abstract class Exchange implements Request, HttpExchange {
         if (!endStream) {
             awaitWritable();
         }
+    }
+
+    /** Body bytes to the protocol, through the encoder when the response is compressed. On the event loop. */
+    private ChannelFuture writeData(ByteBuf data, boolean endStream) {
+        ResponseEncoder coder = encoder;
+        if (coder == null) {
+            return doWriteData(data, endStream);
+        }
+        ByteBuf encoded = coder.encode(data, endStream);
+        if (!encoded.isReadable() && !endStream) {
+            encoded.release(); // the encoder holds it for now: no empty DATA frame
+            return channel.newSucceededFuture();
+        }
+        return doWriteData(encoded, endStream);
+    }
+
+    /** Ends the response with {@code trailers}, after the encoder's last bytes. On the event loop. */
+    private ChannelFuture writeEnd(Headers trailers) {
+        ResponseEncoder coder = encoder;
+        if (coder != null) {
+            ByteBuf tail = coder.finish();
+            if (tail.isReadable()) {
+                doWriteData(tail, false).addListener(writeListener);
+            } else {
+                tail.release();
+            }
+        }
+        return doWriteEnd(trailers);
     }
 
     private final ChannelFutureListener writeListener = future -> {
@@ -1060,7 +1108,7 @@ public abstract class Exchange implements Request, HttpExchange {
             releaseBuffer();
             Headers trailers = responseTrailers.asReadOnly();
             responseTrailers = trailers;
-            post(() -> doWriteEnd(trailers).addListener(writeListener));
+            post(() -> writeEnd(trailers).addListener(writeListener));
         }
 
         void discardBuffered() {
@@ -1083,9 +1131,14 @@ public abstract class Exchange implements Request, HttpExchange {
      */
     final void record(WorkerMetrics metrics, AccessLog accessLog) {
         long duration = System.nanoTime() - startNanos;
-        metrics.request(httpProtocol(), status, duration, bodyBytesSent);
+        long sent = bodyBytesSent;
+        if (encoder != null) {
+            sent = encoder.bytesOut();
+            metrics.compressed(encoder.coding().token(), encoder.bytesIn(), sent);
+        }
+        metrics.request(httpProtocol(), status, duration, sent);
         if (accessLog != null) {
-            accessLog.log(this, new AccessLogFormat.Outcome(committed ? status : 499, bodyBytes, bodyBytesSent,
+            accessLog.log(this, new AccessLogFormat.Outcome(committed ? status : 499, bodyBytes, sent,
                     duration, accessLog.slot(), upstream, failure));
         }
     }

@@ -4,6 +4,7 @@ import dev.quicfleet.http.Handler;
 import dev.quicfleet.http.Router;
 import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.worker.compression.Compression;
 import dev.quicfleet.worker.log.AccessLog;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -28,6 +29,7 @@ public final class ExchangeDispatcher {
     private volatile CompletableFuture<Void> idle = CompletableFuture.completedFuture(null);
     private volatile boolean draining;
     private volatile AccessLog accessLog;
+    private volatile Compression compression;
 
     /**
      * @param service     the root service (usually a {@link Router})
@@ -105,6 +107,15 @@ public final class ExchangeDispatcher {
         if (done != null) {
             done.complete(null);
         }
+    }
+
+    /** Compresses responses by {@code compression} ({@code null}: never). */
+    public void compression(Compression compression) {
+        this.compression = compression;
+    }
+
+    Compression compression() {
+        return compression;
     }
 
     /** Writes a line per finished exchange to {@code accessLog} ({@code null}: none). */

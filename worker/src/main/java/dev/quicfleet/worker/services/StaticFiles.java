@@ -6,6 +6,8 @@ import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.http.RequestHead;
 import dev.quicfleet.http.Router;
 import dev.quicfleet.http.Service;
+import dev.quicfleet.worker.compression.Compression;
+import dev.quicfleet.worker.compression.ContentCoding;
 import dev.quicfleet.worker.protocol.HttpDates;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -25,9 +27,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -90,6 +94,8 @@ public final class StaticFiles implements Service {
     private final LongSupplier nanoTime;
     /** Cached file versions by route path; shared by the worker's event loops. */
     private final Map<String, CachedFile> cache = new ConcurrentHashMap<>();
+    /** Precompressed variants looked for and not found, and when: {@code /a.css.br} → nanos (see {@link #variant}). */
+    private final Map<String, Long> missing = new ConcurrentHashMap<>();
 
     /**
      * Serves the files below {@code root}. Symbolic links inside the root are followed as long as their target
@@ -151,7 +157,62 @@ public final class StaticFiles implements Service {
             redirectToDirectory(exchange);
             return;
         }
+        if (!file.directory) {
+            String acceptEncoding = exchange.headers().get("accept-encoding");
+            if (acceptEncoding != null && !exchange.headers().contains("range")
+                    && Compression.compressibleType(file.contentType)) {
+                CachedFile precompressed = precompressed(routePath, file, acceptEncoding, now);
+                if (precompressed != null) {
+                    serveFile(exchange, head, precompressed);
+                    return;
+                }
+            }
+        }
         serveFile(exchange, head, file);
+    }
+
+    /**
+     * A precompressed sidecar of {@code file} ({@code a.css.zst}, {@code .br}, {@code .gz} beside it, as nginx's
+     * {@code gzip_static} and Caddy's {@code precompressed}) in the best coding the client accepts, served as
+     * {@code file} with a {@code Content-Encoding}; {@code null} when there is none, or none not older than the file
+     * (a stale sidecar is never served). Lookups, found or not, are cached and checked again like files.
+     */
+    private CachedFile precompressed(String routePath, CachedFile file, String acceptEncoding, long now)
+            throws IOException {
+        Set<ContentCoding> present = EnumSet.noneOf(ContentCoding.class);
+        CachedFile[] variants = new CachedFile[ContentCoding.values().length];
+        for (ContentCoding coding : ContentCoding.values()) {
+            CachedFile variant = variant(routePath + coding.fileSuffix(), now);
+            if (variant != null && !variant.directory && !variant.modified.isBefore(file.modified)) {
+                present.add(coding);
+                variants[coding.ordinal()] = variant;
+            }
+        }
+        if (present.isEmpty()) {
+            return null;
+        }
+        ContentCoding coding = Compression.negotiate(acceptEncoding, present);
+        return coding == null ? null : variants[coding.ordinal()].asEncoding(file.contentType, coding);
+    }
+
+    private CachedFile variant(String routePath, long now) throws IOException {
+        Long missedAt = missing.get(routePath);
+        if (missedAt != null && now - missedAt < revalidateNanos) {
+            return null;
+        }
+        CachedFile variant = cache.get(routePath);
+        if (variant == null || now - variant.checkedNanos >= revalidateNanos) {
+            variant = lookUp(routePath, variant, now);
+        }
+        if (variant == null) {
+            if (missing.size() >= MAX_ENTRIES) {
+                missing.clear();
+            }
+            missing.put(routePath, now);
+        } else if (missedAt != null) {
+            missing.remove(routePath);
+        }
+        return variant;
     }
 
     /**
@@ -223,7 +284,7 @@ public final class StaticFiles implements Service {
 
         // Range handling is defined for GET only (RFC 9110 §14.2); HEAD gets the headers of the full GET.
         long size = file.size;
-        ByteRange range = head || requestHeaders.isEmpty() ? null
+        ByteRange range = head || requestHeaders.isEmpty() || file.encoding != null ? null
                 : requestedRange(requestHeaders, file.etag, file.lastModified, clock.instant(), size);
         if (range == ByteRange.UNSATISFIABLE) {
             headers.add("content-range", "bytes */" + size);
@@ -234,7 +295,12 @@ public final class StaticFiles implements Service {
         long length = range != null ? range.length() : size;
         headers.add("content-type", file.contentType);
         headers.add("content-length", Long.toString(length));
-        headers.add("accept-ranges", "bytes");
+        if (file.encoding != null) {
+            headers.add("content-encoding", file.encoding.token());
+            headers.add("vary", "accept-encoding");
+        } else {
+            headers.add("accept-ranges", "bytes");
+        }
         int status = 200;
         if (range != null) {
             headers.add("content-range", range.contentRange(size));
@@ -515,7 +581,7 @@ public final class StaticFiles implements Service {
     /** One version of a served file: where it is, what identifies the version, and the headers that follow. */
     private record CachedFile(Path path, String fileName, boolean directory, long size, Instant modified,
                               Object fileKey, String etag, Instant lastModified, String lastModifiedText,
-                              String contentType, ByteBuffer content, long checkedNanos) {
+                              String contentType, ByteBuffer content, long checkedNanos, ContentCoding encoding) {
 
         static CachedFile of(Path path, String fileName, boolean directory, long size, Instant modified,
                              Object fileKey, Instant now, long nanos) throws IOException {
@@ -532,7 +598,13 @@ public final class StaticFiles implements Service {
                 }
             }
             return new CachedFile(path, fileName, directory, size, modified, fileKey, etag, lastModified,
-                    HttpDates.format(lastModified), MediaTypes.forFileName(fileName), content, nanos);
+                    HttpDates.format(lastModified), MediaTypes.forFileName(fileName), content, nanos, null);
+        }
+
+        /** This precompressed file served as a file of {@code contentType} in {@code coding}. */
+        CachedFile asEncoding(String contentType, ContentCoding coding) {
+            return new CachedFile(path, fileName, directory, size, modified, fileKey, etag, lastModified,
+                    lastModifiedText, contentType, content, checkedNanos, coding);
         }
 
         /** This version, checked again at {@code nanos}; {@code last-modified} follows the clock for future times. */
@@ -540,7 +612,7 @@ public final class StaticFiles implements Service {
             Instant bounded = lastModified(modified, now);
             return new CachedFile(path, fileName, directory, size, modified, fileKey, etag, bounded,
                     bounded.equals(lastModified) ? lastModifiedText : HttpDates.format(bounded), contentType,
-                    content, nanos);
+                    content, nanos, encoding);
         }
 
         private static Instant lastModified(Instant modified, Instant now) {
