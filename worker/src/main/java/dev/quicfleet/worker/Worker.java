@@ -70,6 +70,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -359,7 +360,8 @@ public final class Worker {
         }
         group = transport.newEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("quicfleet-io-" + config.slot(), true));
-        var quicCodec = config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
+        // A codec per bind attempt (below): Netty's QUIC codec may sit in one pipeline only, ever.
+        Supplier<ChannelHandler> quicCodecs = () -> config.quic().applyTo(Http3.newQuicServerCodecBuilder(), transport)
                 .sslContext(quicSsl)
                 // Retry only when needed (--retry), with tokens every worker and host of the cluster accepts
                 .tokenHandler(new RetryTokens(keys::tokenKeys, config.retry(),
@@ -372,6 +374,7 @@ public final class Worker {
                 .resetTokenGenerator(resets)
                 .handler(natRebinding.connections(quicConnections.connectionInitializer()))
                 .build();
+        ChannelHandler quicCodec = quicCodecs.get();
         long tBound = System.nanoTime();
         SslContext tcpSsl;
         try {
@@ -417,6 +420,7 @@ public final class Worker {
                     udpChannel.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
                     udpChannel = null;
                 }
+                quicCodec = quicCodecs.get(); // the last one was in the closed channel's pipeline
             }
         }
         // Packets of open connections reach the metrics every few seconds, not only when a connection closes.
