@@ -287,6 +287,7 @@ public final class SupervisorMain {
             return EXIT_CONFIG;
         }
         SupervisorMetrics metrics = new SupervisorMetrics(version(), config.workers());
+        SystemdNotifier systemd = SystemdNotifier.fromEnvironment();
         MetricsEndpoint endpoint = null;
         TicketKeyPublisher tickets = null;
         if (rotation != null) {
@@ -296,13 +297,15 @@ public final class SupervisorMain {
                 control.close();
                 sockets.close();
                 portLock.close();
+                systemd.close();
                 err.println("error: shared ticket keys: " + e.getMessage());
                 return EXIT_CONFIG;
             }
             config = config.withWorkerArgs("--shm-dir", tickets.directory().toString());
         }
         try {
-            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out, metrics);
+            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out, metrics,
+                    systemd);
             if (metricsEndpoint != null) {
                 ClusterScrape scrape = new ClusterScrape(metrics, supervisor[0]::scrape, Duration.ofSeconds(2));
                 try {
@@ -335,6 +338,7 @@ public final class SupervisorMain {
             sockets.close();
             portLock.close();
             metrics.close();
+            systemd.close();
         }
     }
 

@@ -1,0 +1,125 @@
+package dev.quicfleet.supervisor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.EpollDomainDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.unix.DomainDatagramPacket;
+import io.netty.channel.unix.DomainSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The supervisor's sd_notify messages ({@code Type=notify} in packaging/quicfleet.service), received on a Unix datagram
+ * socket this test owns and names in {@code $NOTIFY_SOCKET}, as systemd would: {@code READY=1} once every worker
+ * serves, {@code RELOADING=1} (with {@code MONOTONIC_USEC}) then {@code READY=1} around a SIGHUP reload, and
+ * {@code STOPPING=1} on SIGTERM.
+ */
+class SystemdNotifyIT {
+
+    @TempDir
+    Path tmp;
+
+    private EventLoopGroup group;
+    private Channel socket;
+    private final BlockingQueue<String> messages = new LinkedBlockingQueue<>();
+
+    @BeforeEach
+    void listen() throws Exception {
+        group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
+        socket = new Bootstrap().group(group).channel(EpollDomainDatagramChannel.class)
+                .handler(new SimpleChannelInboundHandler<DomainDatagramPacket>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, DomainDatagramPacket packet) {
+                        messages.add(packet.content().toString(StandardCharsets.UTF_8));
+                    }
+                })
+                .bind(new DomainSocketAddress(tmp.resolve("notify").toFile())).sync().channel();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        socket.close().sync();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    @Test
+    void readyAfterEveryWorkerServesReloadingAroundSighupStoppingOnSigterm() throws Exception {
+        SupervisorProcess supervisor = SupervisorProcess.launch(tmp,
+                Map.of("NOTIFY_SOCKET", tmp.resolve("notify").toString()), "--workers", "2",
+                "--metrics-address", "off");
+        try (supervisor) {
+            String ready = next(Duration.ofSeconds(90), supervisor);
+            // Logged before the notification is sent: both slots had reported ready by then.
+            String log = supervisor.stderr();
+            assertThat(ready).as("the first message; supervisor log:\n%s", log).startsWith("READY=1\n")
+                    .contains("STATUS=serving: 2 workers");
+            assertThat(log).containsPattern("slot 0: worker pid \\d+ ready").containsPattern(
+                    "slot 1: worker pid \\d+ ready");
+            int port = Integer.parseInt(ready.replaceAll("(?s).*udp\\+tcp (\\d+).*", "$1"));
+            assertThat(get(port)).as("an HTTP/3 request right after READY=1").contains("\"protocol\" : \"h3\"");
+
+            long before = TimeUnit.NANOSECONDS.toMicros(System.nanoTime());
+            new ProcessBuilder("kill", "-HUP", Long.toString(supervisor.pid())).start().waitFor(10, TimeUnit.SECONDS);
+            String reloading = next(Duration.ofSeconds(10), supervisor);
+            long after = TimeUnit.NANOSECONDS.toMicros(System.nanoTime());
+            assertThat(reloading).startsWith("RELOADING=1\n");
+            // CLOCK_MONOTONIC, which both JVMs' nanoTime read on Linux: systemd >= 253 compares it with its own.
+            long monotonic = Long.parseLong(reloading.replaceAll("(?s).*MONOTONIC_USEC=(\\d+).*", "$1"));
+            assertThat(monotonic).isBetween(before, after);
+
+            String reloaded = next(Duration.ofSeconds(90), supervisor);
+            assertThat(reloaded).startsWith("READY=1\n");
+            // both replacements were ready (logged before READY=1 was sent)
+            assertThat(supervisor.awaitStderr(l -> l.contains("reload complete"), Duration.ofSeconds(5))).isNotNull();
+            assertThat(supervisor.stderr().lines().filter(l -> l.contains("reloaded worker pid")).count())
+                    .as(supervisor.stderr()).isEqualTo(2);
+            assertThat(get(port)).as("an HTTP/3 request after the reload").contains("\"protocol\" : \"h3\"");
+
+            supervisor.terminate();
+            String stopping = next(Duration.ofSeconds(10), supervisor);
+            assertThat(stopping).startsWith("STOPPING=1\n");
+            assertThat(supervisor.awaitExit(Duration.ofSeconds(60))).isZero();
+            assertThat(messages).as("nothing after STOPPING=1").isEmpty();
+        }
+    }
+
+    private String next(Duration timeout, SupervisorProcess supervisor) throws InterruptedException {
+        String message = messages.poll(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(message).as("a notification within %s; supervisor log:\n%s", timeout, supervisor.stderr())
+                .isNotNull();
+        return message;
+    }
+
+    /** GET /whoami over HTTP/3 with the independent ngtcp2 client; the body. */
+    private String get(int port) throws Exception {
+        Path download = Files.createTempDirectory(tmp, "get");
+        Process client = new ProcessBuilder("/usr/bin/gtlsclient", "-q", "--exit-on-all-streams-close",
+                "--handshake-timeout=5s", "--timeout=5s", "--download", download.toString(), "127.0.0.1",
+                Integer.toString(port), "https://localhost:" + port + "/whoami")
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("gtlsclient.log").toFile()).start();
+        if (!client.waitFor(30, TimeUnit.SECONDS)) {
+            client.destroyForcibly(); // by its own handle (pid)
+        }
+        try (var files = Files.list(download)) {
+            Path body = files.findFirst().orElse(null);
+            return body == null ? Files.readString(tmp.resolve("gtlsclient.log")) : Files.readString(body);
+        }
+    }
+}
