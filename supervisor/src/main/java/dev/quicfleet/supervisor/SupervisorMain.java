@@ -405,8 +405,10 @@ public final class SupervisorMain {
     /** {@code net.ipv4.ip_unprivileged_port_start} (1024 unless changed; it applies to IPv6 too). */
     private static int unprivilegedPortStart() {
         try {
-            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start")).strip());
-        } catch (IOException | NumberFormatException e) {
+            // readAllLines, not readString: /proc reports size 0 and readString then returned "1" of "1024" here.
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start"))
+                    .getFirst().strip());
+        } catch (IOException | RuntimeException e) {
             return 1024;
         }
     }
