@@ -16,6 +16,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -66,12 +68,17 @@ class SystemdNotifyIT {
                 "--metrics-address", "off");
         try (supervisor) {
             String ready = next(Duration.ofSeconds(90), supervisor);
-            // Logged before the notification is sent: both slots had reported ready by then.
-            String log = supervisor.stderr();
-            assertThat(ready).as("the first message; supervisor log:\n%s", log).startsWith("READY=1\n")
+            Instant received = Instant.now();
+            assertThat(ready).as("the first message; supervisor log:\n%s", supervisor.stderr()).startsWith("READY=1\n")
                     .contains("STATUS=serving: 2 workers");
-            assertThat(log).containsPattern("slot 0: worker pid \\d+ ready").containsPattern(
-                    "slot 1: worker pid \\d+ ready");
+            // Each slot's "worker pid N ready" line (logged when its worker reported serving) is no later than READY=1.
+            for (int slot = 0; slot < 2; slot++) {
+                String prefix = "slot " + slot + ": worker pid ";
+                String line = supervisor.awaitStderr(l -> l.contains(prefix) && l.endsWith(" ready"),
+                        Duration.ofSeconds(10));
+                assertThat(line).as("slot %d ready; supervisor log:\n%s", slot, supervisor.stderr()).isNotNull();
+                assertThat(Instant.parse(line.substring(0, line.indexOf(' ')))).as(line).isBeforeOrEqualTo(received);
+            }
             int port = Integer.parseInt(ready.replaceAll("(?s).*udp\\+tcp (\\d+).*", "$1"));
             assertThat(get(port)).as("an HTTP/3 request right after READY=1").contains("\"protocol\" : \"h3\"");
 
@@ -85,11 +92,16 @@ class SystemdNotifyIT {
             assertThat(monotonic).isBetween(before, after);
 
             String reloaded = next(Duration.ofSeconds(90), supervisor);
+            received = Instant.now();
             assertThat(reloaded).startsWith("READY=1\n");
-            // both replacements were ready (logged before READY=1 was sent)
-            assertThat(supervisor.awaitStderr(l -> l.contains("reload complete"), Duration.ofSeconds(5))).isNotNull();
-            assertThat(supervisor.stderr().lines().filter(l -> l.contains("reloaded worker pid")).count())
-                    .as(supervisor.stderr()).isEqualTo(2);
+            // both slots' replacements had reported serving by then
+            assertThat(supervisor.awaitStderr(l -> l.contains("reload complete"), Duration.ofSeconds(10)))
+                    .as(supervisor.stderr()).isNotNull();
+            List<String> replaced = supervisor.stderr().lines().filter(l -> l.contains("reloaded worker pid")).toList();
+            assertThat(replaced).as(supervisor.stderr()).hasSize(2);
+            for (String line : replaced) {
+                assertThat(Instant.parse(line.substring(0, line.indexOf(' ')))).as(line).isBeforeOrEqualTo(received);
+            }
             assertThat(get(port)).as("an HTTP/3 request after the reload").contains("\"protocol\" : \"h3\"");
 
             supervisor.terminate();
