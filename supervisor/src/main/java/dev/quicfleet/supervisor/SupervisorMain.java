@@ -26,6 +26,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -378,7 +379,7 @@ public final class SupervisorMain {
         int code;
         try {
             Process worker = new ProcessBuilder(command).inheritIO().start();
-            if (!worker.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!worker.waitFor(60, TimeUnit.SECONDS)) {
                 worker.destroyForcibly();
                 err.println("error: the worker's config check did not finish within 60 s");
                 return 1;
