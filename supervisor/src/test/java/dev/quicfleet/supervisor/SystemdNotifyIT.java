@@ -12,11 +12,13 @@ import io.netty.channel.epoll.EpollDomainDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainDatagramPacket;
 import io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -41,6 +43,8 @@ class SystemdNotifyIT {
     private EventLoopGroup group;
     private Channel socket;
     private final BlockingQueue<String> messages = new LinkedBlockingQueue<>();
+    /** The cluster's port once known: a supervisor killed by a failed test leaves its shared map in /dev/shm. */
+    private int port;
 
     @BeforeEach
     void listen() throws Exception {
@@ -57,6 +61,13 @@ class SystemdNotifyIT {
 
     @AfterEach
     void close() throws Exception {
+        if (port > 0) {
+            try (var files = Files.walk(Path.of("/dev/shm", "quicfleet-" + port))) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException e) {
+                // removed by the supervisor itself (a clean stop of a --port 0 cluster)
+            }
+        }
         socket.close().sync();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
@@ -79,7 +90,7 @@ class SystemdNotifyIT {
                 assertThat(line).as("slot %d ready; supervisor log:\n%s", slot, supervisor.stderr()).isNotNull();
                 assertThat(Instant.parse(line.substring(0, line.indexOf(' ')))).as(line).isBeforeOrEqualTo(received);
             }
-            int port = Integer.parseInt(ready.replaceAll("(?s).*udp\\+tcp (\\d+).*", "$1"));
+            port = Integer.parseInt(ready.replaceAll("(?s).*udp\\+tcp (\\d+).*", "$1"));
             assertThat(get(port)).as("an HTTP/3 request right after READY=1").contains("\"protocol\" : \"h3\"");
 
             long before = TimeUnit.NANOSECONDS.toMicros(System.nanoTime());
