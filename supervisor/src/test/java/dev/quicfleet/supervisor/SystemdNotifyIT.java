@@ -24,6 +24,8 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -32,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The supervisor's sd_notify messages ({@code Type=notify} in packaging/quicfleet.service), received on a Unix datagram
  * socket this test owns and names in {@code $NOTIFY_SOCKET}, as systemd would: {@code READY=1} once every worker
- * serves, {@code RELOADING=1} (with {@code MONOTONIC_USEC}) then {@code READY=1} around a SIGHUP reload, and
+ * serves (one worker is held with SIGSTOP until the other serves: nothing is sent meanwhile), {@code RELOADING=1}
+ * (with {@code MONOTONIC_USEC}) then {@code READY=1} around a SIGHUP reload, and
  * {@code STOPPING=1} on SIGTERM.
  */
 class SystemdNotifyIT {
@@ -78,6 +81,21 @@ class SystemdNotifyIT {
                 Map.of("NOTIFY_SOCKET", tmp.resolve("notify").toString()), "--workers", "2",
                 "--metrics-address", "off");
         try (supervisor) {
+            // Slot 1's worker is held (SIGSTOP) until slot 0's serves: no READY=1 while one slot is not serving.
+            String started = supervisor.awaitStderr(l -> l.contains("slot 1: started worker pid "),
+                    Duration.ofSeconds(30));
+            assertThat(started).as(supervisor.stderr()).isNotNull();
+            // logged before the workers start ("... 2 workers on udp+tcp 127.0.0.1:PORT, control socket ...")
+            Matcher bound = Pattern.compile("workers on udp\\+tcp [^ ]*:(\\d+),").matcher(supervisor.stderr());
+            assertThat(bound.find()).as(supervisor.stderr()).isTrue();
+            port = Integer.parseInt(bound.group(1));
+            String held = started.substring(started.lastIndexOf(' ') + 1);
+            signal("STOP", held);
+            assertThat(supervisor.awaitStderr(l -> l.contains("slot 0: worker pid ") && l.endsWith(" ready"),
+                    Duration.ofSeconds(90))).as(supervisor.stderr()).isNotNull();
+            assertThat(messages.poll(2, TimeUnit.SECONDS)).as("a notification while slot 1 does not serve").isNull();
+            signal("CONT", held);
+
             String ready = next(Duration.ofSeconds(90), supervisor);
             Instant received = Instant.now();
             assertThat(ready).as("the first message; supervisor log:\n%s", supervisor.stderr()).startsWith("READY=1\n")
@@ -90,11 +108,11 @@ class SystemdNotifyIT {
                 assertThat(line).as("slot %d ready; supervisor log:\n%s", slot, supervisor.stderr()).isNotNull();
                 assertThat(Instant.parse(line.substring(0, line.indexOf(' ')))).as(line).isBeforeOrEqualTo(received);
             }
-            port = Integer.parseInt(ready.replaceAll("(?s).*udp\\+tcp (\\d+).*", "$1"));
+            assertThat(ready).contains("udp+tcp " + port + ",");
             assertThat(get(port)).as("an HTTP/3 request right after READY=1").contains("\"protocol\" : \"h3\"");
 
             long before = TimeUnit.NANOSECONDS.toMicros(System.nanoTime());
-            new ProcessBuilder("kill", "-HUP", Long.toString(supervisor.pid())).start().waitFor(10, TimeUnit.SECONDS);
+            signal("HUP", Long.toString(supervisor.pid()));
             String reloading = next(Duration.ofSeconds(10), supervisor);
             long after = TimeUnit.NANOSECONDS.toMicros(System.nanoTime());
             assertThat(reloading).startsWith("RELOADING=1\n");
@@ -121,6 +139,10 @@ class SystemdNotifyIT {
             assertThat(supervisor.awaitExit(Duration.ofSeconds(60))).isZero();
             assertThat(messages).as("nothing after STOPPING=1").isEmpty();
         }
+    }
+
+    private static void signal(String name, String pid) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + name, pid).start().waitFor(10, TimeUnit.SECONDS)).isTrue();
     }
 
     private String next(Duration timeout, SupervisorProcess supervisor) throws InterruptedException {
