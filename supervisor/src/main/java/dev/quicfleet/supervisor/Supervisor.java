@@ -101,9 +101,11 @@ final class Supervisor {
     private boolean forced;
     private int reloadSlot = -1;
     private int exitCode;
+    private final SystemdNotifier systemd;
 
     Supervisor(SupervisorConfig config, SlotSockets sockets, WorkerCommand command, PrintStream out,
-               SupervisorMetrics metrics) {
+               SupervisorMetrics metrics, SystemdNotifier systemd) {
+        this.systemd = systemd;
         this.metrics = metrics;
         this.config = config;
         this.sockets = sockets;
@@ -232,6 +234,7 @@ final class Supervisor {
                     log.info(line);
                     out.println(line);
                     out.flush();
+                    systemd.ready(servingStatus());
                 }
                 if (reloadSlot >= 0 && slot.sockets.index() == reloadSlot) {
                     reloadNext();
@@ -335,6 +338,9 @@ final class Supervisor {
                     return;
                 }
                 log.info("SIGHUP: reloading one slot at a time");
+                if (everReady) {
+                    systemd.reloading();
+                }
                 reloadSlot = -1;
                 reloadNext();
             }
@@ -375,6 +381,9 @@ final class Supervisor {
         }
         reloadSlot = -1;
         log.info("reload complete");
+        if (everReady && !stopping) {
+            systemd.ready(servingStatus());
+        }
     }
 
     /**
@@ -402,6 +411,9 @@ final class Supervisor {
     }
 
     private void beginStop(boolean drain) {
+        if (!stopping) {
+            systemd.stopping();
+        }
         stopping = true;
         for (Slot slot : slots) {
             for (Process p : new Process[] {slot.process, slot.replacement}) {
@@ -416,6 +428,10 @@ final class Supervisor {
         }
         Duration deadline = drain ? config.drainTimeout().plus(KILL_GRACE) : KILL_GRACE;
         timers.schedule(() -> post(new Event.StopDeadline()), deadline.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private String servingStatus() {
+        return "serving: " + slots.size() + " workers, udp+tcp " + sockets.port() + ", transport " + transport;
     }
 
     private void killAll(String why) {

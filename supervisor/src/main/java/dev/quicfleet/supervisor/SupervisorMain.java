@@ -17,7 +17,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -146,6 +148,10 @@ public final class SupervisorMain {
         if (args.length > 0 && args[0].equals("status")) {
             return status(args, out, err);
         }
+        boolean check = args.length > 0 && args[0].equals("check-config");
+        if (check) {
+            args = Arrays.copyOfRange(args, 1, args.length);
+        }
         SupervisorMain options = new SupervisorMain();
         CommandLine cli = new CommandLine(options).setOut(out).setErr(err).setUnmatchedOptionsArePositionalParams(false);
         SupervisorConfig config;
@@ -216,6 +222,9 @@ public final class SupervisorMain {
         if (!options.serverId.isEmpty()) {
             config = config.withWorkerArgs("--server-id", options.serverId);
         }
+        if (check) {
+            return checkConfig(config, metricsEndpoint, options.clusterSecret, out, err);
+        }
         return supervise(config, metricsEndpoint, rotation, secret, shm, options.steering.equals("cbpf") ? ids : null,
                 err);
     }
@@ -280,6 +289,7 @@ public final class SupervisorMain {
             return EXIT_CONFIG;
         }
         SupervisorMetrics metrics = new SupervisorMetrics(version(), config.workers());
+        SystemdNotifier systemd = SystemdNotifier.fromEnvironment();
         MetricsEndpoint endpoint = null;
         TicketKeyPublisher tickets = null;
         if (rotation != null) {
@@ -289,13 +299,15 @@ public final class SupervisorMain {
                 control.close();
                 sockets.close();
                 portLock.close();
+                systemd.close();
                 err.println("error: shared ticket keys: " + e.getMessage());
                 return EXIT_CONFIG;
             }
             config = config.withWorkerArgs("--shm-dir", tickets.directory().toString());
         }
         try {
-            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out, metrics);
+            supervisor[0] = new Supervisor(config, sockets, new WorkerCommand(config), System.out, metrics,
+                    systemd);
             if (metricsEndpoint != null) {
                 ClusterScrape scrape = new ClusterScrape(metrics, supervisor[0]::scrape, Duration.ofSeconds(2));
                 try {
@@ -330,7 +342,85 @@ public final class SupervisorMain {
             sockets.close();
             portLock.close();
             metrics.close();
+            systemd.close();
         }
+    }
+
+    /**
+     * {@code check-config [options]}: everything {@code serve} would check before it binds, without binding or starting
+     * a worker: the supervisor's options (above), whether this process may bind a privileged port, and the workers'
+     * options, certificate and key (a worker JVM parses them: {@code dev.quicfleet.worker.ConfigCheck}). 0 when a
+     * start would get past them, 2 with the first problem otherwise. Whether the port is free is found out only by
+     * binding it.
+     */
+    private static int checkConfig(SupervisorConfig config, InetSocketAddress metricsEndpoint, Path clusterSecret,
+                                   PrintWriter out, PrintWriter err) {
+        int unprivileged = unprivilegedPortStart();
+        if (config.port() != 0 && config.port() < unprivileged && !canBindPrivilegedPorts()) {
+            err.println("error: port: " + config.port() + " is below " + unprivileged + " and this process (user "
+                    + System.getProperty("user.name") + ") lacks CAP_NET_BIND_SERVICE (expected: a port >= "
+                    + unprivileged + ", or run it as the packaged service, whose unit grants the capability)");
+            return EXIT_CONFIG;
+        }
+        List<String> command = new ArrayList<>();
+        command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin",
+                "java").toString()));
+        config.jvmArgFiles().forEach(file -> command.add("@" + file));
+        command.addAll(List.of("-cp", config.workerJar().toString(), "dev.quicfleet.worker.ConfigCheck"));
+        command.addAll(config.workerArgs());
+        command.addAll(List.of("--address", config.address().getHostAddress(), "--port",
+                Integer.toString(config.port())));
+        out.flush();
+        int code;
+        try {
+            Process worker = new ProcessBuilder(command).inheritIO().start();
+            if (!worker.waitFor(60, TimeUnit.SECONDS)) {
+                worker.destroyForcibly();
+                err.println("error: the worker's config check did not finish within 60 s");
+                return 1;
+            }
+            code = worker.exitValue();
+        } catch (IOException e) {
+            err.println("error: cannot run the worker's config check (" + command.getFirst() + "): " + e.getMessage());
+            return 1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return 1;
+        }
+        if (code != 0) {
+            return code;
+        }
+        String host = config.address().getHostAddress();
+        out.println("config OK: " + config.workers() + " workers on udp+tcp " + (host.contains(":") ? "[" + host + "]"
+                : host) + ":" + config.port() + ", metrics " + (metricsEndpoint == null ? "off"
+                : metricsEndpoint.getAddress().getHostAddress() + ":" + metricsEndpoint.getPort())
+                + (clusterSecret != null ? ", cluster secret " + clusterSecret : ""));
+        return 0;
+    }
+
+    /** {@code net.ipv4.ip_unprivileged_port_start} (1024 unless changed; it applies to IPv6 too). */
+    private static int unprivilegedPortStart() {
+        try {
+            // readAllLines, not readString: /proc reports size 0 and readString then returned "1" of "1024" here.
+            return Integer.parseInt(Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start"))
+                    .getFirst().strip());
+        } catch (IOException | RuntimeException e) {
+            return 1024;
+        }
+    }
+
+    /** Whether this process holds CAP_NET_BIND_SERVICE (bit 10 of CapEff in /proc/self/status). */
+    private static boolean canBindPrivilegedPorts() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    return (Long.parseUnsignedLong(line.substring("CapEff:".length()).strip(), 16) & (1L << 10)) != 0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // unknown: let serve find out
+        }
+        return true;
     }
 
     private static String version() {

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -40,7 +41,13 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     static SupervisorProcess start(Path dir, String... args) throws IOException, InterruptedException {
-        SupervisorProcess supervisor = launch(dir, args);
+        return start(dir, Map.of(), args);
+    }
+
+    /** Starts it with {@code environment} added to this JVM's, and waits for its "ready:" line. */
+    static SupervisorProcess start(Path dir, Map<String, String> environment, String... args)
+            throws IOException, InterruptedException {
+        SupervisorProcess supervisor = launch(dir, environment, args);
         String ready = supervisor.await(supervisor.stdout, l -> l.startsWith("ready:"), Duration.ofSeconds(90));
         if (ready == null) {
             supervisor.close();
@@ -55,6 +62,11 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     static SupervisorProcess launch(Path dir, String... args) throws IOException {
+        return launch(dir, Map.of(), args);
+    }
+
+    static SupervisorProcess launch(Path dir, Map<String, String> environment, String... args)
+            throws IOException {
         Path root = root();
         List<String> flags = new ArrayList<>(List.of(root.resolve("scripts/jvm/base.options").toString()));
         if (Runtime.version().feature() >= 23) {
@@ -83,7 +95,9 @@ final class SupervisorProcess implements AutoCloseable {
         command.addAll(given);
         command.addAll(List.of("--worker-jar", System.getProperty("quicfleet.worker.jar",
                 root.resolve("worker/target/quicfleet-worker.jar").toString())));
-        return new SupervisorProcess(new ProcessBuilder(command).start(), control);
+        ProcessBuilder builder = new ProcessBuilder(command);
+        builder.environment().putAll(environment);
+        return new SupervisorProcess(builder.start(), control);
     }
 
     static Path root() {

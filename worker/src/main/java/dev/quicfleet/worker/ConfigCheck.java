@@ -1,0 +1,57 @@
+package dev.quicfleet.worker;
+
+import dev.quicfleet.transport.Transport;
+import dev.quicfleet.transport.TransportUnavailableException;
+import java.io.PrintWriter;
+import java.time.Clock;
+import picocli.CommandLine;
+
+/**
+ * {@code java -cp quicfleet-worker.jar dev.quicfleet.worker.ConfigCheck [worker options]}: what {@code quicfleet
+ * check-config} runs for the worker's options. Parses them as a worker does (flags and {@code --config FILE}), loads
+ * and checks the certificate and key, and picks the transport, without binding a socket or serving. Exits 0 when a
+ * worker would start with them, 2 with the worker's own message when not.
+ */
+public final class ConfigCheck {
+
+    private ConfigCheck() {
+    }
+
+    /** Checks {@code args}; exits the JVM with 0 (fine) or 2 (the operator must fix something). */
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    static int run(String[] args, PrintWriter out, PrintWriter err) {
+        WorkerConfig config;
+        try {
+            config = WorkerMain.parse(args, out);
+        } catch (CommandLine.ParameterException | IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return WorkerMain.EXIT_CONFIG;
+        }
+        if (config == null) {
+            return 0; // help was printed
+        }
+        try {
+            Transport transport = Worker.resolveTransport(config);
+            out.println("worker: transport " + transport.id());
+        } catch (TransportUnavailableException | IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return WorkerMain.EXIT_CONFIG;
+        }
+        if (config.cert() == null) {
+            out.println("worker: no --cert/--key: a self-signed development certificate for localhost (not for "
+                    + "production)");
+            return 0;
+        }
+        try {
+            TlsMaterial tls = TlsMaterial.load(config.cert(), config.key(), Clock.systemUTC());
+            out.println("worker: certificate " + tls.describe());
+        } catch (TlsConfigException e) {
+            err.println("error: " + e.getMessage());
+            return WorkerMain.EXIT_CONFIG;
+        }
+        return 0;
+    }
+}
