@@ -2,8 +2,13 @@ package dev.quicfleet.worker;
 
 import dev.quicfleet.transport.Transport;
 import dev.quicfleet.transport.TransportUnavailableException;
+import dev.quicfleet.worker.tls.TlsConfigException;
+import dev.quicfleet.worker.tls.TlsMaterial;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Locale;
 import picocli.CommandLine;
 
 /**
@@ -39,6 +44,19 @@ public final class ConfigCheck {
         } catch (TransportUnavailableException | IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return WorkerMain.EXIT_CONFIG;
+        }
+        if (config.accessLog() != null) {
+            // the worker creates the file; here only its directory is checked, nothing is written
+            Path file = Path.of(config.accessLog().replace("{slot}", "0")).toAbsolutePath();
+            Path dir = file.getParent();
+            if (Files.isDirectory(file) || dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir)
+                    && !Files.isWritable(file)) {
+                err.println("error: access-log: cannot write " + file + " (expected: a file in an existing directory "
+                        + "this user may write to)");
+                return WorkerMain.EXIT_CONFIG;
+            }
+            out.println("worker: access log " + config.accessLog() + " (" + config.accessLogFormat().name()
+                    .toLowerCase(Locale.ROOT) + ")");
         }
         if (config.cert() == null) {
             out.println("worker: no --cert/--key: a self-signed development certificate for localhost (not for "
