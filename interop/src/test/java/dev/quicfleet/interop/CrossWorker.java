@@ -11,12 +11,12 @@ import java.util.Map;
 /**
  * The resumption and zerortt cases with a ticket from the other worker: one full handshake, then resumed
  * connections with its ticket until one lands on the other worker (steering hashes a new connection's 4-tuple, so
- * each attempt has an even chance; 8 attempts miss with odds 1 in 256). The workers' metrics tell which worker did
+ * each attempt has an even chance; 16 attempts miss with odds 1 in 65,536). The workers' metrics tell which worker did
  * the full handshake and which one resumed, and how many requests came in 0-RTT.
  */
 final class CrossWorker {
 
-    static final int ATTEMPTS = 8;
+    static final int ATTEMPTS = 16;
     private static final String EARLY = "quicfleet_quic_early_data_requests_total";
 
     private CrossWorker() {

@@ -14,11 +14,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The QUIC interop runner's cases against a 2-worker cluster, with independent clients. By default (./scripts/test)
- * gtlsclient and Kwik run every case and none may fail (N/A only where the client cannot do the case, checked as
- * far as it goes); {@code scripts/interop} runs every client
- * ({@code -Dquicfleet.interop.clients=all}) and writes the matrix into docs/INTEROP.md
- * ({@code -Dquicfleet.interop.report=PATH}). A FAIL of a client outside the fast subset is reported in the matrix,
- * not failed here: those are explained in docs/INTEROP.md.
+ * gtlsclient and Kwik run every case and none may FAIL (N/A only where the client cannot do the case, checked as far
+ * as it goes). {@code scripts/interop} runs every client ({@code -Dquicfleet.interop.clients=all}) and writes the
+ * matrix into docs/INTEROP.md ({@code -Dquicfleet.interop.report=PATH}); a FAIL of a client outside the fast subset
+ * is reported in the matrix, not failed here, and explained in docs/INTEROP.md.
  */
 class InteropIT {
 
@@ -55,7 +54,11 @@ class InteropIT {
                 }
                 matrix.put(driver, column);
             }
+            // what the cluster logged besides its start-up, to explain a FAIL
+            cluster.main().stderr().lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR "))
+                    .forEach(l -> System.out.println("interop: cluster: " + l));
         }
+        Trixie.clean();
         String table = Matrix.render(matrix);
         System.out.println(table);
         System.out.printf("interop: %d clients in %.0f s%n", drivers.size(), (System.nanoTime() - start) / 1e9);

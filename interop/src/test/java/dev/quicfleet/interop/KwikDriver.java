@@ -14,6 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,6 +30,7 @@ import tech.kwik.core.QuicConnection;
 import tech.kwik.core.QuicSessionTicket;
 import tech.kwik.core.QuicStream;
 import tech.kwik.core.impl.QuicClientConnectionImpl;
+import tech.kwik.core.log.FileLogger;
 import tech.kwik.core.log.NullLogger;
 import tech.kwik.flupke.impl.Http3ClientConnectionImpl;
 
@@ -66,8 +68,8 @@ final class KwikDriver implements Driver {
             case RETRY -> retry(cluster.retry());
             case MULTIPLEXING -> multiplexing(main, port);
             case MULTICONNECT -> multiconnect(main, port);
-            case RESUMPTION -> resumption(main, port, false);
-            case ZERORTT -> resumption(main, port, true);
+            case RESUMPTION -> resumption(main, port, dir, false);
+            case ZERORTT -> resumption(main, port, dir, true);
             case KEYUPDATE -> keyUpdate(port);
             case V2 -> v2(main, port);
             case REBIND_PORT, REBIND_ADDR -> Rebinding.run(c, cluster, relayPort -> {
@@ -186,7 +188,8 @@ final class KwikDriver implements Driver {
                 handshakes == 5 ? null : handshakes + " handshakes, expected 5");
     }
 
-    private static Outcome resumption(SupervisorProcess cluster, int port, boolean earlyData) throws Exception {
+    private static Outcome resumption(SupervisorProcess cluster, int port, Path dir, boolean earlyData)
+            throws Exception {
         QuicSessionTicket[] ticket = new QuicSessionTicket[1];
         CrossWorker.Attempt first = () -> {
             try (Client client = Client.connect(port, b -> b)) {
@@ -203,9 +206,19 @@ final class KwikDriver implements Driver {
                 return failure;
             }
         };
+        int[] attempt = {0};
         CrossWorker.Attempt resumed = earlyData ? () -> earlyRequest(port, ticket[0]) : () -> {
-            try (Client client = Client.connect(port, b -> b.sessionTicket(ticket[0]))) {
+            // Kwik's own log of the connection, to explain a failure
+            Path log = dir.resolve("kwik-resumed-" + ++attempt[0] + ".log");
+            FileLogger logger = new FileLogger(log.toFile());
+            logger.logInfo(true);
+            logger.logPackets(true);
+            try (Client client = Client.connect(port, b -> b.sessionTicket(ticket[0]).logger(logger))) {
                 return Bodies.check(client.get(port, "/bytes/1k"), Bodies.KIB, "1k");
+            } catch (IOException e) {
+                List<String> lines = Files.readAllLines(log);
+                return e + "; Kwik's log: " + String.join(" / ", lines.subList(Math.max(0, lines.size() - 12),
+                        lines.size()));
             }
         };
         return CrossWorker.run(cluster, first, resumed, earlyData);
