@@ -1,6 +1,7 @@
 package dev.quicfleet.interop;
 
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** One independent client, driven through the interop cases. */
 interface Driver {
@@ -10,7 +11,7 @@ interface Driver {
 
     /** The name for -Dquicfleet.interop.clients. */
     default String key() {
-        return name().replaceAll("[^a-z0-9]+", "-").replaceAll("-$", "");
+        return name().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("-$", "");
     }
 
     /** Null if the client can run here, else why not (the whole column is N/A with this reason). */

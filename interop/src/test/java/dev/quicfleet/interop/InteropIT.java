@@ -57,6 +57,8 @@ class InteropIT {
             // what the cluster logged besides its start-up, to explain a FAIL
             cluster.main().stderr().lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR "))
                     .forEach(l -> System.out.println("interop: cluster: " + l));
+            cluster.main().scrape().lines().filter(l -> l.startsWith("quicfleet_quic_datagrams_dropped_total")
+                    && !l.endsWith(" 0.0")).forEach(l -> System.out.println("interop: cluster: " + l));
         }
         Trixie.clean();
         String table = Matrix.render(matrix);

@@ -91,11 +91,31 @@ final class KwikDriver implements Driver {
                     .maxIdleTimeout(Duration.ofSeconds(20)).logger(new NullLogger());
         }
 
+        /**
+         * Connects; Kwik logs the connection's packets to a temporary file, and a failed handshake's exception
+         * carries the start and end of that log (then the file is removed either way).
+         */
         static Client connect(int port, UnaryOperator<QuicClientConnection.Builder> options) throws IOException {
-            QuicClientConnection quic = options.apply(builder(port)).build();
+            Path log = Files.createTempFile("kwik-", ".log");
+            FileLogger logger = new FileLogger(log.toFile());
+            logger.logInfo(true);
+            logger.logPackets(true);
+            QuicClientConnection quic = options.apply(builder(port).logger(logger)).build();
             ExecutorService executor = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().factory());
             Http3ClientConnectionImpl h3 = new Http3ClientConnectionImpl(quic, executor);
-            h3.connect();
+            try {
+                h3.connect();
+            } catch (IOException e) {
+                executor.shutdownNow();
+                List<String> lines = Files.readAllLines(log);
+                throw new IOException(e.getMessage() + "; Kwik's log, first lines: " + String.join(" / ",
+                        lines.subList(0, Math.min(lines.size(), 16))) + "; last lines: " + String.join(" / ",
+                        lines.subList(Math.max(0, lines.size() - 4), lines.size())), e);
+            } finally {
+                logger.logPackets(false);
+                logger.logInfo(false);
+                Files.deleteIfExists(log);
+            }
             return new Client(quic, h3, executor);
         }
 
@@ -206,19 +226,9 @@ final class KwikDriver implements Driver {
                 return failure;
             }
         };
-        int[] attempt = {0};
         CrossWorker.Attempt resumed = earlyData ? () -> earlyRequest(port, ticket[0]) : () -> {
-            // Kwik's own log of the connection, to explain a failure
-            Path log = dir.resolve("kwik-resumed-" + ++attempt[0] + ".log");
-            FileLogger logger = new FileLogger(log.toFile());
-            logger.logInfo(true);
-            logger.logPackets(true);
-            try (Client client = Client.connect(port, b -> b.sessionTicket(ticket[0]).logger(logger))) {
+            try (Client client = Client.connect(port, b -> b.sessionTicket(ticket[0]))) {
                 return Bodies.check(client.get(port, "/bytes/1k"), Bodies.KIB, "1k");
-            } catch (IOException e) {
-                List<String> lines = Files.readAllLines(log);
-                return e + "; Kwik's log: " + String.join(" / ", lines.subList(Math.max(0, lines.size() - 12),
-                        lines.size()));
             }
         };
         return CrossWorker.run(cluster, first, resumed, earlyData);
