@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  * 127.0.0.1 and a free port. Every wait is bounded; {@link #close()} kills the supervisor and every worker it
  * started, by pid.
  */
-final class SupervisorProcess implements AutoCloseable {
+public final class SupervisorProcess implements AutoCloseable {
 
     private static final Pattern METRICS_URL = Pattern.compile("metrics: (http://[0-9.]+:\\d+/metrics)");
     private static final Pattern READY = Pattern.compile("ready: (\\d+) workers, udp\\+tcp (\\d+), transport (\\S+)");
@@ -40,7 +40,7 @@ final class SupervisorProcess implements AutoCloseable {
         pump(process.getErrorStream(), stderr);
     }
 
-    static SupervisorProcess start(Path dir, String... args) throws IOException, InterruptedException {
+    public static SupervisorProcess start(Path dir, String... args) throws IOException, InterruptedException {
         return start(dir, Map.of(), args);
     }
 
@@ -100,7 +100,7 @@ final class SupervisorProcess implements AutoCloseable {
         return new SupervisorProcess(builder.start(), control);
     }
 
-    static Path root() {
+    public static Path root() {
         String root = System.getProperty("quicfleet.root");
         Path path = root != null ? Path.of(root) : Path.of("..").toAbsolutePath().normalize();
         if (!Files.isDirectory(path.resolve("scripts/jvm"))) {
@@ -109,7 +109,7 @@ final class SupervisorProcess implements AutoCloseable {
         return path;
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
@@ -121,18 +121,18 @@ final class SupervisorProcess implements AutoCloseable {
         return controlSocket;
     }
 
-    String stderr() {
+    public String stderr() {
         return String.join("\n", stderr);
     }
 
     /** The worker pids the supervisor started (its child processes that run the worker jar). */
-    List<Long> workerPids() {
+    public List<Long> workerPids() {
         return process.descendants().filter(p -> p.info().commandLine().orElse("").contains("quicfleet-worker"))
                 .map(ProcessHandle::pid).toList();
     }
 
     /** The cluster's metrics endpoint, from the supervisor's "metrics: URL" log line (needs --metrics-address). */
-    java.net.URI metricsUri() throws InterruptedException {
+    public java.net.URI metricsUri() throws InterruptedException {
         String line = awaitStderr(l -> METRICS_URL.matcher(l).find(), Duration.ofSeconds(10));
         if (line == null) {
             throw new AssertionError("no \"metrics:\" line within 10s; stderr:\n" + stderr());
@@ -143,7 +143,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** One scrape of the cluster's metrics endpoint (text format). */
-    String scrape() throws Exception {
+    public String scrape() throws Exception {
         var response = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(metricsUri())
                 .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() != 200) {
@@ -153,7 +153,7 @@ final class SupervisorProcess implements AutoCloseable {
     }
 
     /** The sum of the samples of {@code family} whose label set contains every one of {@code labels}. */
-    static double sum(String scrape, String family, String... labels) {
+    public static double sum(String scrape, String family, String... labels) {
         double sum = 0;
         for (String line : scrape.lines().toList()) {
             if ((line.startsWith(family + "{") || line.startsWith(family + " "))
@@ -177,7 +177,7 @@ final class SupervisorProcess implements AutoCloseable {
         return process.exitValue();
     }
 
-    String awaitStderr(Predicate<String> test, Duration timeout) throws InterruptedException {
+    public String awaitStderr(Predicate<String> test, Duration timeout) throws InterruptedException {
         return await(stderr, test, timeout);
     }
 

@@ -19,39 +19,39 @@ import java.util.stream.Stream;
  * ngtcp2 example client ({@code gtlsclient}, GnuTLS, no quiche or BoringSSL) and headless Chromium. Neither exits
  * non-zero on an HTTP or QUIC failure (see docs/TEST-PEERS.md), so results are read from their output.
  */
-final class Peers {
+public final class Peers {
 
-    static final String GTLSCLIENT = "/usr/bin/gtlsclient";
-    static final String CHROMIUM = "/usr/bin/chromium";
+    public static final String GTLSCLIENT = "/usr/bin/gtlsclient";
+    public static final String CHROMIUM = "/usr/bin/chromium";
     static final String NGHTTP = "/usr/bin/nghttp";
 
     private Peers() {
     }
 
     /** One line of a peer's output and when it arrived (ms since the peer started). */
-    record Line(long millis, String text) {
+    public record Line(long millis, String text) {
     }
 
     /** What a peer run produced. */
-    record Run(int exitCode, List<Line> stdout, List<Line> stderr) {
-        boolean stderrContains(String text) {
+    public record Run(int exitCode, List<Line> stdout, List<Line> stderr) {
+        public boolean stderrContains(String text) {
             return stderr.stream().anyMatch(l -> l.text().contains(text));
         }
 
-        String stderrText() {
+        public String stderrText() {
             StringBuilder out = new StringBuilder();
             stderr.forEach(l -> out.append(l.text()).append('\n'));
             return out.toString();
         }
 
-        String stdoutText() {
+        public String stdoutText() {
             StringBuilder out = new StringBuilder();
             stdout.forEach(l -> out.append(l.text()).append('\n'));
             return out.toString();
         }
     }
 
-    static void requireInstalled(String binary) {
+    public static void requireInstalled(String binary) {
         if (!Files.isExecutable(Path.of(binary))) {
             throw new IllegalStateException(binary + " is not installed: run ./scripts/install-test-deps (the README's "
                     + "test command ./scripts/test does it)");
@@ -62,13 +62,14 @@ final class Peers {
      * Runs gtlsclient against 127.0.0.1:{@code port}. {@code args} go before the address; {@code paths} become
      * {@code https://localhost:PORT/path} URIs.
      */
-    static Run gtlsclient(int port, List<String> args, Duration timeout, String... paths)
+    public static Run gtlsclient(int port, List<String> args, Duration timeout, String... paths)
             throws IOException, InterruptedException {
         return gtlsclient(port, args, timeout, line -> { }, paths);
     }
 
     /** {@link #gtlsclient(int, List, Duration, String...)}, calling {@code onStderr} as each line arrives. */
-    static Run gtlsclient(int port, List<String> args, Duration timeout, Consumer<Line> onStderr, String... paths)
+    public static Run gtlsclient(int port, List<String> args, Duration timeout, Consumer<Line> onStderr,
+                                 String... paths)
             throws IOException, InterruptedException {
         requireInstalled(GTLSCLIENT);
         List<String> command = new ArrayList<>(List.of(GTLSCLIENT, "--exit-on-all-streams-close",
@@ -95,18 +96,26 @@ final class Peers {
     }
 
     /** Loads {@code path} in headless Chromium forced onto HTTP/3 and returns the DOM after scripts ran. */
-    static Run chromiumDumpDom(int port, String spkiSha256Base64, String path, Duration timeout)
+    public static Run chromiumDumpDom(int port, String spkiSha256Base64, String path, Duration timeout)
             throws IOException, InterruptedException {
+        return chromiumDumpDom(port, spkiSha256Base64, path, timeout, List.of());
+    }
+
+    /** {@link #chromiumDumpDom(int, String, String, Duration)} with {@code extra} switches (e.g. a net-log). */
+    public static Run chromiumDumpDom(int port, String spkiSha256Base64, String path, Duration timeout,
+                                      List<String> extra) throws IOException, InterruptedException {
         requireInstalled(CHROMIUM);
         Path profile = Files.createTempDirectory("quicfleet-chromium");
         try {
-            List<String> command = List.of(CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+            List<String> command = new ArrayList<>(List.of(CHROMIUM, "--headless", "--no-sandbox",
+                    "--disable-gpu",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     "--no-first-run", "--user-data-dir=" + profile, "--enable-quic",
                     "--origin-to-force-quic-on=localhost:" + port,
                     "--ignore-certificate-errors-spki-list=" + spkiSha256Base64,
-                    "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND",
-                    "--dump-dom", "https://localhost:" + port + path);
+                    "--host-resolver-rules=MAP localhost 127.0.0.1, MAP * ~NOTFOUND"));
+            command.addAll(extra);
+            command.addAll(List.of("--dump-dom", "https://localhost:" + port + path));
             return run(command, timeout, null, line -> { }, line -> { });
         } finally {
             try (Stream<Path> files = Files.walk(profile)) {
@@ -116,7 +125,7 @@ final class Peers {
     }
 
     /** Runs a command with a deadline; kills it (by its pid, and its children) when the deadline passes. */
-    static Run run(List<String> command, Duration timeout, Path workDir, Consumer<Line> onStderr,
+    public static Run run(List<String> command, Duration timeout, Path workDir, Consumer<Line> onStderr,
                    Consumer<Line> onStdout) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command);
         if (workDir != null) {

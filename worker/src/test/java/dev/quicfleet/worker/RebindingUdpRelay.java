@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * nothing to learn the new address from: a client that only receives may have nothing left to send.) Each datagram is
  * delayed by {@code oneWayDelay} so that there is something in flight to lose.
  */
-final class RebindingUdpRelay implements AutoCloseable {
+public final class RebindingUdpRelay implements AutoCloseable {
 
     private static final int MAX_DATAGRAM = 65_535;
 
@@ -63,33 +63,33 @@ final class RebindingUdpRelay implements AutoCloseable {
      * A relay to {@code server} whose first mapping uses {@code upstreamAddresses[0]} and, after the server sent
      * {@code rebindAfter} bytes, {@code upstreamAddresses[1]} (the same address twice: a port change only).
      */
-    static RebindingUdpRelay start(InetSocketAddress server, InetAddress first, InetAddress second, long rebindAfter,
+    public static RebindingUdpRelay start(InetSocketAddress server, InetAddress first, InetAddress second, long rebindAfter,
                                    Duration oneWayDelay) throws IOException {
         return new RebindingUdpRelay(server, new InetAddress[] {first, second}, rebindAfter, oneWayDelay);
     }
 
     /** The port the client sends to, on 127.0.0.1. */
-    int port() {
+    public int port() {
         return front.getLocalPort();
     }
 
     /** Waits (bounded) for the rebinding; false if it did not happen in time. */
-    boolean awaitRebound(Duration timeout) throws InterruptedException {
+    public boolean awaitRebound(Duration timeout) throws InterruptedException {
         return rebound.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /** Whether the rebinding happened. */
-    boolean rebound() {
+    public boolean rebound() {
         return rebound.getCount() == 0;
     }
 
     /** Datagrams dropped at and after the rebinding (in flight, or sent by the server to the old mapping). */
-    long dropped() {
+    public long dropped() {
         return dropped.get();
     }
 
     /** The source address the server sees now. */
-    InetSocketAddress upstreamAddress() {
+    public InetSocketAddress upstreamAddress() {
         return (InetSocketAddress) upstream.getLocalSocketAddress();
     }
 
