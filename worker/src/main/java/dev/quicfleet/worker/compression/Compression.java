@@ -13,7 +13,9 @@ import io.netty.handler.codec.compression.ZstdEncoder;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +72,10 @@ public final class Compression {
      * {@code no-transform}.
      */
     public boolean eligible(int status, Headers response) {
+        // the type first: most responses that are not compressed (images, binaries) stop here, at one lookup
+        if (!compressibleType(response.get("content-type"))) {
+            return false;
+        }
         if (status == 206 || status == 204 || status == 304 || status < 200) {
             return false;
         }
@@ -87,10 +93,7 @@ public final class Compression {
             }
         }
         String cacheControl = response.get("cache-control");
-        if (cacheControl != null && cacheControl.toLowerCase(Locale.ROOT).contains("no-transform")) {
-            return false;
-        }
-        return compressibleType(response.get("content-type"));
+        return cacheControl == null || !cacheControl.toLowerCase(Locale.ROOT).contains("no-transform");
     }
 
     /** The coding for a client that sent {@code acceptEncoding} ({@code null}: none), or {@code null} for none. */
@@ -148,16 +151,28 @@ public final class Compression {
         if (contentType == null) {
             return false;
         }
+        Boolean known = TYPE_CACHE.get(contentType); // a server sends few distinct types: decided once each
+        if (known != null) {
+            return known;
+        }
         int semicolon = contentType.indexOf(';');
         String type = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim()
                 .toLowerCase(Locale.ROOT);
+        boolean compressible = false;
         for (String entry : TYPES) {
             if (entry.endsWith("/") ? type.startsWith(entry) : type.equals(entry)) {
-                return true;
+                compressible = true;
+                break;
             }
         }
-        return false;
+        if (TYPE_CACHE.size() < TYPE_CACHE_SIZE) {
+            TYPE_CACHE.put(contentType, compressible);
+        }
+        return compressible;
     }
+
+    private static final int TYPE_CACHE_SIZE = 256;
+    private static final Map<String, Boolean> TYPE_CACHE = new ConcurrentHashMap<>();
 
     /**
      * RFC 9110 §12.5.3: the coding with the highest q-value the client accepts (q=0 refuses it; {@code *} stands for
@@ -173,6 +188,9 @@ public final class Compression {
         double star = -1;
         for (String element : acceptEncoding.split(",")) {
             String[] parts = element.split(";");
+            if (parts.length == 0) {
+                continue; // ";;": nothing named
+            }
             String token = parts[0].trim().toLowerCase(Locale.ROOT);
             double weight = 1.0;
             for (int i = 1; i < parts.length; i++) {
