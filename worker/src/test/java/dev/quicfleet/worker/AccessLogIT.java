@@ -174,7 +174,8 @@ class AccessLogIT {
         Path rotated = logFile().resolveSibling("access-0.log.1");
         await(() -> count(rotated, tag) + count(logFile(), tag) >= total, Duration.ofSeconds(10),
                 "a line for each of the " + total + " requests");
-        assertThat(count(rotated, tag)).as("lines written before the reopen").isGreaterThanOrEqualTo(300);
+        // lines still queued at the reopen go to the new file: only the sum is exact
+        assertThat(count(rotated, tag)).as("lines written before the reopen").isGreaterThan(0);
         assertThat(count(logFile(), tag)).as("lines written after it").isGreaterThan(0);
         assertThat(count(rotated, tag) + count(logFile(), tag)).isEqualTo(total);
         assertThat(worker.process().stdout() + worker.process().stderr()).contains("reopened");
