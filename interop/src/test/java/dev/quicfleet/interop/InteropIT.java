@@ -2,6 +2,7 @@ package dev.quicfleet.interop;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,10 +43,18 @@ class InteropIT {
                     } else {
                         Path dir = Files.createDirectories(tmp.resolve(driver.name()).resolve(c.label));
                         long caseStart = System.nanoTime();
+                        long kernelDropsBefore = kernelUdpReceiveDrops();
                         try {
                             outcome = driver.run(c, cluster, dir);
                         } catch (Exception | AssertionError e) {
                             outcome = Outcome.fail(e.getClass().getSimpleName() + ": " + e.getMessage());
+                        }
+                        long kernelDrops = kernelUdpReceiveDrops() - kernelDropsBefore;
+                        if (kernelDrops > 0) {
+                            // datagrams the kernel dropped for a full socket buffer (any socket of this machine)
+                            // while the case ran: a lost datagram the client had to recover from
+                            outcome = new Outcome(outcome.result(), outcome.detail()
+                                    + "; the kernel dropped " + kernelDrops + " UDP datagram(s) meanwhile");
                         }
                         System.out.printf("interop: %-12s %-20s %-4s %5.1f s  %s%n", driver.name(), c.label,
                                 outcome.cell(), (System.nanoTime() - caseStart) / 1e9, outcome.detail());
@@ -75,6 +84,23 @@ class InteropIT {
             }
         }));
         assertThat(fastFailures).as("gtlsclient and Kwik pass every case they support").isEmpty();
+    }
+
+    /** UDP receive-buffer drops of this machine so far ({@code /proc/net/snmp} RcvbufErrors), or 0 if unreadable. */
+    static long kernelUdpReceiveDrops() {
+        try {
+            List<String> udp = Files.readAllLines(Path.of("/proc/net/snmp")).stream()
+                    .filter(l -> l.startsWith("Udp: ")).toList();
+            if (udp.size() < 2) {
+                return 0;
+            }
+            List<String> names = List.of(udp.get(0).split("\\s+"));
+            String[] values = udp.get(1).split("\\s+");
+            int index = names.indexOf("RcvbufErrors");
+            return index < 0 || index >= values.length ? 0 : Long.parseLong(values[index]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     static List<Driver> drivers(String names) {
