@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -17,12 +16,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -40,7 +41,6 @@ import org.junit.jupiter.api.io.TempDir;
 class DashboardAlertsIT {
 
     private static final Path PROMTOOL = Path.of("/usr/bin/promtool");
-    private static final Path PROMETHEUS = Path.of("/usr/bin/prometheus");
     /** Labels Prometheus adds to every scraped series; the cluster never exports them. */
     private static final Set<String> TARGET_LABELS = Set.of("instance", "job");
     /** A metric selector with its label matchers (string literals inside the braces are kept whole). */
@@ -219,7 +219,7 @@ class DashboardAlertsIT {
         assertThat(provider.path("type").asText()).isEqualTo("file");
         List<JsonNode> panels = new ArrayList<>();
         dashboard.path("panels").forEach(panels::add);
-        Set<Integer> ids = new java.util.HashSet<>();
+        Set<Integer> ids = new HashSet<>();
         for (JsonNode panel : panels) {
             assertThat(ids.add(panel.path("id").asInt())).as("duplicate panel id %s", panel.path("id")).isTrue();
             if (!panel.path("type").asText().equals("row")) {
@@ -235,27 +235,8 @@ class DashboardAlertsIT {
      * comparison, return data.
      */
     private void everyPanelQueryRunsOnARealPrometheus(URI metrics, int port, List<String> exprs) throws Exception {
-        if (!Files.isExecutable(PROMETHEUS)) {
-            throw new IllegalStateException("prometheus is not installed: run ./scripts/install-test-deps");
-        }
-        int webPort;
-        try (ServerSocket probe = new ServerSocket(0)) {
-            webPort = probe.getLocalPort();
-        }
-        Path config = Files.writeString(tmp.resolve("prometheus.yml"), """
-                global:
-                  scrape_interval: 1s
-                  scrape_timeout: 900ms
-                scrape_configs:
-                  - job_name: quicfleet
-                    static_configs:
-                      - targets: ["%s:%d"]
-                """.formatted(metrics.getHost(), metrics.getPort()));
-        Process server = new ProcessBuilder(PROMETHEUS.toString(), "--config.file=" + config,
-                "--storage.tsdb.path=" + tmp.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + webPort)
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("prometheus.log").toFile()).start();
-        try {
-            URI api = URI.create("http://127.0.0.1:" + webPort + "/api/v1/query?query=");
+        try (RealPrometheus prometheus = RealPrometheus.scraping(metrics, tmp)) {
+            URI api = prometheus.queryPrefix();
             // Enough scrapes for a 15 s rate with requests in between.
             await(api, "count_over_time(quicfleet_build_info[20s]) >= 8", Duration.ofSeconds(60), () -> {
                 sendRequests(port, 2);
@@ -270,9 +251,6 @@ class DashboardAlertsIT {
                     assertThat(answer.path("data").path("result")).as("no data for %s", query).isNotEmpty();
                 }
             }
-        } finally {
-            server.toHandle().destroyForcibly();
-            server.waitFor(10, TimeUnit.SECONDS);
         }
     }
 
@@ -336,7 +314,7 @@ class DashboardAlertsIT {
         }
     }
 
-    private static void await(URI api, String query, Duration timeout, java.util.concurrent.Callable<Void> between)
+    private static void await(URI api, String query, Duration timeout, Callable<Void> between)
             throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         Object monitor = new Object();

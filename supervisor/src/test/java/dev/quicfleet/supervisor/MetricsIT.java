@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -15,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.DoublePredicate;
+import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLContext;
@@ -79,42 +80,17 @@ class MetricsIT {
 
     @Test
     void aRealPrometheusServerSeesEveryRequestOnBothWorkers() throws Exception {
-        Path prometheus = Path.of("/usr/bin/prometheus");
-        if (!Files.isExecutable(prometheus)) {
-            throw new IllegalStateException("prometheus is not installed: run ./scripts/install-test-deps");
-        }
         try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
-                "--metrics-address", "127.0.0.1:0")) {
-            URI metrics = metricsUri(supervisor);
-            int webPort;
-            try (ServerSocket probe = new ServerSocket(0)) {
-                webPort = probe.getLocalPort();
-            }
-            Path config = Files.writeString(tmp.resolve("prometheus.yml"), """
-                    global:
-                      scrape_interval: 1s
-                      scrape_timeout: 900ms
-                    scrape_configs:
-                      - job_name: quicfleet
-                        static_configs:
-                          - targets: ["%s:%d"]
-                    """.formatted(metrics.getHost(), metrics.getPort()));
-            Process server = new ProcessBuilder(prometheus.toString(), "--config.file=" + config,
-                    "--storage.tsdb.path=" + tmp.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + webPort)
-                    .redirectErrorStream(true).redirectOutput(tmp.resolve("prometheus.log").toFile()).start();
-            try {
-                sendRequests(supervisor.port(), REQUESTS);
-                URI api = URI.create("http://127.0.0.1:" + webPort + "/api/v1/query?query=");
-                double total = awaitQuery(api, "sum(quicfleet_http_requests_total)", v -> v == REQUESTS,
-                        Duration.ofSeconds(60));
-                assertThat(total).isEqualTo(REQUESTS);
-                double workers = awaitQuery(api, "count(count by (worker) (quicfleet_http_requests_total))",
-                        v -> v == 2, Duration.ofSeconds(30));
-                assertThat(workers).isEqualTo(2);
-            } finally {
-                server.toHandle().destroyForcibly();
-                server.waitFor(10, TimeUnit.SECONDS);
-            }
+                "--metrics-address", "127.0.0.1:0");
+             RealPrometheus prometheus = RealPrometheus.scraping(metricsUri(supervisor), tmp)) {
+            sendRequests(supervisor.port(), REQUESTS);
+            URI api = prometheus.queryPrefix();
+            double total = awaitQuery(api, "sum(quicfleet_http_requests_total)", v -> v == REQUESTS,
+                    Duration.ofSeconds(60));
+            assertThat(total).isEqualTo(REQUESTS);
+            double workers = awaitQuery(api, "count(count by (worker) (quicfleet_http_requests_total))",
+                    v -> v == 2, Duration.ofSeconds(30));
+            assertThat(workers).isEqualTo(2);
         }
     }
 
@@ -151,7 +127,7 @@ class MetricsIT {
         return response.body();
     }
 
-    private static String awaitScrape(URI metrics, java.util.function.Predicate<String> done, Duration timeout)
+    private static String awaitScrape(URI metrics, Predicate<String> done, Duration timeout)
             throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         String last = "";
@@ -168,7 +144,7 @@ class MetricsIT {
         throw new AssertionError("scrape never matched within " + timeout + ":\n" + last);
     }
 
-    private static double awaitQuery(URI api, String query, java.util.function.DoublePredicate done,
+    private static double awaitQuery(URI api, String query, DoublePredicate done,
                                      Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         URI uri = URI.create(api + URLEncoder.encode(query, StandardCharsets.UTF_8));
