@@ -137,17 +137,20 @@ public enum AccessLogFormat {
     private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 
     /** The combined format's time, formatted once per second per thread (the event loop's). */
-    private static final ThreadLocal<long[]> cachedSecond = ThreadLocal.withInitial(() -> new long[] {Long.MIN_VALUE});
-    private static final ThreadLocal<String[]> cachedText = ThreadLocal.withInitial(() -> new String[1]);
+    private static final ThreadLocal<CachedTime> cachedTime =
+            ThreadLocal.withInitial(() -> new CachedTime(Long.MIN_VALUE, ""));
+
+    private record CachedTime(long second, String text) {
+    }
 
     private static void cachedTime(StringBuilder line, long epochMillis) {
         long second = Math.floorDiv(epochMillis, 1000);
-        long[] last = cachedSecond.get();
-        String[] text = cachedText.get();
-        if (last[0] != second) {
-            last[0] = second;
-            text[0] = COMBINED_TIME.format(ZonedDateTime.ofInstant(Instant.ofEpochSecond(second), ZoneId.systemDefault()));
+        CachedTime cached = cachedTime.get();
+        if (cached.second() != second) {
+            cached = new CachedTime(second, COMBINED_TIME.format(
+                    ZonedDateTime.ofInstant(Instant.ofEpochSecond(second), ZoneId.systemDefault())));
+            cachedTime.set(cached);
         }
-        line.append(text[0]);
+        line.append(cached.text());
     }
 }
