@@ -178,6 +178,9 @@ ensure_built() {
     export MAVEN_OPTS="${MAVEN_OPTS:+$MAVEN_OPTS }--sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
   fi
   (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests package) >&2 || die "build failed (see the Maven output above)"
+  # The jar plugin leaves a jar whose content did not change as it was (a change in another module, say): without
+  # this, every later start would see a source newer than the jar and build again.
+  touch "$QUICFLEET_ROOT/worker/target/quicfleet-worker.jar" "$QUICFLEET_ROOT/supervisor/target/quicfleet-supervisor.jar"
 }
 
 # JDK 25+: makes the worker's AOT cache (JEP 483/514: classes loaded and linked, method profiles) next to its jar,
@@ -233,4 +236,5 @@ ensure_client_built() {
   fi
   (cd "$QUICFLEET_ROOT" && ./mvnw -B -q -DskipTests package -pl client -am) >&2 \
     || die "build failed (see the Maven output above)"
+  touch "$jar" # as in ensure_built: an unchanged jar is not rewritten
 }
