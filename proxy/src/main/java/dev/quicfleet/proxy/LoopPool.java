@@ -1,5 +1,7 @@
 package dev.quicfleet.proxy;
 
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Protocol;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
@@ -30,6 +32,7 @@ final class LoopPool {
     private final ProxyConfig config;
     private final Upstream[] upstreams;
     private final Bootstrap bootstrap;
+    private final ForwardedHeaders.Hop[][] hops;
     private final ArrayDeque<UpstreamConnection>[] idle;
     private final int[] inFlight;
     private int next;
@@ -47,6 +50,7 @@ final class LoopPool {
             idle[i] = new ArrayDeque<>();
         }
         this.inFlight = new int[upstreams.length];
+        this.hops = hops(config);
         this.next = ThreadLocalRandom.current().nextInt(upstreams.length); // loops do not all start on the first
         this.bootstrap = new Bootstrap()
                 .group(loop)
@@ -82,6 +86,28 @@ final class LoopPool {
 
     int open() {
         return open;
+    }
+
+    /** What this hop adds to a request from {@code client}, and whether its forwarding fields are trusted. */
+    ForwardedHeaders.Hop hop(ConnectionInfo client) {
+        boolean trusted = config.trustedProxies().contains(client.remote());
+        return hops[trusted ? 1 : 0][client.protocol().ordinal()];
+    }
+
+    /** Every {@link ForwardedHeaders.Hop} this pool's requests can have, by trust and protocol: none per request. */
+    private static ForwardedHeaders.Hop[][] hops(ProxyConfig config) {
+        ForwardedHeaders.Hop[][] hops = new ForwardedHeaders.Hop[2][Protocol.values().length];
+        for (int trusted = 0; trusted < 2; trusted++) {
+            for (Protocol protocol : Protocol.values()) {
+                String via = !config.via() ? null : switch (protocol) {
+                    case H3 -> "3 quicfleet";
+                    case H2 -> "2 quicfleet";
+                    case HTTP_1_1 -> "1.1 quicfleet";
+                };
+                hops[trusted][protocol.ordinal()] = new ForwardedHeaders.Hop(trusted == 1, config.forwarded(), via);
+            }
+        }
+        return hops;
     }
 
     /** A healthy upstream other than {@code excluded}, or {@code null} when there is none. */

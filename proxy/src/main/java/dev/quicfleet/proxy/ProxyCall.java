@@ -1,6 +1,7 @@
 package dev.quicfleet.proxy;
 
 import dev.quicfleet.http.BodyReceiver;
+import dev.quicfleet.http.ConnectionInfo;
 import dev.quicfleet.http.Headers;
 import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.proxy.ForwardedHeaders.Framing;
@@ -165,8 +166,9 @@ final class ProxyCall implements BodyReceiver {
         Channel channel = connection.channel();
         HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(exchange.method()),
                 exchange.target(), HEADERS);
+        ConnectionInfo client = exchange.connection();
         ForwardedHeaders.request(exchange.headers(), exchange.method(), exchange.authority(), upstream.hostPort,
-                exchange.connection().remote(), exchange.connection().earlyData(), framing, exchange.contentLength(),
+                client.remote(), pool.hop(client), client.earlyData(), framing, exchange.contentLength(),
                 request.headers());
         channel.write(request, channel.voidPromise());
         if (held != null) {

@@ -401,7 +401,8 @@ public final class Worker {
         long tKeys = System.nanoTime();
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
-                config.quic().maxData()), config.drainTimeout(), config.headerTimeout(), config.bodyMinRate());
+                config.quic().maxData()), config.drainTimeout(), config.headerTimeout(), config.bodyMinRate(),
+                config.proxyProtocolFrom());
         tcpConnections = tcp;
 
         int socketBuffer = config.quic().udpSocketBuffer();
