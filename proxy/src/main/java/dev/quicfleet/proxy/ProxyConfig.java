@@ -116,18 +116,27 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
             throw new IllegalArgumentException("upstream-max-idle: " + maxIdlePerUpstream + " (expected: 0..10000)");
         }
         trustedProxies = trustedProxies == null ? TrustedNetworks.NONE : trustedProxies;
+        checkMax5xx(max5xx);
+        healthPath = checkHealthPath(healthPath);
+        checkDuration("upstream-health-interval", healthInterval, Duration.ofMillis(100), Duration.ofHours(1));
+    }
+
+    private static int checkMax5xx(int max5xx) {
         if (max5xx < 0 || max5xx > 1000) {
             throw new IllegalArgumentException("upstream-max-5xx: " + max5xx + " (expected: 0..1000, 0 for off)");
         }
-        if (healthPath != null && healthPath.isBlank()) {
-            healthPath = null;
+        return max5xx;
+    }
+
+    private static String checkHealthPath(String path) {
+        if (path == null || path.isBlank()) {
+            return null;
         }
-        if (healthPath != null && (!healthPath.startsWith("/") || healthPath.chars().anyMatch(c -> c <= ' '
-                || c >= 0x7f))) {
-            throw new IllegalArgumentException("upstream-health-path: " + healthPath
+        if (!path.startsWith("/") || path.chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
+            throw new IllegalArgumentException("upstream-health-path: " + path
                     + " (expected: a path such as /healthz, starting with /, without spaces)");
         }
-        checkDuration("upstream-health-interval", healthInterval, Duration.ofMillis(100), Duration.ofHours(1));
+        return path;
     }
 
     /** A builder with the defaults and the given upstreams ({@code http://HOST:PORT} each). */
@@ -287,13 +296,14 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
 
         /** Ejects an upstream after {@code max5xx} consecutive 5xx responses; 0: never ({@code --upstream-max-5xx}). */
         public Builder max5xx(int max5xx) {
-            this.max5xx = max5xx;
+            this.max5xx = checkMax5xx(max5xx);
             return this;
         }
 
         /** GETs {@code path} on every upstream each {@code interval}; {@code null}: no active health check. */
         public Builder healthCheck(String path, Duration interval) {
-            this.healthPath = path;
+            this.healthPath = checkHealthPath(path);
+            checkDuration("upstream-health-interval", interval, Duration.ofMillis(100), Duration.ofHours(1));
             this.healthInterval = interval;
             return this;
         }

@@ -332,7 +332,7 @@ public final class TcpConnections {
         if (now - last >= OTHER_ERROR_LOG_INTERVAL_NANOS && proxyRefusalsLogged.compareAndSet(last, now)) {
             proxyRefusalsSinceLog.addAndGet(-count);
             log.warn("refused {} TCP connection(s) for the PROXY protocol in the last minute; the latest, from {}: {} "
-                    + "(--proxy-protocol-from {}; quicfleet_tcp_connection_errors_total{{reason=\"proxy_protocol\"}})",
+                    + "(--proxy-protocol-from {}; quicfleet_tcp_connection_errors_total{reason=\"proxy_protocol\"})",
                     count, ch.remoteAddress(), why, proxyProtocolFrom.isEmpty() ? "not set" : proxyProtocolFrom);
         } else {
             log.debug("refused TCP connection from {}: {}", ch.remoteAddress(), why);
