@@ -2,6 +2,7 @@ package dev.quicfleet.proxy;
 
 import dev.quicfleet.http.ConnectionInfo;
 import dev.quicfleet.http.Protocol;
+import dev.quicfleet.metrics.UpstreamMetrics;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
@@ -33,6 +34,7 @@ final class LoopPool {
     private final Upstream[] upstreams;
     private final Bootstrap bootstrap;
     private final ForwardedHeaders.Hop[][] hops;
+    private final ProxyService service;
     private final ArrayDeque<UpstreamConnection>[] idle;
     private final int[] inFlight;
     private int next;
@@ -41,8 +43,9 @@ final class LoopPool {
     private volatile int open;
 
     @SuppressWarnings("unchecked")
-    LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams) {
+    LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams, ProxyService service) {
         this.loop = loop;
+        this.service = service;
         this.config = config;
         this.upstreams = upstreams;
         this.idle = new ArrayDeque[upstreams.length];
@@ -82,6 +85,11 @@ final class LoopPool {
 
     ProxyConfig config() {
         return config;
+    }
+
+    /** The meters of this pool (the service's, bound or not). */
+    UpstreamMetrics metrics() {
+        return service.metrics();
     }
 
     int open() {
@@ -160,8 +168,10 @@ final class LoopPool {
         UpstreamConnection connection = new UpstreamConnection(this, upstream);
         ChannelFuture connect = bootstrap.clone().handler(connection).connect(upstream.address);
         open++; // written on this loop only; read by reports
+        upstream.open.incrementAndGet();
         connect.channel().closeFuture().addListener(f -> {
             open--;
+            upstream.open.decrementAndGet();
             idle[upstream.index].remove(connection);
         });
         connect.addListener(f -> {

@@ -4,6 +4,8 @@ import dev.quicfleet.http.BodyReceiver;
 import dev.quicfleet.http.ConnectionInfo;
 import dev.quicfleet.http.Headers;
 import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.metrics.UpstreamFailure;
+import dev.quicfleet.metrics.UpstreamRetry;
 import dev.quicfleet.proxy.ForwardedHeaders.Framing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -81,6 +83,8 @@ final class ProxyCall implements BodyReceiver {
     private boolean finished;
     private long lastProgress;
     private ScheduledFuture<?> timer;
+    private int status;
+    private long headSentNanos;
 
     ProxyCall(HttpExchange exchange, LoopPool pool) {
         this.exchange = exchange;
@@ -111,7 +115,7 @@ final class ProxyCall implements BodyReceiver {
         Upstream chosen = pool.choose(excluded);
         if (chosen == null) {
             if (previous == null) {
-                fail(503, "no healthy upstream");
+                fail(UpstreamFailure.NO_HEALTHY_UPSTREAM, "no healthy upstream");
             } else {
                 connectFailed(previous);
             }
@@ -131,6 +135,7 @@ final class ProxyCall implements BodyReceiver {
                     cause.toString());
             if (!connectRetried && !(cause instanceof Error)) {
                 connectRetried = true;
+                pool.metrics().retry(UpstreamRetry.CONNECT_FAILURE);
                 connect(upstream, cause); // nothing was sent: another upstream may take it
             } else {
                 connectFailed(cause);
@@ -152,10 +157,11 @@ final class ProxyCall implements BodyReceiver {
 
     private void connectFailed(Throwable cause) {
         if (cause instanceof ConnectTimeoutException) {
-            fail(504, "upstream " + upstream + " did not accept a connection within "
+            fail(UpstreamFailure.CONNECT_TIMEOUT, "upstream " + upstream + " did not accept a connection within "
                     + ProxyConfig.format(config.connectTimeout()));
         } else {
-            fail(502, "upstream " + upstream + " refused or failed the connection: " + cause.getMessage());
+            fail(UpstreamFailure.CONNECT_FAILURE, "upstream " + upstream + " refused or failed the connection: "
+                    + cause.getMessage());
         }
     }
 
@@ -163,6 +169,7 @@ final class ProxyCall implements BodyReceiver {
 
     private void sendHead() {
         headSent = true;
+        headSentNanos = System.nanoTime();
         Channel channel = connection.channel();
         HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(exchange.method()),
                 exchange.target(), HEADERS);
@@ -302,6 +309,8 @@ final class ProxyCall implements BodyReceiver {
                 }
                 return;
             }
+            upstream.responded(code);
+            status = code;
             keepAlive = HttpUtil.isKeepAlive(response);
             committed = true;
             exchange.head(code, ForwardedHeaders.response(response.headers()));
@@ -338,6 +347,7 @@ final class ProxyCall implements BodyReceiver {
             } else if (!readable) {
                 exchange.end();
             }
+            pool.metrics().response(upstream.index, status, System.nanoTime() - headSentNanos);
             // Kept for the next exchange only when the upstream said keep-alive and has the whole request.
             finish(keepAlive && requestSent && connection.channel().isActive());
         } else if (readable) {
@@ -386,6 +396,7 @@ final class ProxyCall implements BodyReceiver {
             // A kept-alive connection the upstream closed just as this request went out: nothing of it was
             // processed that a retry could repeat harmfully (RFC 9110 §9.2.2), and no body byte was consumed.
             staleRetried = true;
+            pool.metrics().retry(UpstreamRetry.STALE_CONNECTION);
             detach(false);
             cancelTimer();
             headSent = false;
@@ -395,25 +406,21 @@ final class ProxyCall implements BodyReceiver {
         }
         String why = cause == null ? "closed the connection" : "failed: " + cause.getMessage();
         if (!committed) {
-            fail(502, "upstream " + upstream + " " + why + " before the response head");
+            fail(UpstreamFailure.UPSTREAM_RESET, "upstream " + upstream + " " + why + " before the response head");
         } else {
             log.debug("upstream {} {} during the response to {} {}: resetting the client's stream", upstream, why,
                     exchange.method(), exchange.path());
-            exchange.logFailure("upstream " + upstream + " " + why + " during the response");
-            finish(false);
-            exchange.abort();
+            abort(UpstreamFailure.UPSTREAM_RESET, "upstream " + upstream + " " + why + " during the response");
         }
     }
 
     private void badResponse(String what) {
         if (!committed) {
-            fail(502, "upstream " + upstream + " sent " + what);
+            fail(UpstreamFailure.BAD_RESPONSE, "upstream " + upstream + " sent " + what);
         } else {
             log.debug("upstream {} sent {} for {} {}: resetting the client's stream", upstream, what,
                     exchange.method(), exchange.path());
-            exchange.logFailure("upstream " + upstream + " sent " + what + " during the response");
-            finish(false);
-            exchange.abort();
+            abort(UpstreamFailure.BAD_RESPONSE, "upstream " + upstream + " sent " + what + " during the response");
         }
     }
 
@@ -451,6 +458,7 @@ final class ProxyCall implements BodyReceiver {
         long now = System.nanoTime();
         long limit;
         String waitingFor;
+        UpstreamFailure reason = UpstreamFailure.IDLE_TIMEOUT;
         if (pausedForClient) {
             lastProgress = now;
             limit = config.idleTimeout().toNanos();
@@ -461,6 +469,7 @@ final class ProxyCall implements BodyReceiver {
         } else if (!responseStarted) {
             limit = config.responseTimeout().toNanos();
             waitingFor = "did not respond within " + ProxyConfig.format(config.responseTimeout());
+            reason = UpstreamFailure.RESPONSE_TIMEOUT;
         } else {
             limit = config.idleTimeout().toNanos();
             waitingFor = "sent no response byte for " + ProxyConfig.format(config.idleTimeout());
@@ -472,13 +481,11 @@ final class ProxyCall implements BodyReceiver {
         }
         String why = "upstream " + upstream + " " + waitingFor;
         if (!committed) {
-            fail(504, why);
+            fail(reason, why);
         } else {
             log.debug("{} during the response to {} {}: resetting the client's stream", why, exchange.method(),
                     exchange.path());
-            exchange.logFailure(why + " during the response");
-            finish(false);
-            exchange.abort();
+            abort(reason, why + " during the response");
         }
     }
 
@@ -520,19 +527,30 @@ final class ProxyCall implements BodyReceiver {
         }
     }
 
-    private void fail(int status, String why) {
-        log.debug("{} {}: {} ({})", exchange.method(), exchange.path(), status, why);
-        exchange.logFailure(why);
+    /**
+     * Ends the call with {@code reason}'s status (502, 503 or 504): counted by reason, and logged in the access log
+     * as {@code reason: why} ({@code connect_failure: upstream http://... refused ...}).
+     */
+    private void fail(UpstreamFailure reason, String why) {
+        log.debug("{} {}: {} ({})", exchange.method(), exchange.path(), reason.status(), why);
+        pool.metrics().failure(reason);
+        exchange.logFailure(reason.tagValue() + ": " + why);
         finish(false);
         if (exchange.isOpen() && !exchange.committed()) {
-            exchange.respond(status, TEXT, why + "\n");
+            exchange.respond(reason.status(), TEXT, why + "\n");
         }
+    }
+
+    /** Ends a call whose response started: the client's stream is reset (HTTP/1.1: connection closed). */
+    private void abort(UpstreamFailure reason, String why) {
+        pool.metrics().failure(reason);
+        exchange.logFailure(reason.tagValue() + ": " + why);
+        finish(false);
+        exchange.abort();
     }
 
     private void clientGone(String why) {
         log.debug("{} {} to upstream {}: {}", exchange.method(), exchange.path(), upstream, why);
-        exchange.logFailure(why);
-        finish(false);
-        exchange.abort();
+        abort(UpstreamFailure.CLIENT_GONE, why);
     }
 }

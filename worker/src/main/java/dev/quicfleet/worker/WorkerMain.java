@@ -388,7 +388,8 @@ public final class WorkerMain {
         } catch (TransportUnavailableException | IllegalArgumentException e) {
             return fail(link, err, EXIT_CONFIG, e.getMessage());
         }
-        Worker worker = buildWorker(config, transport);
+        ProxyService[] proxy = new ProxyService[1];
+        Worker worker = buildWorker(config, transport, proxy);
         TicketKeySync tickets = null;
         if (shmDir != null) {
             // The cluster's ticket, Retry token and stateless-reset keys, from the shared map: opening it takes a
@@ -402,6 +403,9 @@ public final class WorkerMain {
         }
         try {
             worker.start().join();
+            if (proxy[0] != null) {
+                proxy[0].startHealthChecks(worker.eventLoop());
+            }
         } catch (CompletionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof TlsConfigException || cause instanceof ListenerException
@@ -540,7 +544,7 @@ public final class WorkerMain {
     }
 
     /** Assembles the worker's site: the proxy or the demo routes, optional static files. */
-    private static Worker buildWorker(WorkerConfig config, Transport transport) {
+    private static Worker buildWorker(WorkerConfig config, Transport transport, ProxyService[] proxy) {
         WorkerIdentity identity = new WorkerIdentity(config.slot(), ProcessHandle.current().pid(), transport.id());
         Worker[] self = new Worker[1];
         Router.Builder routes = Router.builder();
@@ -549,13 +553,17 @@ public final class WorkerMain {
         }
         if (config.proxy() != null) {
             // Every host and path but the static prefix goes upstream.
-            routes.route("/", new ProxyService(config.proxy()));
+            proxy[0] = new ProxyService(config.proxy());
+            routes.route("/", proxy[0]);
         } else {
             // Static files mounted on "/" take the place of the demo page; the other demo routes stay.
             boolean staticOnRoot = config.staticDir() != null && config.staticPrefix().equals("/");
             new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes, !staticOnRoot);
         }
         self[0] = new Worker(config, routes.build(), transport);
+        if (proxy[0] != null) {
+            proxy[0].bindMetrics(self[0].metrics().registry(), "default");
+        }
         return self[0];
     }
 
