@@ -63,6 +63,8 @@ final class ProxyCall implements BodyReceiver {
     private UpstreamConnection connection;
     private boolean connectRetried;
     private boolean staleRetried;
+    /** An upstream's 425 to the early-data request was retried once the handshake completed: no longer early. */
+    private boolean tooEarlyRetried;
 
     // the request
     private Framing framing;
@@ -175,7 +177,8 @@ final class ProxyCall implements BodyReceiver {
                 exchange.target(), HEADERS);
         ConnectionInfo client = exchange.connection();
         ForwardedHeaders.request(exchange.headers(), exchange.method(), exchange.authority(), upstream.hostPort,
-                client.remote(), pool.hop(client), client.earlyData(), framing, exchange.contentLength(),
+                client.remote(), pool.hop(client), client.earlyData() && !tooEarlyRetried, framing,
+                exchange.contentLength(),
                 request.headers());
         channel.write(request, channel.voidPromise());
         if (held != null) {
@@ -309,6 +312,10 @@ final class ProxyCall implements BodyReceiver {
                 }
                 return;
             }
+            if (code == 425 && retryTooEarly()) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             upstream.responded(code);
             status = code;
             keepAlive = HttpUtil.isKeepAlive(response);
@@ -385,6 +392,42 @@ final class ProxyCall implements BodyReceiver {
         }
         progress();
         connection.channel().read();
+    }
+
+    /**
+     * RFC 8470 §5.2: the upstream answered {@code 425 Too Early} to a request that arrived in early data. Sent again,
+     * once, without {@code Early-Data: 1}, when the client's handshake has completed; the 425's connection is closed
+     * (its body is not worth reading). Not when the request body was already consumed (it cannot be sent again):
+     * then the client gets the 425 and may retry itself, as §5.2 lets it.
+     *
+     * @return whether the 425 is taken care of (retried, or waiting for the handshake)
+     */
+    private boolean retryTooEarly() {
+        if (tooEarlyRetried || bodyTouched || !exchange.connection().earlyData()) {
+            return false;
+        }
+        tooEarlyRetried = true;
+        pool.metrics().retry(UpstreamRetry.TOO_EARLY);
+        detach(false);
+        cancelTimer();
+        headSent = false;
+        requestSent = false;
+        responseStarted = false;
+        informational = false;
+        boolean waits = exchange.whenHandshakeDone(() -> {
+            if (finished) {
+                return;
+            }
+            if (!exchange.isOpen()) {
+                clientGone("the client went away before its handshake completed");
+                return;
+            }
+            connect(null, null);
+        });
+        if (!waits) {
+            clientGone("the connection closed before its handshake completed");
+        }
+        return true;
     }
 
     /** The upstream connection closed or failed before the response was complete. */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.TcpErrorReason;
+import dev.quicfleet.metrics.UpstreamRetry;
 import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.proxy.ProxyService;
 import dev.quicfleet.proxy.TrustedNetworks;
@@ -48,9 +49,15 @@ class ForwardingIT {
     private static final String TRUSTED = "127.0.0.2";
     private static final String BALANCER = "127.0.0.3";
     private static final String LOG_FORMAT = "$request_method $request_uri|xff=$http_x_forwarded_for"
-            + "|xfp=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|fwd=$http_forwarded|via=$http_via|";
+            + "|xfp=$http_x_forwarded_proto|xfh=$http_x_forwarded_host|fwd=$http_forwarded|via=$http_via"
+            + "|early=$http_early_data|status=$status|";
+    /** {@code /early}: what an application that refuses replayable requests does (RFC 8470 §5.2). */
     private static final String LOCATIONS = """
             location /hello { return 200 "hello from nginx\\n"; }
+            location /early {
+              if ($http_early_data = "1") { return 425; }
+              return 200 "not early\\n";
+            }
             """;
 
     /** How nginx's access log writes a {@code "} inside a value. */
@@ -59,12 +66,13 @@ class ForwardingIT {
     private static Path dir;
     private static Nginx nginx;
     private static Worker worker;
+    private static ProxyService proxy;
 
     @BeforeAll
     static void start() throws Exception {
         dir = Files.createTempDirectory("quicfleet-forwarding-");
         nginx = Nginx.start(dir, LOG_FORMAT, LOCATIONS);
-        ProxyService proxy = new ProxyService(ProxyConfig.builder(nginx.url())
+        proxy = new ProxyService(ProxyConfig.builder(nginx.url())
                 .trustedProxies(TrustedNetworks.parse("trusted-proxies", TRUSTED + "/32,::1/128"))
                 .forwardingHeaders(true, true)
                 .build());
@@ -170,6 +178,37 @@ class ForwardingIT {
         assertThat(curl.exit).as("curl's exit code; stderr: %s", curl.stderr).isNotZero();
         awaitRefused(before + 1);
         assertThat(nginx.accessLines()).noneMatch(l -> l.contains("no-header"));
+    }
+
+    @Test
+    void anUpstreams425ToAnEarlyRequestIsRetriedOnceTheHandshakeCompleted() throws Exception {
+        Path session = dir.resolve("early-session.pem");
+        Path params = dir.resolve("early-params.pem");
+        Peers.gtlsclient(worker.port(), List.of("-q", "--wait-for-ticket", "--session-file=" + session,
+                "--tp-file=" + params, "--download", Files.createDirectories(dir.resolve("early-1")).toString()),
+                Duration.ofSeconds(30), "/early?full-handshake");
+        assertThat(session).isNotEmptyFile();
+        long retriesBefore = proxy.metrics().retries(UpstreamRetry.TOO_EARLY);
+        Path download = Files.createDirectories(dir.resolve("early-2"));
+        Peers.Run early = Peers.gtlsclient(worker.port(), List.of("--session-file=" + session, "--tp-file=" + params,
+                "--no-http-dump", "--download", download.toString()), Duration.ofSeconds(30), "/early?resumed");
+        assertThat(early.stderrText()).contains("0RTT STREAM").doesNotContain("Early data was rejected");
+
+        // nginx saw the request twice: in early data (refused with 425), then after the handshake (answered).
+        List<String> seen = nginx.accessLines().stream().filter(l -> l.startsWith("GET /early?resumed|")).toList();
+        assertThat(seen).hasSize(2);
+        assertThat(seen.get(0)).contains("|early=1|", "|status=425|");
+        assertThat(seen.get(1)).contains("|early=-|", "|status=200|");
+        assertThat(proxy.metrics().retries(UpstreamRetry.TOO_EARLY)).isEqualTo(retriesBefore + 1);
+        // The client got the answer, not the 425.
+        try (Stream<Path> files = Files.list(download)) {
+            List<Path> downloaded = files.toList();
+            assertThat(downloaded).hasSize(1);
+            assertThat(Files.readString(downloaded.get(0))).isEqualTo("not early\n");
+        }
+        JsonNode line = accessLogLine("/early?resumed");
+        assertThat(line.get("status").asInt()).isEqualTo(200);
+        assertThat(line.get("early_data").asBoolean()).isTrue();
     }
 
     // ---- helpers ----
