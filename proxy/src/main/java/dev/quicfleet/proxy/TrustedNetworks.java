@@ -1,12 +1,12 @@
 package dev.quicfleet.proxy;
 
+import io.netty.util.NetUtil;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * A set of IP networks in CIDR notation ({@code 10.0.0.0/8}, {@code 127.0.0.1/32}, {@code ::1/128},
@@ -94,21 +94,12 @@ public final class TrustedNetworks {
 
     /** The bytes of an IP literal, or {@code null} when {@code host} is not one (never a name lookup). */
     private static byte[] literal(String host) {
-        String h = host.toLowerCase(Locale.ROOT);
+        String h = host;
         if (h.startsWith("[") && h.endsWith("]")) {
             h = h.substring(1, h.length() - 1);
         }
-        if (h.isEmpty() || !(h.indexOf(':') >= 0 || h.chars().allMatch(c -> c == '.' || c >= '0' && c <= '9'))) {
-            return null;
-        }
-        if (h.indexOf(':') < 0 && h.chars().filter(c -> c == '.').count() != 3) {
-            return null; // "10.1" is an address to InetAddress, but surely a typo here
-        }
-        try {
-            return InetAddress.getByName(h).getAddress(); // a literal: parsed, not resolved
-        } catch (UnknownHostException e) {
-            return null;
-        }
+        // Netty's parser, not InetAddress.getByName: that one sends whatever is not a literal to DNS.
+        return NetUtil.createByteArrayFromIpAddressString(h);
     }
 
     /** Whether nobody is trusted. */

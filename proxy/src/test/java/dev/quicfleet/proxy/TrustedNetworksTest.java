@@ -60,5 +60,10 @@ class TrustedNetworksTest {
                 .hasMessageContaining("not an IP address");
         assertThatThrownBy(() -> TrustedNetworks.parse("trusted-proxies", "10.0.0.0/x"))
                 .hasMessageContaining("prefix length");
+        // Neither is an address; InetAddress.getByName would have looked both up in DNS.
+        assertThatThrownBy(() -> TrustedNetworks.parse("trusted-proxies", "999.1.1.1"))
+                .hasMessageContaining("not an IP address");
+        assertThatThrownBy(() -> TrustedNetworks.parse("trusted-proxies", "fe:example"))
+                .hasMessageContaining("not an IP address");
     }
 }
