@@ -1,6 +1,9 @@
 package dev.quicfleet.metrics;
 
-/** Why an upstream was taken out of its pool: the values of the {@value MeterNames#REASON} tag of {@value MeterNames#UPSTREAM_EJECTIONS}. */
+/**
+ * Why an upstream was taken out of its pool: the values of the {@value MeterNames#REASON} tag of
+ * {@value MeterNames#UPSTREAM_EJECTIONS}.
+ */
 public enum UpstreamEjection {
     /** Consecutive connect failures ({@code --upstream-max-fails}). */
     CONNECT_FAILURE("connect_failure"),

@@ -1,6 +1,9 @@
 package dev.quicfleet.metrics;
 
-/** Why a proxied request was sent again: the values of the {@value MeterNames#REASON} tag of {@value MeterNames#UPSTREAM_RETRIES}. */
+/**
+ * Why a proxied request was sent again: the values of the {@value MeterNames#REASON} tag of
+ * {@value MeterNames#UPSTREAM_RETRIES}.
+ */
 public enum UpstreamRetry {
     /** The connect failed: tried on another upstream (nothing had been sent). */
     CONNECT_FAILURE("connect_failure"),

@@ -111,7 +111,8 @@ class ForwardingIT {
         assertThat(curl.stdout).isEqualTo("hello from nginx\n");
         String authority = "localhost:" + worker.port();
         assertThat(upstreamLine("GET /hello?untrusted")).contains("|xff=127.0.0.1|", "|xfp=https|",
-                "|xfh=" + authority + "|", "|fwd=for=127.0.0.1;host=" + NGINX_QUOTE + authority + NGINX_QUOTE + ";proto=https|",
+                "|xfh=" + authority + "|",
+                "|fwd=for=127.0.0.1;host=" + NGINX_QUOTE + authority + NGINX_QUOTE + ";proto=https|",
                 "|via=1.1 cdn, 1.1 quicfleet|");
     }
 

@@ -126,7 +126,8 @@ class UpstreamHealthIT {
         await("a passing check brings it back", () -> !checked.upstreamStates().get(0).ejected());
         assertThat(curl("/hello")).isEqualTo("hello from nginx\n200");
         assertThat(healthGauge()).isEqualTo("1.0");
-        assertThat(nginx.accessLines()).as("the checks nginx saw").anyMatch(l -> l.startsWith("GET /healthz|status=503|"))
+        assertThat(nginx.accessLines()).as("the checks nginx saw")
+                .anyMatch(l -> l.startsWith("GET /healthz|status=503|"))
                 .anyMatch(l -> l.startsWith("GET /healthz|status=200|"));
     }
 
