@@ -113,6 +113,18 @@ public interface HttpExchange extends RequestHead {
      */
     void runBlocking(Handler handler);
 
+    /**
+     * Runs {@code task} on the event loop once the connection's TLS handshake has completed: at once unless the request
+     * arrived in TLS early data ({@link ConnectionInfo#earlyData()}) and the handshake is still under way. For a
+     * proxy that got {@code 425 Too Early} from its upstream (RFC 8470 §5.2).
+     *
+     * @return {@code false} when the task will never run: the connection closed before its handshake completed
+     */
+    default boolean whenHandshakeDone(Runnable task) {
+        task.run();
+        return true;
+    }
+
     /** For the access log: the upstream ({@code host:port}) this exchange was forwarded to. Ignored by default. */
     default void logUpstream(String address) {
     }

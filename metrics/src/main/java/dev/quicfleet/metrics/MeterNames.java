@@ -89,6 +89,35 @@ public final class MeterNames {
      */
     public static final String TCP_CONNECTION_ERRORS = PREFIX + ".tcp.connection.errors";
 
+    // Reverse proxy meters (UpstreamMetrics), tagged with the POOL and, where one is known, the UPSTREAM.
+
+    /**
+     * Counter of upstream responses by {@link #POOL}, {@link #UPSTREAM} and {@link #STATUS_CLASS}:
+     * {@code quicfleet_upstream_requests_total}.
+     */
+    public static final String UPSTREAM_REQUESTS = PREFIX + ".upstream.requests";
+    /**
+     * Timer (histogram) from sending the request head to the upstream's complete response, by {@link #POOL} and
+     * {@link #UPSTREAM}: {@code quicfleet_upstream_request_duration_seconds}.
+     */
+    public static final String UPSTREAM_REQUEST_DURATION = PREFIX + ".upstream.request.duration";
+    /** Gauge of open upstream connections (idle or busy) by {@link #POOL} and {@link #UPSTREAM}. */
+    public static final String UPSTREAM_CONNECTIONS_ACTIVE = PREFIX + ".upstream.connections.active";
+    /** Gauge, 1 while an upstream may be picked, 0 while it is ejected: {@code quicfleet_upstream_healthy}. */
+    public static final String UPSTREAM_HEALTHY = PREFIX + ".upstream.healthy";
+    /**
+     * Counter of proxied exchanges that failed, by {@link #POOL} and {@link #REASON} ({@link UpstreamFailure}):
+     * {@code quicfleet_upstream_failures_total}.
+     */
+    public static final String UPSTREAM_FAILURES = PREFIX + ".upstream.failures";
+    /** Counter of retries by {@link #POOL} and {@link #REASON} ({@link UpstreamRetry}). */
+    public static final String UPSTREAM_RETRIES = PREFIX + ".upstream.retries";
+    /**
+     * Counter of ejections by {@link #POOL}, {@link #UPSTREAM} and {@link #REASON} ({@link UpstreamEjection}):
+     * {@code quicfleet_upstream_ejections_total}.
+     */
+    public static final String UPSTREAM_EJECTIONS = PREFIX + ".upstream.ejections";
+
     // Supervisor meters.
 
     /** Info gauge (always 1) carrying {@link #VERSION}: {@code quicfleet_build_info}. */
@@ -134,6 +163,10 @@ public final class MeterNames {
      * ({@link TimeoutReason#tagValue()}) or a TCP connection failed ({@link TcpErrorReason#tagValue()}).
      */
     public static final String REASON = "reason";
+    /** A reverse proxy's pool name ({@code default} for the {@code --upstream} pool). */
+    public static final String POOL = "pool";
+    /** An upstream of a pool, as configured: {@code http://HOST:PORT}. Bounded: the configuration lists them. */
+    public static final String UPSTREAM = "upstream";
     /** The quicfleet version on {@link #BUILD_INFO}. */
     public static final String VERSION = "version";
 

@@ -11,6 +11,11 @@ public enum TcpErrorReason {
     BROKEN_PIPE("broken_pipe"),
     /** The TLS handshake failed or the peer sent bytes that are not TLS. */
     TLS("tls"),
+    /**
+     * Refused for the PROXY protocol: a header from an address not in {@code --proxy-protocol-from}, none (or a
+     * malformed one) from an address in it.
+     */
+    PROXY_PROTOCOL("proxy_protocol"),
     /** Any other I/O or protocol error on the connection. */
     OTHER("other");
 
@@ -20,7 +25,8 @@ public enum TcpErrorReason {
         this.tagValue = tagValue;
     }
 
-    /** The tag value: {@code reset}, {@code broken_pipe}, {@code tls} or {@code other}. */
+    /** The tag value: {@code reset}, {@code broken_pipe}, {@code tls}, {@code proxy_protocol} or
+     * {@code other}. */
     public String tagValue() {
         return tagValue;
     }

@@ -1,5 +1,8 @@
 package dev.quicfleet.proxy;
 
+import dev.quicfleet.http.ConnectionInfo;
+import dev.quicfleet.http.Protocol;
+import dev.quicfleet.metrics.UpstreamMetrics;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
@@ -30,6 +33,8 @@ final class LoopPool {
     private final ProxyConfig config;
     private final Upstream[] upstreams;
     private final Bootstrap bootstrap;
+    private final ForwardedHeaders.Hop[][] hops;
+    private final ProxyService service;
     private final ArrayDeque<UpstreamConnection>[] idle;
     private final int[] inFlight;
     private int next;
@@ -38,8 +43,9 @@ final class LoopPool {
     private volatile int open;
 
     @SuppressWarnings("unchecked")
-    LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams) {
+    LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams, ProxyService service) {
         this.loop = loop;
+        this.service = service;
         this.config = config;
         this.upstreams = upstreams;
         this.idle = new ArrayDeque[upstreams.length];
@@ -47,6 +53,7 @@ final class LoopPool {
             idle[i] = new ArrayDeque<>();
         }
         this.inFlight = new int[upstreams.length];
+        this.hops = hops(config);
         this.next = ThreadLocalRandom.current().nextInt(upstreams.length); // loops do not all start on the first
         this.bootstrap = new Bootstrap()
                 .group(loop)
@@ -80,8 +87,35 @@ final class LoopPool {
         return config;
     }
 
+    /** The meters of this pool (the service's, bound or not). */
+    UpstreamMetrics metrics() {
+        return service.metrics();
+    }
+
     int open() {
         return open;
+    }
+
+    /** What this hop adds to a request from {@code client}, and whether its forwarding fields are trusted. */
+    ForwardedHeaders.Hop hop(ConnectionInfo client) {
+        boolean trusted = config.trustedProxies().contains(client.remote());
+        return hops[trusted ? 1 : 0][client.protocol().ordinal()];
+    }
+
+    /** Every {@link ForwardedHeaders.Hop} this pool's requests can have, by trust and protocol: none per request. */
+    private static ForwardedHeaders.Hop[][] hops(ProxyConfig config) {
+        ForwardedHeaders.Hop[][] hops = new ForwardedHeaders.Hop[2][Protocol.values().length];
+        for (int trusted = 0; trusted < 2; trusted++) {
+            for (Protocol protocol : Protocol.values()) {
+                String via = !config.via() ? null : switch (protocol) {
+                    case H3 -> "3 quicfleet";
+                    case H2 -> "2 quicfleet";
+                    case HTTP_1_1 -> "1.1 quicfleet";
+                };
+                hops[trusted][protocol.ordinal()] = new ForwardedHeaders.Hop(trusted == 1, config.forwarded(), via);
+            }
+        }
+        return hops;
     }
 
     /** A healthy upstream other than {@code excluded}, or {@code null} when there is none. */
@@ -134,8 +168,10 @@ final class LoopPool {
         UpstreamConnection connection = new UpstreamConnection(this, upstream);
         ChannelFuture connect = bootstrap.clone().handler(connection).connect(upstream.address);
         open++; // written on this loop only; read by reports
+        upstream.open.incrementAndGet();
         connect.channel().closeFuture().addListener(f -> {
             open--;
+            upstream.open.decrementAndGet();
             idle[upstream.index].remove(connection);
         });
         connect.addListener(f -> {

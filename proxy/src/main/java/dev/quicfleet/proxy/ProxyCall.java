@@ -1,8 +1,11 @@
 package dev.quicfleet.proxy;
 
 import dev.quicfleet.http.BodyReceiver;
+import dev.quicfleet.http.ConnectionInfo;
 import dev.quicfleet.http.Headers;
 import dev.quicfleet.http.HttpExchange;
+import dev.quicfleet.metrics.UpstreamFailure;
+import dev.quicfleet.metrics.UpstreamRetry;
 import dev.quicfleet.proxy.ForwardedHeaders.Framing;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -60,6 +63,8 @@ final class ProxyCall implements BodyReceiver {
     private UpstreamConnection connection;
     private boolean connectRetried;
     private boolean staleRetried;
+    /** An upstream's 425 to the early-data request was retried once the handshake completed: no longer early. */
+    private boolean tooEarlyRetried;
 
     // the request
     private Framing framing;
@@ -80,6 +85,8 @@ final class ProxyCall implements BodyReceiver {
     private boolean finished;
     private long lastProgress;
     private ScheduledFuture<?> timer;
+    private int status;
+    private long headSentNanos;
 
     ProxyCall(HttpExchange exchange, LoopPool pool) {
         this.exchange = exchange;
@@ -110,7 +117,7 @@ final class ProxyCall implements BodyReceiver {
         Upstream chosen = pool.choose(excluded);
         if (chosen == null) {
             if (previous == null) {
-                fail(503, "no healthy upstream");
+                fail(UpstreamFailure.NO_HEALTHY_UPSTREAM, "no healthy upstream");
             } else {
                 connectFailed(previous);
             }
@@ -130,6 +137,7 @@ final class ProxyCall implements BodyReceiver {
                     cause.toString());
             if (!connectRetried && !(cause instanceof Error)) {
                 connectRetried = true;
+                pool.metrics().retry(UpstreamRetry.CONNECT_FAILURE);
                 connect(upstream, cause); // nothing was sent: another upstream may take it
             } else {
                 connectFailed(cause);
@@ -151,10 +159,11 @@ final class ProxyCall implements BodyReceiver {
 
     private void connectFailed(Throwable cause) {
         if (cause instanceof ConnectTimeoutException) {
-            fail(504, "upstream " + upstream + " did not accept a connection within "
+            fail(UpstreamFailure.CONNECT_TIMEOUT, "upstream " + upstream + " did not accept a connection within "
                     + ProxyConfig.format(config.connectTimeout()));
         } else {
-            fail(502, "upstream " + upstream + " refused or failed the connection: " + cause.getMessage());
+            fail(UpstreamFailure.CONNECT_FAILURE, "upstream " + upstream + " refused or failed the connection: "
+                    + cause.getMessage());
         }
     }
 
@@ -162,11 +171,14 @@ final class ProxyCall implements BodyReceiver {
 
     private void sendHead() {
         headSent = true;
+        headSentNanos = System.nanoTime();
         Channel channel = connection.channel();
         HttpRequest request = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf(exchange.method()),
                 exchange.target(), HEADERS);
+        ConnectionInfo client = exchange.connection();
         ForwardedHeaders.request(exchange.headers(), exchange.method(), exchange.authority(), upstream.hostPort,
-                exchange.connection().remote(), exchange.connection().earlyData(), framing, exchange.contentLength(),
+                client.remote(), pool.hop(client), client.earlyData() && !tooEarlyRetried, framing,
+                exchange.contentLength(),
                 request.headers());
         channel.write(request, channel.voidPromise());
         if (held != null) {
@@ -300,6 +312,12 @@ final class ProxyCall implements BodyReceiver {
                 }
                 return;
             }
+            if (code == 425 && retryTooEarly()) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            upstream.responded(code);
+            status = code;
             keepAlive = HttpUtil.isKeepAlive(response);
             committed = true;
             exchange.head(code, ForwardedHeaders.response(response.headers()));
@@ -336,6 +354,7 @@ final class ProxyCall implements BodyReceiver {
             } else if (!readable) {
                 exchange.end();
             }
+            pool.metrics().response(upstream.index, status, System.nanoTime() - headSentNanos);
             // Kept for the next exchange only when the upstream said keep-alive and has the whole request.
             finish(keepAlive && requestSent && connection.channel().isActive());
         } else if (readable) {
@@ -375,6 +394,42 @@ final class ProxyCall implements BodyReceiver {
         connection.channel().read();
     }
 
+    /**
+     * RFC 8470 §5.2: the upstream answered {@code 425 Too Early} to a request that arrived in early data. Sent again,
+     * once, without {@code Early-Data: 1}, when the client's handshake has completed; the 425's connection is closed
+     * (its body is not worth reading). Not when the request body was already consumed (it cannot be sent again):
+     * then the client gets the 425 and may retry itself, as §5.2 lets it.
+     *
+     * @return whether the 425 is taken care of (retried, or waiting for the handshake)
+     */
+    private boolean retryTooEarly() {
+        if (tooEarlyRetried || bodyTouched || !exchange.connection().earlyData()) {
+            return false;
+        }
+        tooEarlyRetried = true;
+        pool.metrics().retry(UpstreamRetry.TOO_EARLY);
+        detach(false);
+        cancelTimer();
+        headSent = false;
+        requestSent = false;
+        responseStarted = false;
+        informational = false;
+        boolean waits = exchange.whenHandshakeDone(() -> {
+            if (finished) {
+                return;
+            }
+            if (!exchange.isOpen()) {
+                clientGone("the client went away before its handshake completed");
+                return;
+            }
+            connect(null, null);
+        });
+        if (!waits) {
+            clientGone("the connection closed before its handshake completed");
+        }
+        return true;
+    }
+
     /** The upstream connection closed or failed before the response was complete. */
     void upstreamClosed(Throwable cause) {
         if (finished) {
@@ -384,6 +439,7 @@ final class ProxyCall implements BodyReceiver {
             // A kept-alive connection the upstream closed just as this request went out: nothing of it was
             // processed that a retry could repeat harmfully (RFC 9110 §9.2.2), and no body byte was consumed.
             staleRetried = true;
+            pool.metrics().retry(UpstreamRetry.STALE_CONNECTION);
             detach(false);
             cancelTimer();
             headSent = false;
@@ -393,25 +449,21 @@ final class ProxyCall implements BodyReceiver {
         }
         String why = cause == null ? "closed the connection" : "failed: " + cause.getMessage();
         if (!committed) {
-            fail(502, "upstream " + upstream + " " + why + " before the response head");
+            fail(UpstreamFailure.UPSTREAM_RESET, "upstream " + upstream + " " + why + " before the response head");
         } else {
             log.debug("upstream {} {} during the response to {} {}: resetting the client's stream", upstream, why,
                     exchange.method(), exchange.path());
-            exchange.logFailure("upstream " + upstream + " " + why + " during the response");
-            finish(false);
-            exchange.abort();
+            abort(UpstreamFailure.UPSTREAM_RESET, "upstream " + upstream + " " + why + " during the response");
         }
     }
 
     private void badResponse(String what) {
         if (!committed) {
-            fail(502, "upstream " + upstream + " sent " + what);
+            fail(UpstreamFailure.BAD_RESPONSE, "upstream " + upstream + " sent " + what);
         } else {
             log.debug("upstream {} sent {} for {} {}: resetting the client's stream", upstream, what,
                     exchange.method(), exchange.path());
-            exchange.logFailure("upstream " + upstream + " sent " + what + " during the response");
-            finish(false);
-            exchange.abort();
+            abort(UpstreamFailure.BAD_RESPONSE, "upstream " + upstream + " sent " + what + " during the response");
         }
     }
 
@@ -449,6 +501,7 @@ final class ProxyCall implements BodyReceiver {
         long now = System.nanoTime();
         long limit;
         String waitingFor;
+        UpstreamFailure reason = UpstreamFailure.IDLE_TIMEOUT;
         if (pausedForClient) {
             lastProgress = now;
             limit = config.idleTimeout().toNanos();
@@ -459,6 +512,7 @@ final class ProxyCall implements BodyReceiver {
         } else if (!responseStarted) {
             limit = config.responseTimeout().toNanos();
             waitingFor = "did not respond within " + ProxyConfig.format(config.responseTimeout());
+            reason = UpstreamFailure.RESPONSE_TIMEOUT;
         } else {
             limit = config.idleTimeout().toNanos();
             waitingFor = "sent no response byte for " + ProxyConfig.format(config.idleTimeout());
@@ -470,13 +524,11 @@ final class ProxyCall implements BodyReceiver {
         }
         String why = "upstream " + upstream + " " + waitingFor;
         if (!committed) {
-            fail(504, why);
+            fail(reason, why);
         } else {
             log.debug("{} during the response to {} {}: resetting the client's stream", why, exchange.method(),
                     exchange.path());
-            exchange.logFailure(why + " during the response");
-            finish(false);
-            exchange.abort();
+            abort(reason, why + " during the response");
         }
     }
 
@@ -518,19 +570,30 @@ final class ProxyCall implements BodyReceiver {
         }
     }
 
-    private void fail(int status, String why) {
-        log.debug("{} {}: {} ({})", exchange.method(), exchange.path(), status, why);
-        exchange.logFailure(why);
+    /**
+     * Ends the call with {@code reason}'s status (502, 503 or 504): counted by reason, and logged in the access log
+     * as {@code reason: why} ({@code connect_failure: upstream http://... refused ...}).
+     */
+    private void fail(UpstreamFailure reason, String why) {
+        log.debug("{} {}: {} ({})", exchange.method(), exchange.path(), reason.status(), why);
+        pool.metrics().failure(reason);
+        exchange.logFailure(reason.tagValue() + ": " + why);
         finish(false);
         if (exchange.isOpen() && !exchange.committed()) {
-            exchange.respond(status, TEXT, why + "\n");
+            exchange.respond(reason.status(), TEXT, why + "\n");
         }
+    }
+
+    /** Ends a call whose response started: the client's stream is reset (HTTP/1.1: connection closed). */
+    private void abort(UpstreamFailure reason, String why) {
+        pool.metrics().failure(reason);
+        exchange.logFailure(reason.tagValue() + ": " + why);
+        finish(false);
+        exchange.abort();
     }
 
     private void clientGone(String why) {
         log.debug("{} {} to upstream {}: {}", exchange.method(), exchange.path(), upstream, why);
-        exchange.logFailure(why);
-        finish(false);
-        exchange.abort();
+        abort(UpstreamFailure.CLIENT_GONE, why);
     }
 }

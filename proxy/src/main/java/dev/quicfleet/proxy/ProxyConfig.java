@@ -33,10 +33,22 @@ import java.util.Objects;
  * @param keepAliveTimeout  an idle pooled connection is closed after this (below nginx's {@code keepalive_timeout}
  *                          of 75 s, so the proxy, not the upstream, closes: no request races a closing connection)
  * @param maxIdlePerUpstream idle connections kept per upstream and event loop
+ * @param trustedProxies    peers whose {@code X-Forwarded-*} and {@code Forwarded} fields are kept and appended to;
+ *                          everyone else's are replaced
+ * @param forwarded         also send an RFC 7239 {@code Forwarded} element
+ * @param via               also append this hop to {@code Via} ({@code 3 quicfleet}, {@code 2 quicfleet},
+ *                          {@code 1.1 quicfleet} by the client's protocol)
+ * @param max5xx            consecutive 5xx responses after which an upstream is ejected like after
+ *                          {@code maxFails} connect failures; 0: responses never eject
+ * @param healthPath        the path an active health check GETs on every upstream, or {@code null} for none; a
+ *                          failed check ejects the upstream, a 2xx/3xx one brings it back
+ * @param healthInterval    how often the active health check runs (per worker, from one event loop)
  */
 public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connectTimeout, Duration responseTimeout,
                           Duration idleTimeout, int maxFails, Duration failBackoff, Duration keepAliveTimeout,
-                          int maxIdlePerUpstream) {
+                          int maxIdlePerUpstream,
+                          TrustedNetworks trustedProxies, boolean forwarded, boolean via, int max5xx,
+                          String healthPath, Duration healthInterval) {
 
     /** The longest an ejected upstream waits before it is tried again. */
     public static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
@@ -103,6 +115,28 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         if (maxIdlePerUpstream < 0 || maxIdlePerUpstream > 10_000) {
             throw new IllegalArgumentException("upstream-max-idle: " + maxIdlePerUpstream + " (expected: 0..10000)");
         }
+        trustedProxies = trustedProxies == null ? TrustedNetworks.NONE : trustedProxies;
+        checkMax5xx(max5xx);
+        healthPath = checkHealthPath(healthPath);
+        checkDuration("upstream-health-interval", healthInterval, Duration.ofMillis(100), Duration.ofHours(1));
+    }
+
+    private static int checkMax5xx(int max5xx) {
+        if (max5xx < 0 || max5xx > 1000) {
+            throw new IllegalArgumentException("upstream-max-5xx: " + max5xx + " (expected: 0..1000, 0 for off)");
+        }
+        return max5xx;
+    }
+
+    private static String checkHealthPath(String path) {
+        if (path == null || path.isBlank()) {
+            return null;
+        }
+        if (!path.startsWith("/") || path.chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
+            throw new IllegalArgumentException("upstream-health-path: " + path
+                    + " (expected: a path such as /healthz, starting with /, without spaces)");
+        }
+        return path;
     }
 
     /** A builder with the defaults and the given upstreams ({@code http://HOST:PORT} each). */
@@ -197,6 +231,12 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         private Duration failBackoff = Duration.ofSeconds(10);
         private Duration keepAliveTimeout = Duration.ofSeconds(60);
         private int maxIdlePerUpstream = 32;
+        private TrustedNetworks trustedProxies = TrustedNetworks.NONE;
+        private boolean forwarded;
+        private boolean via;
+        private int max5xx;
+        private String healthPath;
+        private Duration healthInterval = Duration.ofSeconds(5);
 
         private Builder() {
         }
@@ -241,9 +281,37 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
             return this;
         }
 
+        /** Peers whose forwarding fields are kept and appended to ({@code --trusted-proxies}). */
+        public Builder trustedProxies(TrustedNetworks trustedProxies) {
+            this.trustedProxies = trustedProxies;
+            return this;
+        }
+
+        /** Whether to add RFC 7239 {@code Forwarded} ({@code --forwarded-header}) and {@code Via} ({@code --via}). */
+        public Builder forwardingHeaders(boolean forwarded, boolean via) {
+            this.forwarded = forwarded;
+            this.via = via;
+            return this;
+        }
+
+        /** Ejects an upstream after {@code max5xx} consecutive 5xx responses; 0: never ({@code --upstream-max-5xx}). */
+        public Builder max5xx(int max5xx) {
+            this.max5xx = checkMax5xx(max5xx);
+            return this;
+        }
+
+        /** GETs {@code path} on every upstream each {@code interval}; {@code null}: no active health check. */
+        public Builder healthCheck(String path, Duration interval) {
+            this.healthPath = checkHealthPath(path);
+            checkDuration("upstream-health-interval", interval, Duration.ofMillis(100), Duration.ofHours(1));
+            this.healthInterval = interval;
+            return this;
+        }
+
         public ProxyConfig build() {
             return new ProxyConfig(upstreams, balance, connectTimeout, responseTimeout, idleTimeout, maxFails,
-                    failBackoff, keepAliveTimeout, maxIdlePerUpstream);
+                    failBackoff, keepAliveTimeout, maxIdlePerUpstream,
+                    trustedProxies, forwarded, via, max5xx, healthPath, healthInterval);
         }
     }
 }

@@ -2,6 +2,8 @@ package dev.quicfleet.proxy;
 
 import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.http.Service;
+import dev.quicfleet.metrics.UpstreamMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.net.URI;
@@ -9,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A reverse proxy: forwards every exchange to one of a pool of HTTP/1.1 upstreams and streams the response back, on
@@ -30,14 +33,51 @@ public final class ProxyService implements Service, AutoCloseable {
     private final Upstream[] upstreams;
     private final FastThreadLocal<LoopPool> pools = new FastThreadLocal<>();
     private final Set<LoopPool> allPools = ConcurrentHashMap.newKeySet();
+    private final List<String> names;
+    private final AtomicReference<HealthChecker> healthChecker = new AtomicReference<>();
+    private volatile UpstreamMetrics metrics;
 
     /** A proxy to {@code config}'s upstreams (their names are resolved here, once). */
     public ProxyService(ProxyConfig config) {
         this.config = config;
         List<URI> uris = config.upstreams();
         this.upstreams = new Upstream[uris.size()];
+        List<String> names = new ArrayList<>(uris.size());
         for (int i = 0; i < upstreams.length; i++) {
-            upstreams[i] = new Upstream(i, uris.get(i), config.maxFails(), config.failBackoff());
+            upstreams[i] = new Upstream(i, uris.get(i), config.maxFails(), config.max5xx(), config.failBackoff(),
+                    this::metrics);
+            names.add(uris.get(i).toString());
+        }
+        this.names = List.copyOf(names);
+        this.metrics = UpstreamMetrics.unbound(this.names);
+    }
+
+    /**
+     * Registers this pool's meters ({@code quicfleet_upstream_*}, tagged {@code pool}) in {@code registry}, the
+     * worker's; until then they are kept but not exported. Call once, at start-up.
+     */
+    public ProxyService bindMetrics(MeterRegistry registry, String pool) {
+        metrics = new UpstreamMetrics(registry, pool, names, i -> upstreams[i].ejected() ? 0 : 1,
+                i -> upstreams[i].open.get());
+        return this;
+    }
+
+    /** The meters exchanges record into now. */
+    public UpstreamMetrics metrics() {
+        return metrics;
+    }
+
+    /**
+     * Starts the active health checks ({@link ProxyConfig#healthPath()}) on {@code loop}, if configured and not
+     * started yet. Without this call they start on the event loop of the first exchange.
+     */
+    public void startHealthChecks(EventLoop loop) {
+        if (config.healthPath() == null || healthChecker.get() != null) {
+            return;
+        }
+        HealthChecker checker = new HealthChecker(loop, config, upstreams);
+        if (healthChecker.compareAndSet(null, checker)) {
+            checker.start();
         }
     }
 
@@ -47,13 +87,16 @@ public final class ProxyService implements Service, AutoCloseable {
 
     @Override
     public void serve(HttpExchange exchange) {
+        if (config.healthPath() != null && healthChecker.get() == null) {
+            startHealthChecks(exchange.eventLoop());
+        }
         new ProxyCall(exchange, pool(exchange.eventLoop())).start();
     }
 
     private LoopPool pool(EventLoop loop) {
         LoopPool pool = pools.getIfExists();
         if (pool == null || pool.loop() != loop) {
-            pool = new LoopPool(loop, config, upstreams);
+            pool = new LoopPool(loop, config, upstreams, this);
             pools.set(pool);
             allPools.add(pool);
         }
@@ -85,6 +128,10 @@ public final class ProxyService implements Service, AutoCloseable {
     /** Closes the idle upstream connections; busy ones close when their exchange ends or their loop stops. */
     @Override
     public void close() {
+        HealthChecker checker = healthChecker.get();
+        if (checker != null && !checker.loop().isShuttingDown()) {
+            checker.loop().execute(checker::stop); // else its schedule ends with its event loop
+        }
         for (LoopPool pool : allPools) {
             pool.loop().execute(pool::closeIdle);
         }

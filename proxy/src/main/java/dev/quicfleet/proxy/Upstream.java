@@ -1,17 +1,25 @@
 package dev.quicfleet.proxy;
 
+import dev.quicfleet.metrics.UpstreamEjection;
+import dev.quicfleet.metrics.UpstreamMetrics;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One upstream of the pool and its passive health, shared by every event loop: a few atomics, no locks. After
- * {@code maxFails} consecutive connect failures it is ejected for a back-off; when the back-off has passed the next
- * exchange tries it again (one connect), which either brings it back (the failures reset) or ejects it for twice as
- * long, up to {@link ProxyConfig#MAX_BACKOFF}.
+ * One upstream of the pool and its health, shared by every event loop: a few atomics, no locks.
+ *
+ * <p>Passive health: after {@code maxFails} consecutive connect failures, or {@code max5xx} consecutive 5xx responses
+ * (when set), it is ejected for a back-off; when the back-off has passed the next exchange tries it again, which
+ * either brings it back (a connect, or a response below 500, after a 5xx ejection) or ejects it for twice as long, up
+ * to {@link ProxyConfig#MAX_BACKOFF}.
+ *
+ * <p>Active health ({@code --upstream-health-path}): a failed check takes it out until a check succeeds, whatever
+ * the passive state; a successful check also ends a passive ejection.
  */
 final class Upstream {
 
@@ -24,27 +32,36 @@ final class Upstream {
     /** {@code host:port}, the {@code Host} sent when the client named no authority. */
     final String hostPort;
     private final int maxFails;
+    private final int max5xx;
     private final long baseBackoffNanos;
+    private final Supplier<UpstreamMetrics> metrics;
     private final AtomicInteger failures = new AtomicInteger();
+    private final AtomicInteger fives = new AtomicInteger();
     private final AtomicInteger ejections = new AtomicInteger();
+    /** Connections open now on all event loops, idle or busy. */
+    final AtomicInteger open = new AtomicInteger();
     private volatile long ejectedUntilNanos;
-    private volatile boolean ejected;
+    /** Why it is (or was last) passively ejected; {@code null} when it is not. */
+    private volatile UpstreamEjection ejectedFor;
+    private volatile boolean checkFailed;
 
-    Upstream(int index, URI uri, int maxFails, Duration backoff) {
+    Upstream(int index, URI uri, int maxFails, int max5xx, Duration backoff, Supplier<UpstreamMetrics> metrics) {
         this.index = index;
         this.uri = uri;
         this.address = new InetSocketAddress(uri.getHost(), uri.getPort());
         this.hostPort = uri.getRawAuthority();
         this.maxFails = maxFails;
+        this.max5xx = max5xx;
         this.baseBackoffNanos = backoff.toNanos();
+        this.metrics = metrics;
     }
 
     /** Whether exchanges may pick this upstream at {@code nowNanos}. */
     boolean available(long nowNanos) {
-        return !ejected || nowNanos - ejectedUntilNanos >= 0;
+        return !checkFailed && (ejectedFor == null || nowNanos - ejectedUntilNanos >= 0);
     }
 
-    /** Whether it is ejected now (for reports and tests). */
+    /** Whether it is ejected now (for reports, the health gauge and tests). */
     boolean ejected() {
         return !available(System.nanoTime());
     }
@@ -54,31 +71,81 @@ final class Upstream {
     }
 
     void connected() {
-        if (failures.get() != 0 || ejected) {
+        if (failures.get() != 0) {
             failures.set(0);
-            ejections.set(0);
-            if (ejected) {
-                ejected = false;
-                log.info("upstream {} is back: connected after its back-off", uri);
-            }
+        }
+        if (ejectedFor == UpstreamEjection.CONNECT_FAILURE) {
+            back("connected after its back-off");
         }
     }
 
     void connectFailed(Throwable cause) {
         int n = failures.incrementAndGet();
-        if (n < maxFails) {
+        if (n >= maxFails) {
+            eject(UpstreamEjection.CONNECT_FAILURE, n + " consecutive connect failures (last: " + cause.getMessage()
+                    + ")");
+        }
+    }
+
+    /** A response head arrived with {@code status}. */
+    void responded(int status) {
+        if (max5xx == 0) {
             return;
         }
+        if (status >= 500) {
+            int n = fives.incrementAndGet();
+            if (n >= max5xx) {
+                eject(UpstreamEjection.RESPONSE_5XX, n + " consecutive 5xx responses (last: " + status + ")");
+            }
+        } else {
+            if (fives.get() != 0) {
+                fives.set(0);
+            }
+            if (ejectedFor == UpstreamEjection.RESPONSE_5XX) {
+                back("answered " + status + " after its back-off");
+            }
+        }
+    }
+
+    /** The result of an active health check: {@code problem} is {@code null} when it passed. */
+    void checked(String problem) {
+        if (problem == null) {
+            if (checkFailed) {
+                checkFailed = false;
+                failures.set(0);
+                fives.set(0);
+                ejectedFor = null;
+                ejections.set(0);
+                log.info("upstream {} is back: its health check passed", uri);
+            } else if (ejectedFor != null) {
+                back("its health check passed");
+            }
+        } else if (!checkFailed) {
+            checkFailed = true;
+            metrics.get().ejected(index, UpstreamEjection.HEALTH_CHECK);
+            log.warn("upstream {} ejected until its health check passes: {}", uri, problem);
+        }
+    }
+
+    private void eject(UpstreamEjection reason, String why) {
         long now = System.nanoTime();
-        if (ejected && now - ejectedUntilNanos < 0) {
+        if (ejectedFor != null && now - ejectedUntilNanos < 0) {
             return; // another event loop's attempt, begun before the ejection, failed too
         }
         int times = ejections.getAndIncrement();
         long backoff = Math.min(baseBackoffNanos << Math.min(times, 20), ProxyConfig.MAX_BACKOFF.toNanos());
         ejectedUntilNanos = now + backoff;
-        ejected = true;
-        log.warn("upstream {} ejected for {} after {} consecutive connect failures (last: {})", uri,
-                ProxyConfig.format(Duration.ofNanos(backoff)), n, cause.getMessage());
+        ejectedFor = reason;
+        metrics.get().ejected(index, reason);
+        log.warn("upstream {} ejected for {} after {}", uri, ProxyConfig.format(Duration.ofNanos(backoff)), why);
+    }
+
+    private void back(String why) {
+        ejectedFor = null;
+        ejections.set(0);
+        if (!checkFailed) {
+            log.info("upstream {} is back: {}", uri, why);
+        }
     }
 
     @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quicfleet.http.Headers;
 import dev.quicfleet.proxy.ForwardedHeaders.Framing;
+import dev.quicfleet.proxy.ForwardedHeaders.Hop;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.InetSocketAddress;
@@ -14,9 +15,14 @@ class ForwardedHeadersTest {
     private static final InetSocketAddress CLIENT = new InetSocketAddress("192.0.2.10", 50_000);
 
     private static HttpHeaders upstream(Headers in, String method, boolean earlyData, Framing framing, long length) {
+        return upstream(in, Hop.PLAIN, method, earlyData, framing, length);
+    }
+
+    private static HttpHeaders upstream(Headers in, Hop hop, String method, boolean earlyData, Framing framing,
+                                        long length) {
         HttpHeaders out = new DefaultHttpHeaders();
-        ForwardedHeaders.request(in, method, "example.com:443", "127.0.0.1:8080", CLIENT, earlyData, framing, length,
-                out);
+        ForwardedHeaders.request(in, method, "example.com:443", "127.0.0.1:8080", CLIENT, hop, earlyData, framing,
+                length, out);
         return out;
     }
 
@@ -39,14 +45,45 @@ class ForwardedHeadersTest {
         assertThat(upstream(Headers.of("te", "deflate"), "GET", false, Framing.NONE, -1).contains("te")).isFalse();
     }
 
+    private static final Headers SPOOFED = Headers.of("x-forwarded-for", "203.0.113.7", "x-forwarded-for",
+            "10.0.0.1", "x-forwarded-proto", "http", "x-forwarded-host", "spoofed", "forwarded", "for=203.0.113.7");
+
     @Test
-    void forwardingFieldsAppendTheClientAndNameProtoAndHost() {
-        HttpHeaders out = upstream(Headers.of("x-forwarded-for", "203.0.113.7", "x-forwarded-for", "10.0.0.1",
-                "x-forwarded-proto", "http", "x-forwarded-host", "spoofed"), "GET", false, Framing.NONE, -1);
-        assertThat(out.getAll("x-forwarded-for")).containsExactly("203.0.113.7, 10.0.0.1, 192.0.2.10");
+    void anUntrustedClientsForwardingFieldsAreReplaced() {
+        HttpHeaders out = upstream(SPOOFED, "GET", false, Framing.NONE, -1);
+        assertThat(out.getAll("x-forwarded-for")).containsExactly("192.0.2.10");
         assertThat(out.getAll("x-forwarded-proto")).containsExactly("https");
         assertThat(out.getAll("x-forwarded-host")).containsExactly("example.com:443");
+        assertThat(out.contains("forwarded")).as("dropped: the client wrote it").isFalse();
         assertThat(out.contains("early-data")).isFalse();
+    }
+
+    @Test
+    void aTrustedProxysForwardingFieldsAreKeptAndAppendedTo() {
+        HttpHeaders out = upstream(SPOOFED, new Hop(true, true, null), "GET", false, Framing.NONE, -1);
+        assertThat(out.getAll("x-forwarded-for")).containsExactly("203.0.113.7, 10.0.0.1, 192.0.2.10");
+        assertThat(out.getAll("x-forwarded-proto")).containsExactly("http");
+        assertThat(out.getAll("x-forwarded-host")).containsExactly("spoofed");
+        assertThat(out.getAll("forwarded")).containsExactly(
+                "for=203.0.113.7, for=192.0.2.10;host=\"example.com:443\";proto=https");
+    }
+
+    @Test
+    void forwardedReplacesAnUntrustedOneAndQuotesIpv6() {
+        HttpHeaders out = upstream(SPOOFED, new Hop(false, true, null), "GET", false, Framing.NONE, -1);
+        assertThat(out.getAll("forwarded")).containsExactly("for=192.0.2.10;host=\"example.com:443\";proto=https");
+        assertThat(ForwardedHeaders.forwardedElement(new InetSocketAddress("2001:db8::7", 1), "example.com"))
+                .isEqualTo("for=\"[2001:db8:0:0:0:0:0:7]\";host=example.com;proto=https");
+        assertThat(ForwardedHeaders.forwardedElement(null, null)).isEqualTo("for=unknown;proto=https");
+    }
+
+    @Test
+    void viaIsAppendedToWhatTheClientSent() {
+        assertThat(upstream(Headers.of("via", "1.1 cdn"), new Hop(false, false, "3 quicfleet"), "GET", false,
+                Framing.NONE, -1).getAll("via")).containsExactly("1.1 cdn, 3 quicfleet");
+        assertThat(upstream(new Headers(), new Hop(false, false, "2 quicfleet"), "GET", false, Framing.NONE, -1)
+                .getAll("via")).containsExactly("2 quicfleet");
+        assertThat(upstream(new Headers(), "GET", false, Framing.NONE, -1).contains("via")).isFalse();
     }
 
     @Test

@@ -2,6 +2,9 @@ package dev.quicfleet.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.quicfleet.metrics.UpstreamEjection;
+import dev.quicfleet.metrics.UpstreamMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.channel.DefaultEventLoop;
 import java.io.IOException;
 import java.net.ConnectException;
@@ -22,18 +25,65 @@ class LoopPoolTest {
         loop.shutdownGracefully(0, 0, TimeUnit.SECONDS);
     }
 
-    private static Upstream[] upstreams(int n, int maxFails, Duration backoff) {
+    private final UpstreamMetrics metrics = new UpstreamMetrics(new SimpleMeterRegistry(), "test",
+            List.of("a", "b", "c"), i -> 1, i -> 0);
+
+    private Upstream[] upstreams(int n, int maxFails, Duration backoff) {
+        return upstreams(n, maxFails, 0, backoff);
+    }
+
+    private Upstream[] upstreams(int n, int maxFails, int max5xx, Duration backoff) {
         Upstream[] upstreams = new Upstream[n];
         for (int i = 0; i < n; i++) {
             upstreams[i] = new Upstream(i, ProxyConfig.parseUpstream("http://127.0.0.1:" + (9000 + i)), maxFails,
-                    backoff);
+                    max5xx, backoff, () -> metrics);
         }
         return upstreams;
     }
 
     private LoopPool pool(ProxyConfig.Balance balance, Upstream[] upstreams) {
         ProxyConfig config = ProxyConfig.builder("http://127.0.0.1:1").balance(balance).build();
-        return new LoopPool(loop, config, upstreams);
+        return new LoopPool(loop, config, upstreams, new ProxyService(config));
+    }
+
+    @Test
+    void consecutive5xxEjectWhenConfiguredAndABetterAnswerAfterTheBackOffBringsItBack() throws Exception {
+        Upstream[] upstreams = upstreams(2, 3, 2, Duration.ofMillis(50));
+        upstreams[0].responded(500);
+        upstreams[0].responded(200); // not consecutive
+        upstreams[0].responded(503);
+        assertThat(upstreams[0].ejected()).isFalse();
+        upstreams[0].responded(502);
+        assertThat(upstreams[0].ejected()).isTrue();
+        assertThat(metrics.ejections(0, UpstreamEjection.RESPONSE_5XX)).isEqualTo(1);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (upstreams[0].ejected()) {
+            assertThat(System.nanoTime()).as("the back-off passes").isLessThan(deadline);
+            TimeUnit.MILLISECONDS.sleep(10);
+        }
+        upstreams[0].responded(200);
+        upstreams[0].responded(500);
+        assertThat(upstreams[0].ejected()).as("back: the count starts again").isFalse();
+
+        Upstream[] off = upstreams(1, 3, 0, Duration.ofMinutes(1));
+        for (int i = 0; i < 100; i++) {
+            off[0].responded(503);
+        }
+        assertThat(off[0].ejected()).as("--upstream-max-5xx 0: responses never eject").isFalse();
+    }
+
+    @Test
+    void aFailedHealthCheckEjectsUntilACheckPasses() {
+        Upstream[] upstreams = upstreams(1, 3, Duration.ofMillis(1));
+        upstreams[0].checked("GET /healthz answered 503");
+        upstreams[0].checked("GET /healthz answered 503");
+        assertThat(upstreams[0].ejected()).isTrue();
+        assertThat(metrics.ejections(0, UpstreamEjection.HEALTH_CHECK)).as("once per ejection").isEqualTo(1);
+        upstreams[0].connected();
+        upstreams[0].responded(200);
+        assertThat(upstreams[0].ejected()).as("traffic does not override a failed check").isTrue();
+        upstreams[0].checked(null);
+        assertThat(upstreams[0].ejected()).isFalse();
     }
 
     @Test

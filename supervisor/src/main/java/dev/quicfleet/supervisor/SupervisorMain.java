@@ -41,6 +41,7 @@ import sun.misc.Signal;
                 + "SIGTERM and reloads them one slot at a time on SIGHUP.",
                 "Options not listed here are passed to every worker (see: worker --help), such as:",
                 "  --upstream URL    reverse proxy to http://HOST:PORT (repeat for a pool)",
+                "  --trusted-proxies CIDR,..., --proxy-protocol-from CIDR,..., --upstream-health-path PATH",
                 "  --static-dir DIR  serve a directory under --static-prefix (/static)",
                 "  --cert PEM --key PEM, --config FILE, --early-data off|safe|all|425"})
 public final class SupervisorMain {

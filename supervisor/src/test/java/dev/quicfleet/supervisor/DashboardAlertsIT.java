@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.sun.net.httpserver.HttpServer;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -89,8 +93,20 @@ class DashboardAlertsIT {
         assertThat(panelExprs).hasSizeGreaterThan(30);
         dashboardIsWiredToTheProvisionedDatasource(root, dashboard);
 
+        // The cluster proxies to an upstream, so the reverse proxy's series are there too: the JDK's own HTTP/1.1
+        // server on loopback, answering every path (the requests below ask for /healthz) with 200.
+        HttpServer upstream = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
+        upstream.createContext("/", exchange -> {
+            byte[] body = "ok\n".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        upstream.start();
         try (SupervisorProcess supervisor = SupervisorProcess.start(tmp, "--workers", "2",
-                "--metrics-address", "127.0.0.1:0")) {
+                "--metrics-address", "127.0.0.1:0",
+                "--upstream", "http://127.0.0.1:" + upstream.getAddress().getPort())) {
             URI metrics = supervisor.metricsUri();
             sendRequests(supervisor.port(), 10);
             Map<String, List<Map<String, String>>> scrape = series(supervisor.scrape());
@@ -116,7 +132,9 @@ class DashboardAlertsIT {
                     "quicfleet_quic_handshakes_total", "quicfleet_quic_retry_sent_total",
                     "quicfleet_quic_early_data_requests_total", "quicfleet_quic_packets_misrouted_total",
                     "quicfleet_quic_stateless_resets_total", "quicfleet_worker_restarts_total",
-                    "quicfleet_tls_ticket_key_age_seconds", "quicfleet_scrape_errors_total", "up");
+                    "quicfleet_tls_ticket_key_age_seconds", "quicfleet_scrape_errors_total", "up",
+                    "quicfleet_upstream_requests_total", "quicfleet_upstream_request_duration_seconds_bucket",
+                    "quicfleet_upstream_failures_total", "quicfleet_upstream_healthy");
 
             // The unit tests' input series: names, label names and values as the cluster exports them.
             JsonNode tests = yaml(root.resolve("packaging/prometheus/alerts.test.yml")).path("tests");
@@ -130,6 +148,8 @@ class DashboardAlertsIT {
             assertThat(inputs).isGreaterThan(10);
 
             everyPanelQueryRunsOnARealPrometheus(metrics, supervisor.port(), panelExprs);
+        } finally {
+            upstream.stop(0);
         }
     }
 

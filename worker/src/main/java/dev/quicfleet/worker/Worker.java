@@ -38,6 +38,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.Http2SecurityUtil;
 import io.netty.handler.codec.http3.Http3;
@@ -206,6 +207,11 @@ public final class Worker {
 
     public WorkerMetrics metrics() {
         return metrics;
+    }
+
+    /** One of the worker's event loops, once started: for periodic work of a service (proxy health checks). */
+    public EventLoop eventLoop() {
+        return group.next();
     }
 
     /** This worker's hand-over link port (for the supervisor), or 0 when it has none (not under a supervisor). */
@@ -401,7 +407,8 @@ public final class Worker {
         long tKeys = System.nanoTime();
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
-                config.quic().maxData()), config.drainTimeout(), config.headerTimeout(), config.bodyMinRate());
+                config.quic().maxData()), config.drainTimeout(), config.headerTimeout(), config.bodyMinRate(),
+                config.proxyProtocolFrom());
         tcpConnections = tcp;
 
         int socketBuffer = config.quic().udpSocketBuffer();

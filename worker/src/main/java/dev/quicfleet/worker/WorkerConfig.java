@@ -1,6 +1,7 @@
 package dev.quicfleet.worker;
 
 import dev.quicfleet.proxy.ProxyConfig;
+import dev.quicfleet.proxy.TrustedNetworks;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ConnectionIds;
 import dev.quicfleet.transport.QuicLimits;
@@ -52,6 +53,8 @@ import java.util.Objects;
  * @param accessLog    the access log file ({@code {slot}} in it: one file per worker), or {@code null} for none
  * @param accessLogFormat the access log's format; default {@link AccessLogFormat#COMBINED}
  * @param compression  how responses are compressed; default {@link CompressionConfig#DEFAULT} (on)
+ * @param proxyProtocolFrom TCP peers (L4 balancers) whose connections must start with a PROXY protocol v1/v2 header;
+ *                     default none (a PROXY header from anyone is refused)
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
@@ -59,7 +62,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                            String staticPrefix, EarlyDataPolicy earlyData, String serverId,
                            RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
                            Duration resetHoldoff, Duration headerTimeout, long bodyMinRate, ProxyConfig proxy,
-                           String accessLog, AccessLogFormat accessLogFormat, CompressionConfig compression) {
+                           String accessLog, AccessLogFormat accessLogFormat, CompressionConfig compression,
+                           TrustedNetworks proxyProtocolFrom) {
 
     /**
      * The default header timeout. A real client sends its whole request head in one write right after the handshake,
@@ -137,6 +141,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         accessLog = accessLog == null || accessLog.isBlank() ? null : accessLog;
         accessLogFormat = accessLogFormat == null ? AccessLogFormat.COMBINED : accessLogFormat;
         compression = compression == null ? CompressionConfig.DEFAULT : compression;
+        proxyProtocolFrom = proxyProtocolFrom == null ? TrustedNetworks.NONE : proxyProtocolFrom;
         checkDuration("stateless-reset-holdoff", resetHoldoff, Duration.ZERO, Duration.ofHours(2));
         if (!staticPrefix.startsWith("/")) {
             throw new IllegalArgumentException("static-prefix: " + staticPrefix + " (expected: a path starting with /)");
@@ -157,7 +162,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
                 drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
                 retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy, accessLog,
-                accessLogFormat, compression);
+                accessLogFormat, compression, proxyProtocolFrom);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -222,6 +227,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private Duration headerTimeout = DEFAULT_HEADER_TIMEOUT;
         private long bodyMinRate = DEFAULT_BODY_MIN_RATE;
         private ProxyConfig proxy;
+        private TrustedNetworks proxyProtocolFrom = TrustedNetworks.NONE;
         private String accessLog;
         private AccessLogFormat accessLogFormat = AccessLogFormat.COMBINED;
         private CompressionConfig compression = CompressionConfig.DEFAULT;
@@ -355,6 +361,12 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /** TCP peers whose connections must start with a PROXY protocol header ({@code --proxy-protocol-from}). */
+        public Builder proxyProtocolFrom(TrustedNetworks networks) {
+            this.proxyProtocolFrom = networks;
+            return this;
+        }
+
         /** How responses are compressed ({@link CompressionConfig#OFF}: never). */
         public Builder compression(CompressionConfig compression) {
             this.compression = compression;
@@ -378,7 +390,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
                     retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy,
-                    accessLog, accessLogFormat, compression);
+                    accessLog, accessLogFormat, compression, proxyProtocolFrom);
         }
     }
 }

@@ -7,6 +7,7 @@ import dev.quicfleet.http.Router;
 import dev.quicfleet.metrics.WorkerScrapeFetcher;
 import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.proxy.ProxyService;
+import dev.quicfleet.proxy.TrustedNetworks;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ListenerException;
@@ -248,6 +249,43 @@ public final class WorkerMain {
                     + "(504 before the response head, a reset stream after) (default: ${DEFAULT-VALUE}).")
     String upstreamIdleTimeout;
 
+    // ---- forwarding trust, PROXY protocol, upstream health (one block) ----
+
+    @Option(names = "--trusted-proxies", paramLabel = "CIDR,...", defaultValue = "",
+            description = "Clients whose X-Forwarded-For/-Proto/-Host and Forwarded headers the proxy keeps and "
+                    + "appends to (a balancer or CDN in front), IPv4 or IPv6 networks; everyone else's are replaced "
+                    + "(default: none).")
+    String trustedProxies;
+
+    @Option(names = "--forwarded-header", paramLabel = "on|off", defaultValue = "off",
+            description = "Also send the RFC 7239 Forwarded header upstream (default: ${DEFAULT-VALUE}).")
+    String forwardedHeader;
+
+    @Option(names = "--via", paramLabel = "on|off", defaultValue = "off",
+            description = "Append this hop to the Via header sent upstream, e.g. 'Via: 3 quicfleet' "
+                    + "(default: ${DEFAULT-VALUE}).")
+    String via;
+
+    @Option(names = "--upstream-max-5xx", paramLabel = "N", defaultValue = "0",
+            description = "Eject an upstream after N consecutive 5xx responses, like after connect failures; 0: "
+                    + "responses never eject (default: ${DEFAULT-VALUE}).")
+    int upstreamMax5xx;
+
+    @Option(names = "--upstream-health-path", paramLabel = "PATH",
+            description = "Active health check: GET this path on every upstream each --upstream-health-interval; a "
+                    + "failure (no 2xx/3xx, or no answer) ejects it, a success brings it back (default: none).")
+    String upstreamHealthPath;
+
+    @Option(names = "--upstream-health-interval", paramLabel = "DURATION", defaultValue = "5s",
+            description = "How often the active health check runs (default: ${DEFAULT-VALUE}).")
+    String upstreamHealthInterval;
+
+    @Option(names = "--proxy-protocol-from", paramLabel = "CIDR,...", defaultValue = "",
+            description = "TCP connections from these networks (an L4 balancer) must start with a PROXY protocol v2 "
+                    + "or v1 header, whose client address is used everywhere; a PROXY header from anyone else is "
+                    + "refused (default: none).")
+    String proxyProtocolFrom;
+
     @Option(names = "--access-log", paramLabel = "FILE",
             description = "Write a line per request to FILE (appended; {slot} in the name: one file per worker, "
                     + "else the workers share it). Reopened on SIGUSR1. Off by default.")
@@ -350,7 +388,8 @@ public final class WorkerMain {
         } catch (TransportUnavailableException | IllegalArgumentException e) {
             return fail(link, err, EXIT_CONFIG, e.getMessage());
         }
-        Worker worker = buildWorker(config, transport);
+        ProxyService[] proxy = new ProxyService[1];
+        Worker worker = buildWorker(config, transport, proxy);
         TicketKeySync tickets = null;
         if (shmDir != null) {
             // The cluster's ticket, Retry token and stateless-reset keys, from the shared map: opening it takes a
@@ -364,6 +403,9 @@ public final class WorkerMain {
         }
         try {
             worker.start().join();
+            if (proxy[0] != null) {
+                proxy[0].startHealthChecks(worker.eventLoop());
+            }
         } catch (CompletionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof TlsConfigException || cause instanceof ListenerException
@@ -502,7 +544,7 @@ public final class WorkerMain {
     }
 
     /** Assembles the worker's site: the proxy or the demo routes, optional static files. */
-    private static Worker buildWorker(WorkerConfig config, Transport transport) {
+    private static Worker buildWorker(WorkerConfig config, Transport transport, ProxyService[] proxy) {
         WorkerIdentity identity = new WorkerIdentity(config.slot(), ProcessHandle.current().pid(), transport.id());
         Worker[] self = new Worker[1];
         Router.Builder routes = Router.builder();
@@ -511,13 +553,17 @@ public final class WorkerMain {
         }
         if (config.proxy() != null) {
             // Every host and path but the static prefix goes upstream.
-            routes.route("/", new ProxyService(config.proxy()));
+            proxy[0] = new ProxyService(config.proxy());
+            routes.route("/", proxy[0]);
         } else {
             // Static files mounted on "/" take the place of the demo page; the other demo routes stay.
             boolean staticOnRoot = config.staticDir() != null && config.staticPrefix().equals("/");
             new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes, !staticOnRoot);
         }
         self[0] = new Worker(config, routes.build(), transport);
+        if (proxy[0] != null) {
+            proxy[0].bindMetrics(self[0].metrics().registry(), "default");
+        }
         return self[0];
     }
 
@@ -565,7 +611,13 @@ public final class WorkerMain {
                 .balance(ProxyConfig.Balance.parse(upstreamBalance))
                 .connectTimeout(ConfigValues.duration("upstream-connect-timeout", upstreamConnectTimeout))
                 .responseTimeout(ConfigValues.duration("upstream-response-timeout", upstreamResponseTimeout))
-                .idleTimeout(ConfigValues.duration("upstream-idle-timeout", upstreamIdleTimeout));
+                .idleTimeout(ConfigValues.duration("upstream-idle-timeout", upstreamIdleTimeout))
+                .trustedProxies(TrustedNetworks.parse("trusted-proxies", trustedProxies))
+                .forwardingHeaders(onOff("forwarded-header", forwardedHeader), onOff("via", via))
+                .max5xx(upstreamMax5xx)
+                .healthCheck(upstreamHealthPath,
+                        ConfigValues.duration("upstream-health-interval", upstreamHealthInterval));
+        builder.proxyProtocolFrom(TrustedNetworks.parse("proxy-protocol-from", proxyProtocolFrom));
         if (upstreams != null && !upstreams.isEmpty()) {
             for (String upstream : upstreams) {
                 proxy.upstream(upstream);

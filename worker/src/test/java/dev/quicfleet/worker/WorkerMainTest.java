@@ -180,6 +180,37 @@ class WorkerMainTest {
     }
 
     @Test
+    void forwardingTrustHealthAndProxyProtocolFlags() throws Exception {
+        ProxyConfig plain = parse("--upstream", "http://127.0.0.1:8080").proxy();
+        assertThat(plain.trustedProxies().isEmpty()).as("nobody trusted by default").isTrue();
+        assertThat(plain.forwarded()).isFalse();
+        assertThat(plain.via()).isFalse();
+        assertThat(plain.max5xx()).isZero();
+        assertThat(plain.healthPath()).isNull();
+        WorkerConfig config = parse("--upstream", "http://127.0.0.1:8080", "--trusted-proxies", "10.0.0.0/8,::1",
+                "--forwarded-header", "on", "--via", "on", "--upstream-max-5xx", "5", "--upstream-health-path",
+                "/healthz", "--upstream-health-interval", "2s", "--proxy-protocol-from", "192.0.2.0/24");
+        ProxyConfig proxy = config.proxy();
+        assertThat(proxy.trustedProxies()).hasToString("10.0.0.0/8,0:0:0:0:0:0:0:1/128");
+        assertThat(proxy.forwarded()).isTrue();
+        assertThat(proxy.via()).isTrue();
+        assertThat(proxy.max5xx()).isEqualTo(5);
+        assertThat(proxy.healthPath()).isEqualTo("/healthz");
+        assertThat(proxy.healthInterval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(config.proxyProtocolFrom()).hasToString("192.0.2.0/24");
+
+        assertThatThrownBy(() -> parse("--trusted-proxies", "10.0.0.0/40"))
+                .hasMessageStartingWith("trusted-proxies: 10.0.0.0/40 (the prefix length must be 0..32;");
+        assertThatThrownBy(() -> parse("--proxy-protocol-from", "balancer.example"))
+                .hasMessageStartingWith("proxy-protocol-from: balancer.example (not an IP address;");
+        assertThatThrownBy(() -> parse("--via", "maybe")).hasMessage("via: maybe (expected: on or off)");
+        assertThatThrownBy(() -> parse("--upstream-max-5xx", "-1"))
+                .hasMessage("upstream-max-5xx: -1 (expected: 0..1000, 0 for off)");
+        assertThatThrownBy(() -> parse("--upstream-health-path", "healthz"))
+                .hasMessageStartingWith("upstream-health-path: healthz (expected: a path such as /healthz");
+    }
+
+    @Test
     void badUpstreamValuesGiveOneErrorNamingTheOptionAndExitTwo() {
         for (String bad : new String[] {"ftp://127.0.0.1:21", "127.0.0.1:8080", "http://127.0.0.1",
                 "http://127.0.0.1:8080/app", "https://127.0.0.1:8443", "http://no-such-host.invalid:80"}) {

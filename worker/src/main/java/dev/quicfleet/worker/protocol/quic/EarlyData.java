@@ -265,14 +265,24 @@ public final class EarlyData {
 
     /** Runs {@code task} once the connection's handshake has completed (at once if it has). */
     void whenConfirmed(QuicChannel connection, Runnable task) {
+        afterHandshake(connection, task);
+    }
+
+    /**
+     * Runs {@code task} on the connection's event loop once its handshake has completed (at once if it has); returns
+     * {@code false} when it never will (the connection closed before its handshake completed). Call on that loop.
+     */
+    static boolean afterHandshake(QuicChannel connection, Runnable task) {
         if (connection.isActive()) {
             task.run();
-            return;
+            return true;
         }
         Handshake handshake = connection.attr(HANDSHAKE).get();
         if (handshake != null) {
             handshake.waiting.add(task);
-        } // else the connection closed before its handshake completed: the request never runs
+            return true;
+        }
+        return false; // the connection closed before its handshake completed: the task never runs
     }
 
     /** Connections whose handshake is in progress with early data possible (for tests and the drain log). */

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3ErrorCode;
 import io.netty.handler.codec.http3.Http3HeadersFrame;
+import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import java.util.Map;
 
@@ -28,6 +29,11 @@ final class Http3Exchange extends Exchange {
         super(stream, dispatcher, connection, method, target, authority, headers);
         this.stream = stream;
         this.fin = stream.pipeline().get(QuicFinOnLastWrite.class);
+    }
+
+    @Override
+    public boolean whenHandshakeDone(Runnable task) {
+        return EarlyData.afterHandshake((QuicChannel) stream.parent(), task);
     }
 
     @Override

@@ -4,6 +4,7 @@ import dev.quicfleet.http.ConnectionInfo;
 import dev.quicfleet.http.Protocol;
 import dev.quicfleet.metrics.TcpErrorReason;
 import dev.quicfleet.metrics.WorkerMetrics;
+import dev.quicfleet.proxy.TrustedNetworks;
 import dev.quicfleet.worker.protocol.ExchangeDispatcher;
 import dev.quicfleet.worker.tls.TlsSessions;
 import io.netty.channel.Channel;
@@ -100,6 +101,9 @@ public final class TcpConnections {
     private final AtomicLong otherErrorsLogged = new AtomicLong(System.nanoTime() - OTHER_ERROR_LOG_INTERVAL_NANOS);
     private final AtomicLong otherErrorsSinceLog = new AtomicLong();
     private final WriteErrors writeErrors = new WriteErrors();
+    private final TrustedNetworks proxyProtocolFrom;
+    private final AtomicLong proxyRefusalsLogged = new AtomicLong(System.nanoTime() - OTHER_ERROR_LOG_INTERVAL_NANOS);
+    private final AtomicLong proxyRefusalsSinceLog = new AtomicLong();
 
     /**
      * @param maxStreams       HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (the same limit QUIC advertises)
@@ -108,10 +112,13 @@ public final class TcpConnections {
      * @param drainTimeout     how long a draining HTTP/2 connection waits for its open streams before it closes
      * @param headerTimeout    how long an HTTP/1.1 request head may take to arrive
      * @param bodyMinRate      the minimum average request body rate in bytes per second (0: none)
+     * @param proxyProtocolFrom peers whose connections must start with a PROXY protocol header
+     *                         ({@link ProxyProtocolGate})
      */
     public TcpConnections(SslContext sslContext, ExchangeDispatcher dispatcher, Duration idleTimeout, long maxStreams,
                    int streamWindow, int connectionWindow, Duration drainTimeout, Duration headerTimeout,
-                   long bodyMinRate) {
+                   long bodyMinRate, TrustedNetworks proxyProtocolFrom) {
+        this.proxyProtocolFrom = proxyProtocolFrom;
         this.headerTimeout = headerTimeout;
         this.bodyMinRate = bodyMinRate;
         this.metrics = dispatcher.metrics();
@@ -134,6 +141,8 @@ public final class TcpConnections {
                 ch.closeFuture().addListener(f -> closed());
                 ch.pipeline().addLast(
                         writeErrors,
+                        ProxyProtocolGate.forPeer(proxyProtocolFrom, (InetSocketAddress) ch.remoteAddress(),
+                                TcpConnections.this::proxyProtocolRefused),
                         sslContext.newHandler(ch.alloc()),
                         new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS),
                         new Alpn());
@@ -309,11 +318,33 @@ public final class TcpConnections {
         }
     }
 
+    /**
+     * A connection refused by the {@link ProxyProtocolGate}: counted once, and one WARN a minute at most with how
+     * many there were (anyone can send a PROXY header; a balancer misconfigured sends one per connection).
+     */
+    private void proxyProtocolRefused(Channel ch, String why) {
+        if (ch.attr(ERROR_COUNTED).setIfAbsent(Boolean.TRUE) == null) {
+            metrics.tcpError(TcpErrorReason.PROXY_PROTOCOL);
+        }
+        long count = proxyRefusalsSinceLog.incrementAndGet();
+        long last = proxyRefusalsLogged.get();
+        long now = System.nanoTime();
+        if (now - last >= OTHER_ERROR_LOG_INTERVAL_NANOS && proxyRefusalsLogged.compareAndSet(last, now)) {
+            proxyRefusalsSinceLog.addAndGet(-count);
+            log.warn("refused {} TCP connection(s) for the PROXY protocol in the last minute; the latest, from {}: {} "
+                    + "(--proxy-protocol-from {}; quicfleet_tcp_connection_errors_total{reason=\"proxy_protocol\"})",
+                    count, ch.remoteAddress(), why, proxyProtocolFrom.isEmpty() ? "not set" : proxyProtocolFrom);
+        } else {
+            log.debug("refused TCP connection from {}: {}", ch.remoteAddress(), why);
+        }
+    }
+
     private ConnectionInfo info(Channel ch, Protocol protocol) {
         ConnectionInfo info = ch.attr(INFO).get();
         if (info == null) {
             SslHandler ssl = ch.pipeline().get(SslHandler.class);
-            info = new ConnectionInfo(protocol, (InetSocketAddress) ch.remoteAddress(),
+            InetSocketAddress proxied = ch.attr(ProxyProtocolGate.CLIENT).get();
+            info = new ConnectionInfo(protocol, proxied != null ? proxied : (InetSocketAddress) ch.remoteAddress(),
                     (InetSocketAddress) ch.localAddress(), ssl == null ? null : TlsSessions.resumed(ssl.engine()),
                     false);
             ch.attr(INFO).set(info);
