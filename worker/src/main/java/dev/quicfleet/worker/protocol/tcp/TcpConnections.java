@@ -311,7 +311,7 @@ public final class TcpConnections {
         if (now - last >= OTHER_ERROR_LOG_INTERVAL_NANOS && otherErrorsLogged.compareAndSet(last, now)) {
             otherErrorsSinceLog.addAndGet(-count);
             log.warn("{} TCP connection(s) failed with an unexpected error in the last minute; the latest, from {}: "
-                    + "{} (quicfleet_tcp_connection_errors_total{{reason=\"other\"}}; DEBUG logs each)", count,
+                    + "{} (quicfleet_tcp_connection_errors_total{reason=\"other\"}; DEBUG logs each)", count,
                     ch.remoteAddress(), cause.toString());
         } else {
             log.debug("TCP connection from {} failed", ch.remoteAddress(), cause);
