@@ -13,6 +13,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.handler.ssl.SslContext;
 import java.util.ArrayDeque;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -31,14 +32,21 @@ final class LoopPool {
     private final Upstream[] upstreams;
     private final Bootstrap bootstrap;
     private final ArrayDeque<UpstreamConnection>[] idle;
+    /** The HTTP/2 (and TLS) connections of this loop; {@code null} when every upstream is {@code http://}. */
+    private final Http2Upstreams http2;
     private final int[] inFlight;
     private int next;
     private boolean sweeping;
     /** Upstream connections open now, idle or busy (for tests and reports). */
     private volatile int open;
 
-    @SuppressWarnings("unchecked")
     LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams) {
+        this(loop, config, upstreams, null);
+    }
+
+    /** A pool whose {@code https://} upstreams connect with {@code tls} (may be {@code null} without any). */
+    @SuppressWarnings("unchecked")
+    LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams, SslContext tls) {
         this.loop = loop;
         this.config = config;
         this.upstreams = upstreams;
@@ -57,6 +65,11 @@ final class LoopPool {
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 // Reads happen only when the client can take what they bring (see ProxyCall).
                 .option(ChannelOption.AUTO_READ, false);
+        boolean anyMultiplexed = false;
+        for (Upstream u : upstreams) {
+            anyMultiplexed |= u.multiplexed();
+        }
+        this.http2 = anyMultiplexed ? new Http2Upstreams(this, bootstrap, tls) : null;
     }
 
     /** The socket channel type of the loop's transport: io_uring, epoll or NIO. */
@@ -78,6 +91,10 @@ final class LoopPool {
 
     ProxyConfig config() {
         return config;
+    }
+
+    int upstreamCount() {
+        return upstreams.length;
     }
 
     int open() {
@@ -131,6 +148,10 @@ final class LoopPool {
                 return;
             }
         }
+        if (upstream.multiplexed()) {
+            http2.acquire(upstream, onDone); // a stream of a shared connection (or TLS that chose HTTP/1.1)
+            return;
+        }
         UpstreamConnection connection = new UpstreamConnection(this, upstream);
         ChannelFuture connect = bootstrap.clone().handler(connection).connect(upstream.address);
         open++; // written on this loop only; read by reports
@@ -161,7 +182,7 @@ final class LoopPool {
     void release(UpstreamConnection connection) {
         Channel channel = connection.channel();
         ArrayDeque<UpstreamConnection> connections = idle[connection.upstream().index];
-        if (!channel.isActive() || connections.size() >= config.maxIdlePerUpstream()) {
+        if (!connection.pooled() || !channel.isActive() || connections.size() >= config.maxIdlePerUpstream()) {
             channel.close();
             return;
         }
@@ -193,8 +214,17 @@ final class LoopPool {
         }
     }
 
+    /** Counts a connection opened elsewhere (HTTP/2) until its channel closes. */
+    void opened(Channel channel) {
+        open++;
+        channel.closeFuture().addListener(f -> open--);
+    }
+
     /** Closes every idle connection (the service is closing). */
     void closeIdle() {
+        if (http2 != null) {
+            http2.closeIdle();
+        }
         for (ArrayDeque<UpstreamConnection> connections : idle) {
             for (UpstreamConnection c; (c = connections.pollFirst()) != null; ) {
                 c.channel().close();

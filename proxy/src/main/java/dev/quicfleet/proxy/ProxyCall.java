@@ -188,7 +188,9 @@ final class ProxyCall implements BodyReceiver {
     private void sendEnd() {
         Channel channel = connection.channel();
         LastHttpContent last = LastHttpContent.EMPTY_LAST_CONTENT;
-        if (framing == Framing.CHUNKED && bodyTrailers != null && !bodyTrailers.isEmpty()) {
+        // HTTP/1.1 carries trailers only in a chunked body; an HTTP/2 stream carries them after any body.
+        boolean carriesTrailers = framing == Framing.CHUNKED || connection instanceof Http2UpstreamStream;
+        if (carriesTrailers && bodyTrailers != null && !bodyTrailers.isEmpty()) {
             last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, HEADERS);
             ForwardedHeaders.requestTrailers(bodyTrailers, last.trailingHeaders());
         }

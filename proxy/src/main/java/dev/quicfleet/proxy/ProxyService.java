@@ -3,6 +3,7 @@ package dev.quicfleet.proxy;
 import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.http.Service;
 import io.netty.channel.EventLoop;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.net.URI;
 import java.util.ArrayList;
@@ -11,9 +12,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * A reverse proxy: forwards every exchange to one of a pool of HTTP/1.1 upstreams and streams the response back, on
- * the exchange's event loop. Each event loop keeps its own keep-alive connections to the upstreams, registered on
- * that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket beyond what the
+ * A reverse proxy: forwards every exchange to one of a pool of upstreams and streams the response back, on the
+ * exchange's event loop: HTTP/1.1 ({@code http://}), HTTP/2 with prior knowledge ({@code h2c://}) or TLS with ALPN
+ * ({@code https://}: HTTP/2 when the upstream offers it, else HTTP/1.1). Trailers cross in both directions (gRPC).
+ * Each event loop keeps its own connections to the upstreams (keep-alive for HTTP/1.1, multiplexed for HTTP/2),
+ * registered on that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket beyond what the
  * protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
  * arrives (event streams reach the client event by event). See {@link ProxyConfig} for balancing, health and
  * timeouts.
@@ -30,6 +33,8 @@ public final class ProxyService implements Service, AutoCloseable {
     private final Upstream[] upstreams;
     private final FastThreadLocal<LoopPool> pools = new FastThreadLocal<>();
     private final Set<LoopPool> allPools = ConcurrentHashMap.newKeySet();
+    /** For {@code https://} upstreams; {@code null} without any. */
+    private final SslContext tls;
 
     /** A proxy to {@code config}'s upstreams (their names are resolved here, once). */
     public ProxyService(ProxyConfig config) {
@@ -39,6 +44,7 @@ public final class ProxyService implements Service, AutoCloseable {
         for (int i = 0; i < upstreams.length; i++) {
             upstreams[i] = new Upstream(i, uris.get(i), config.maxFails(), config.failBackoff());
         }
+        this.tls = uris.stream().anyMatch(u -> u.getScheme().equals("https")) ? UpstreamTls.context(config) : null;
     }
 
     public ProxyConfig config() {
@@ -53,7 +59,7 @@ public final class ProxyService implements Service, AutoCloseable {
     private LoopPool pool(EventLoop loop) {
         LoopPool pool = pools.getIfExists();
         if (pool == null || pool.loop() != loop) {
-            pool = new LoopPool(loop, config, upstreams);
+            pool = new LoopPool(loop, config, upstreams, tls);
             pools.set(pool);
             allPools.add(pool);
         }
