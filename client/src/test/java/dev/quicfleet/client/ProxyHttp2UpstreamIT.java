@@ -244,6 +244,30 @@ class ProxyHttp2UpstreamIT {
         }
     }
 
+    @Test
+    void grpcTrailersReachAnHttp11ClientOnlyWhenItSentTeTrailers() throws Exception {
+        Path call = dir.resolve("unary-h1.bin");
+        Files.write(call, framed(request("h1")));
+        String url = url(grpcWorker, "/grpc.testing.SimpleService/UnaryRpc");
+        Path head = dir.resolve("h1-head.txt");
+        Path body = dir.resolve("h1-body.bin");
+        Curl with = curl(grpcWorker, "--http1.1", "-H", "content-type: application/grpc", "-H", "te: trailers",
+                "--data-binary", "@" + call, "-D", head.toString(), "-o", body.toString(), url);
+        assertThat(with.stderr).isEmpty();
+        String fields = Files.readString(head).toLowerCase();
+        assertThat(fields).contains("transfer-encoding: chunked", "grpc-status: 0");
+        assertThat(messages(Files.readAllBytes(body))).extracting(SimpleResponse::getResponseMessage)
+                .containsExactly("hello h1");
+
+        Curl without = curl(grpcWorker, "--http1.1", "-H", "content-type: application/grpc",
+                "--data-binary", "@" + call, "-D", head.toString(), "-o", body.toString(), url);
+        assertThat(without.stderr).isEmpty();
+        assertThat(Files.readString(head).toLowerCase()).as("no TE: trailers, no trailers")
+                .doesNotContain("grpc-status");
+        assertThat(messages(Files.readAllBytes(body))).extracting(SimpleResponse::getResponseMessage)
+                .containsExactly("hello h1");
+    }
+
     // ---- the upstream's service ----
 
     /** grpc-java's test service: hello, a stream of large messages, and an error on request. */
@@ -278,14 +302,18 @@ class ProxyHttp2UpstreamIT {
 
     /** A gRPC call as an HTTP/3 request: {@code application/grpc}, {@code te: trailers}, one length-prefixed message. */
     private static H3Request grpcRequest(String method, SimpleRequest message) {
-        byte[] payload = message.toByteArray();
-        ByteBuffer framed = ByteBuffer.allocate(5 + payload.length).put((byte) 0).putInt(payload.length).put(payload);
         return H3Request.builder(URI.create(url(grpcWorker, "/grpc.testing.SimpleService/" + method)))
                 .method("POST")
                 .header("content-type", "application/grpc")
                 .header("te", "trailers")
-                .body(RequestBody.of(framed.array()))
+                .body(RequestBody.of(framed(message)))
                 .build();
+    }
+
+    /** One gRPC length-prefixed message: an uncompressed flag, the length (4 bytes, big-endian), the bytes. */
+    private static byte[] framed(SimpleRequest message) {
+        byte[] payload = message.toByteArray();
+        return ByteBuffer.allocate(5 + payload.length).put((byte) 0).putInt(payload.length).put(payload).array();
     }
 
     /** The length-prefixed messages of a gRPC response body. */

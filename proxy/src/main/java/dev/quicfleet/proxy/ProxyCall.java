@@ -304,6 +304,15 @@ final class ProxyCall implements BodyReceiver {
             }
             keepAlive = HttpUtil.isKeepAlive(response);
             committed = true;
+            if (msg instanceof LastHttpContent whole && !whole.content().isReadable()
+                    && !exchange.method().equals("HEAD")) {
+                // An HTTP/2 upstream ended the stream with its head (gRPC's trailers-only response, whose
+                // grpc-status is in it): the client's stream ends with the head too, not with an empty DATA.
+                whole.release();
+                exchange.respond(code, ForwardedHeaders.response(response.headers()), Unpooled.EMPTY_BUFFER);
+                finish(keepAlive && requestSent && connection.channel().isActive());
+                return;
+            }
             exchange.head(code, ForwardedHeaders.response(response.headers()));
             if (!(msg instanceof HttpContent)) {
                 return;
