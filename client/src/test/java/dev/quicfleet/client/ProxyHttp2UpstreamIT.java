@@ -16,6 +16,8 @@ import io.grpc.testing.protobuf.SimpleRequest;
 import io.grpc.testing.protobuf.SimpleResponse;
 import io.grpc.testing.protobuf.SimpleServiceGrpc;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.RandomAccessFile;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -34,6 +36,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -81,6 +85,9 @@ class ProxyHttp2UpstreamIT {
             }
         }
         bigSha = sha256(Files.readAllBytes(big));
+        try (RandomAccessFile huge = new RandomAccessFile(www.resolve("huge.bin").toFile(), "rw")) {
+            huge.setLength(1L << 30); // sparse: a gibibyte to send, nothing on disk
+        }
         upstreamCert = dir.resolve("upstream-cert.pem");
         Path upstreamKey = dir.resolve("upstream-key.pem");
         run(List.of("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -160,6 +167,46 @@ class ProxyHttp2UpstreamIT {
             assertThat(h3post.status()).isEqualTo(200);
             assertThat(sha256(h3post.body())).as("POST over HTTP/3, echoed by nghttpd").isEqualTo(bigSha);
         }
+    }
+
+    @Test
+    void aClientThatStopsReadingStopsTheH2cUpstreamThroughFlowControl() throws Exception {
+        try (H3Client client = H3Client.builder().trust(h2cWorker.certificate()).build()) {
+            H3Response<InputStream> response = client.request(H3Request.get(url(h2cWorker, "/huge.bin?stalled")),
+                    BodyHandler.ofInputStream());
+            assertThat(response.status()).isEqualTo(200);
+            assertThat(response.body().read()).isZero(); // one byte, then the client reads no more
+            // What nghttpd sent on that stream (its -v log counts every DATA frame) grows until the windows on the
+            // way are full, then stops: wait until it has not grown for a second (bounded), then bound it.
+            long sent = -1;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (true) {
+                TimeUnit.SECONDS.sleep(1); // the condition is "no growth for a second": it has no event to wait on
+                long now = upstreamSent("/huge.bin?stalled");
+                if (now == sent || System.nanoTime() - deadline > 0) {
+                    break;
+                }
+                sent = now;
+            }
+            assertThat(sent).as("bytes nghttpd sent of a 1 GiB response to a client that stopped reading")
+                    .isPositive().isLessThan(32L << 20);
+            response.body().close();
+        }
+    }
+
+    /** Bytes of DATA nghttpd (h2c, {@code -v}) sent on the stream that asked for {@code path}. */
+    private static long upstreamSent(String path) throws IOException {
+        String log = Files.readString(h2cLog);
+        Matcher request = Pattern.compile("\\[id=(\\d+)\\] \\[[^\\]]*\\] recv \\(stream_id=(\\d+)\\) :path: "
+                + Pattern.quote(path) + "\\n").matcher(log);
+        assertThat(request.find()).as("nghttpd logged the request for %s", path).isTrue();
+        Matcher data = Pattern.compile("\\[id=" + request.group(1) + "\\] \\[[^\\]]*\\] send DATA frame "
+                + "<length=(\\d+), flags=0x[0-9a-f]+, stream_id=" + request.group(2) + ">").matcher(log);
+        long sum = 0;
+        while (data.find()) {
+            sum += Long.parseLong(data.group(1));
+        }
+        return sum;
     }
 
     @Test
@@ -300,7 +347,7 @@ class ProxyHttp2UpstreamIT {
         return SimpleRequest.newBuilder().setRequestMessage(message).build();
     }
 
-    /** A gRPC call as an HTTP/3 request: {@code application/grpc}, {@code te: trailers}, one length-prefixed message. */
+    /** A gRPC call as an HTTP/3 request: {@code application/grpc}, {@code te: trailers}, one framed message. */
     private static H3Request grpcRequest(String method, SimpleRequest message) {
         return H3Request.builder(URI.create(url(grpcWorker, "/grpc.testing.SimpleService/" + method)))
                 .method("POST")

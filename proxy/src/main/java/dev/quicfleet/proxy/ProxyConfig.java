@@ -130,8 +130,8 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
     }
 
     /**
-     * Parses an upstream URL: {@code http://HOST:PORT}, {@code h2c://HOST:PORT} or {@code https://HOST:PORT} with a host this machine resolves (resolved once, here and
-     * when the proxy starts: never on an event loop). A trailing {@code /} is accepted.
+     * Parses an upstream URL: {@code http://HOST:PORT}, {@code h2c://HOST:PORT} or {@code https://HOST:PORT} with a
+     * host this machine resolves (resolved once, here and when the proxy starts: never on an event loop). A trailing {@code /} is accepted.
      *
      * @throws IllegalArgumentException naming the key {@code upstream}, the value and what is expected
      */

@@ -16,8 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * exchange's event loop: HTTP/1.1 ({@code http://}), HTTP/2 with prior knowledge ({@code h2c://}) or TLS with ALPN
  * ({@code https://}: HTTP/2 when the upstream offers it, else HTTP/1.1). Trailers cross in both directions (gRPC).
  * Each event loop keeps its own connections to the upstreams (keep-alive for HTTP/1.1, multiplexed for HTTP/2),
- * registered on that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket beyond what the
- * protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
+ * registered on that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket
+ * beyond what the protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
  * arrives (event streams reach the client event by event). See {@link ProxyConfig} for balancing, health and
  * timeouts.
  *
