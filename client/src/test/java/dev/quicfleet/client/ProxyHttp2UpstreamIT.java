@@ -54,7 +54,7 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ProxyHttp2UpstreamIT {
 
-    private static final int BIG = 32 << 20;
+    private static final int BIG = 16 << 20;
     private static final String SERVER_NAME = "upstream.test";
     private static final int STREAMED = 20;
     private static final int STREAMED_SIZE = 256 << 10;

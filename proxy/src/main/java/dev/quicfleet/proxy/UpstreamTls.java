@@ -10,6 +10,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.util.NetUtil;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -20,6 +21,8 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.Collection;
+import java.util.List;
+import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 
@@ -37,6 +40,7 @@ final class UpstreamTls {
     static SslContext context(ProxyConfig config) {
         SslContextBuilder builder = SslContextBuilder.forClient()
                 .sslProvider(SslProvider.JDK)
+                .protocols("TLSv1.3", "TLSv1.2")
                 .endpointIdentificationAlgorithm("HTTPS")
                 .applicationProtocolConfig(new ApplicationProtocolConfig(Protocol.ALPN,
                         SelectorFailureBehavior.NO_ADVERTISE, SelectedListenerFailureBehavior.ACCEPT,
@@ -58,6 +62,10 @@ final class UpstreamTls {
         SslHandler handler = context.newHandler(alloc, name, upstream.uri.getPort());
         SSLParameters parameters = handler.engine().getSSLParameters();
         parameters.setEndpointIdentificationAlgorithm("HTTPS");
+        if (!NetUtil.isValidIpV4Address(name) && !NetUtil.isValidIpV6Address(name)) {
+            // The JDK sends SNI only for names with a dot: "localhost" or "backend" would go without.
+            parameters.setServerNames(List.of(new SNIHostName(name)));
+        }
         handler.engine().setSSLParameters(parameters);
         handler.setHandshakeTimeoutMillis(config.connectTimeout().toMillis());
         return handler;
