@@ -11,6 +11,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.grpc.testing.protobuf.SimpleRequest;
 import io.grpc.testing.protobuf.SimpleResponse;
@@ -315,6 +316,26 @@ class ProxyHttp2UpstreamIT {
                 .containsExactly("hello h1");
     }
 
+    @Test
+    void anUpstreamThatStopsReadingStopsTheClientsUpload() throws Exception {
+        // 64 MiB of gRPC messages to a client-streaming call whose server never asks for one: grpc-java returns no
+        // flow-control window, so the proxy must stop pulling from the client.
+        Path upload = dir.resolve("upload.bin");
+        byte[] message = framed(SimpleRequest.newBuilder().setRequestMessage("x".repeat(64 << 10)).build());
+        try (OutputStream out = Files.newOutputStream(upload)) {
+            for (long n = 0; n < 64L << 20; n += message.length) {
+                out.write(message);
+            }
+        }
+        Curl stalled = curl(grpcWorker, "-H", "content-type: application/grpc", "-H", "te: trailers",
+                "--data-binary", "@" + upload, "--max-time", "8", "-o", "/dev/null", "-w", "%{size_upload}",
+                url(grpcWorker, "/grpc.testing.SimpleService/ClientStreamingRpc"));
+        assertThat(stalled.stderr).as("curl gave up waiting").contains("timed out");
+        assertThat(Long.parseLong(stalled.stdout.trim())).as("bytes curl uploaded of 64 MiB")
+                .isPositive().isLessThan(24L << 20);
+        Files.delete(upload);
+    }
+
     // ---- the upstream's service ----
 
     /** grpc-java's test service: hello, a stream of large messages, and an error on request. */
@@ -328,6 +349,26 @@ class ProxyHttp2UpstreamIT {
             }
             responses.onNext(SimpleResponse.newBuilder().setResponseMessage("hello " + message).build());
             responses.onCompleted();
+        }
+
+        @Override
+        public StreamObserver<SimpleRequest> clientStreamingRpc(StreamObserver<SimpleResponse> responses) {
+            // Never asks for a message: the call's flow-control window is never returned (the stalled upload test).
+            ((ServerCallStreamObserver<SimpleResponse>) responses).disableAutoRequest();
+            return new StreamObserver<>() {
+                @Override
+                public void onNext(SimpleRequest request) {
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                }
+
+                @Override
+                public void onCompleted() {
+                    responses.onCompleted();
+                }
+            };
         }
 
         @Override
@@ -394,9 +435,12 @@ class ProxyHttp2UpstreamIT {
     }
 
     private static Curl curl(ClientTestWorker worker, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("curl", "-sS", "--http2", "--max-time", "120",
+        List<String> command = new ArrayList<>(List.of("curl", "-sS", "--http2",
                 "--cacert", worker.certificate().toString()));
         command.addAll(List.of(args));
+        if (!command.contains("--max-time")) {
+            command.addAll(List.of("--max-time", "120"));
+        }
         Run run = run(command);
         return new Curl(run.stdout, run.stderr);
     }

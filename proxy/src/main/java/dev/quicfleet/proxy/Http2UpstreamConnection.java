@@ -99,7 +99,7 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
         }).connect(upstream.address);
         channel = connect.channel();
         owner.pool().opened(channel);
-        channel.closeFuture().addListener(f -> closed(null));
+        channel.closeFuture().addListener(f -> closed());
         connect.addListener(f -> {
             if (!f.isSuccess()) {
                 failed(f.cause());
@@ -170,6 +170,9 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     private void failed(Throwable cause) {
+        if (waiting == null) {
+            return; // already decided: the handshake's failure and the channel's closing may both report it
+        }
         upstream.connectFailed(cause);
         closed = true;
         owner.removed(this);
@@ -248,15 +251,13 @@ final class Http2UpstreamConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void closed(Throwable cause) {
+    private void closed() {
         if (!closed) {
             closed = true;
             owner.removed(this);
         }
         cancelIdleTimer();
-        if (waiting != null) {
-            failed(cause != null ? cause : new IOException("upstream " + upstream + " closed the connection"));
-        }
+        failed(new IOException("upstream " + upstream + " closed the connection"));
     }
 
     @Override
