@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quicfleet.worker.ClientTestWorker;
+import dev.quicfleet.worker.Peers;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -74,6 +75,9 @@ class ProxyHttp2UpstreamIT {
 
     @BeforeAll
     static void start() throws Exception {
+        for (String binary : List.of("/usr/sbin/nghttpd", "/usr/bin/nghttp", "/usr/bin/curl", "/usr/bin/openssl")) {
+            Peers.requireInstalled(binary);
+        }
         dir = Files.createTempDirectory("quicfleet-h2-upstream-");
         Path www = Files.createDirectories(dir.resolve("www"));
         big = www.resolve("big.bin");
