@@ -16,6 +16,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.handler.ssl.SslContext;
 import java.util.ArrayDeque;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -36,12 +37,15 @@ final class LoopPool {
     private final ForwardedHeaders.Hop[][] hops;
     private final ProxyService service;
     private final ArrayDeque<UpstreamConnection>[] idle;
+    /** The HTTP/2 (and TLS) connections of this loop; {@code null} when every upstream is {@code http://}. */
+    private final Http2Upstreams http2;
     private final int[] inFlight;
     private int next;
     private boolean sweeping;
     /** Upstream connections open now, idle or busy (for tests and reports). */
     private volatile int open;
 
+    /** A pool of {@code service}'s upstreams on {@code loop} ({@code https://} ones connect with its TLS context). */
     @SuppressWarnings("unchecked")
     LoopPool(EventLoop loop, ProxyConfig config, Upstream[] upstreams, ProxyService service) {
         this.loop = loop;
@@ -64,6 +68,11 @@ final class LoopPool {
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 // Reads happen only when the client can take what they bring (see ProxyCall).
                 .option(ChannelOption.AUTO_READ, false);
+        boolean anyMultiplexed = false;
+        for (Upstream u : upstreams) {
+            anyMultiplexed |= u.multiplexed();
+        }
+        this.http2 = anyMultiplexed ? new Http2Upstreams(this, bootstrap, service.tls()) : null;
     }
 
     /** The socket channel type of the loop's transport: io_uring, epoll or NIO. */
@@ -90,6 +99,10 @@ final class LoopPool {
     /** The meters of this pool (the service's, bound or not). */
     UpstreamMetrics metrics() {
         return service.metrics();
+    }
+
+    int upstreamCount() {
+        return upstreams.length;
     }
 
     int open() {
@@ -165,6 +178,10 @@ final class LoopPool {
                 return;
             }
         }
+        if (upstream.multiplexed()) {
+            http2.acquire(upstream, onDone); // a stream of a shared connection (or TLS that chose HTTP/1.1)
+            return;
+        }
         UpstreamConnection connection = new UpstreamConnection(this, upstream);
         ChannelFuture connect = bootstrap.clone().handler(connection).connect(upstream.address);
         open++; // written on this loop only; read by reports
@@ -197,7 +214,7 @@ final class LoopPool {
     void release(UpstreamConnection connection) {
         Channel channel = connection.channel();
         ArrayDeque<UpstreamConnection> connections = idle[connection.upstream().index];
-        if (!channel.isActive() || connections.size() >= config.maxIdlePerUpstream()) {
+        if (!connection.pooled() || !channel.isActive() || connections.size() >= config.maxIdlePerUpstream()) {
             channel.close();
             return;
         }
@@ -229,8 +246,17 @@ final class LoopPool {
         }
     }
 
+    /** Counts a connection opened elsewhere (HTTP/2) until its channel closes. */
+    void opened(Channel channel) {
+        open++;
+        channel.closeFuture().addListener(f -> open--);
+    }
+
     /** Closes every idle connection (the service is closing). */
     void closeIdle() {
+        if (http2 != null) {
+            http2.closeIdle();
+        }
         for (ArrayDeque<UpstreamConnection> connections : idle) {
             for (UpstreamConnection c; (c = connections.pollFirst()) != null; ) {
                 c.channel().close();

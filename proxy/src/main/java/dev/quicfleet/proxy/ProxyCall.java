@@ -200,7 +200,9 @@ final class ProxyCall implements BodyReceiver {
     private void sendEnd() {
         Channel channel = connection.channel();
         LastHttpContent last = LastHttpContent.EMPTY_LAST_CONTENT;
-        if (framing == Framing.CHUNKED && bodyTrailers != null && !bodyTrailers.isEmpty()) {
+        // HTTP/1.1 carries trailers only in a chunked body; an HTTP/2 stream carries them after any body.
+        boolean carriesTrailers = framing == Framing.CHUNKED || connection instanceof Http2UpstreamStream;
+        if (carriesTrailers && bodyTrailers != null && !bodyTrailers.isEmpty()) {
             last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, HEADERS);
             ForwardedHeaders.requestTrailers(bodyTrailers, last.trailingHeaders());
         }
@@ -320,6 +322,15 @@ final class ProxyCall implements BodyReceiver {
             status = code;
             keepAlive = HttpUtil.isKeepAlive(response);
             committed = true;
+            if (msg instanceof LastHttpContent whole && !whole.content().isReadable()
+                    && !exchange.method().equals("HEAD")) {
+                // An HTTP/2 upstream ended the stream with its head (gRPC's trailers-only response, whose
+                // grpc-status is in it): the client's stream ends with the head too, not with an empty DATA.
+                whole.release();
+                exchange.respond(code, ForwardedHeaders.response(response.headers()), Unpooled.EMPTY_BUFFER);
+                finish(keepAlive && requestSent && connection.channel().isActive());
+                return;
+            }
             exchange.head(code, ForwardedHeaders.response(response.headers()));
             if (!(msg instanceof HttpContent)) {
                 return;

@@ -4,6 +4,7 @@ import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -20,7 +21,9 @@ import java.util.Objects;
  * timeout closer to Caddy's dial timeout than to nginx's 60 s, because an upstream on the same network that has not
  * accepted in 5 s is down.
  *
- * @param upstreams         the pool: {@code http://HOST:PORT} each, in order, without duplicates
+ * @param upstreams         the pool: {@code http://HOST:PORT} (HTTP/1.1), {@code h2c://HOST:PORT} (HTTP/2 with prior
+ *                          knowledge) or {@code https://HOST:PORT} (TLS; HTTP/2 or HTTP/1.1 as ALPN decides) each,
+ *                          in order, without duplicates
  * @param balance           how an exchange picks an upstream
  * @param connectTimeout    a connection not established within this counts as a connect failure
  * @param responseTimeout   from the request's last byte to the response's first: {@code 504} when exceeded
@@ -43,12 +46,16 @@ import java.util.Objects;
  * @param healthPath        the path an active health check GETs on every upstream, or {@code null} for none; a
  *                          failed check ejects the upstream, a 2xx/3xx one brings it back
  * @param healthInterval    how often the active health check runs (per worker, from one event loop)
+ * @param upstreamCa        for {@code https://} upstreams: a PEM file of the CA certificates to trust instead of the
+ *                          JDK's trust store; {@code null}: the JDK's
+ * @param upstreamServerName for {@code https://} upstreams: the name sent in SNI and checked against the upstream's
+ *                          certificate; {@code null}: the upstream URL's host
  */
 public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connectTimeout, Duration responseTimeout,
                           Duration idleTimeout, int maxFails, Duration failBackoff, Duration keepAliveTimeout,
                           int maxIdlePerUpstream,
                           TrustedNetworks trustedProxies, boolean forwarded, boolean via, int max5xx,
-                          String healthPath, Duration healthInterval) {
+                          String healthPath, Duration healthInterval, Path upstreamCa, String upstreamServerName) {
 
     /** The longest an ejected upstream waits before it is tried again. */
     public static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
@@ -119,6 +126,14 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         checkMax5xx(max5xx);
         healthPath = checkHealthPath(healthPath);
         checkDuration("upstream-health-interval", healthInterval, Duration.ofMillis(100), Duration.ofHours(1));
+        if (upstreamCa != null) {
+            UpstreamTls.readCertificates(upstreamCa); // a bad file is named now, not at the first request
+        }
+        if (upstreamServerName != null && (upstreamServerName.isBlank() || upstreamServerName.contains("/")
+                || upstreamServerName.contains(":"))) {
+            throw new IllegalArgumentException("upstream-server-name: " + upstreamServerName
+                    + " (expected: a host name such as api.internal)");
+        }
     }
 
     private static int checkMax5xx(int max5xx) {
@@ -149,8 +164,8 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
     }
 
     /**
-     * Parses an upstream URL: {@code http://HOST:PORT} with a host this machine resolves (resolved once, here and
-     * when the proxy starts: never on an event loop). A trailing {@code /} is accepted.
+     * Parses an upstream URL: {@code http://HOST:PORT}, {@code h2c://HOST:PORT} or {@code https://HOST:PORT} with a
+     * host this machine resolves (resolved once, here and when the proxy starts: never on an event loop). A trailing {@code /} is accepted.
      *
      * @throws IllegalArgumentException naming the key {@code upstream}, the value and what is expected
      */
@@ -166,8 +181,9 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         if (scheme == null || !uri.isAbsolute() || uri.getRawAuthority() == null) {
             throw badUpstream(text, "no scheme://host:port");
         }
-        if (!scheme.equalsIgnoreCase("http")) {
-            throw badUpstream(text, "scheme " + scheme + " is not supported yet");
+        scheme = scheme.toLowerCase(Locale.ROOT);
+        if (!scheme.equals("http") && !scheme.equals("h2c") && !scheme.equals("https")) {
+            throw badUpstream(text, "scheme " + scheme + " is not supported");
         }
         if (uri.getHost() == null) {
             throw badUpstream(text, "no host");
@@ -190,12 +206,12 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
             throw new IllegalArgumentException("upstream: " + text + " (cannot resolve " + uri.getHost()
                     + "; expected: a host name this machine resolves, or an IP address)");
         }
-        return URI.create("http://" + host + ":" + uri.getPort());
+        return URI.create(scheme + "://" + host + ":" + uri.getPort());
     }
 
     private static IllegalArgumentException badUpstream(String text, String problem) {
         return new IllegalArgumentException("upstream: " + text + " (" + problem
-                + "; expected: http://HOST:PORT such as http://127.0.0.1:8080)");
+                + "; expected: http://HOST:PORT, h2c://HOST:PORT or https://HOST:PORT such as http://127.0.0.1:8080)");
     }
 
     private static void checkDuration(String key, Duration value, Duration min, Duration max) {
@@ -237,11 +253,13 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         private int max5xx;
         private String healthPath;
         private Duration healthInterval = Duration.ofSeconds(5);
+        private Path upstreamCa;
+        private String upstreamServerName;
 
         private Builder() {
         }
 
-        /** Adds an upstream, {@code http://HOST:PORT}; checked at once. */
+        /** Adds an upstream, {@code http://}, {@code h2c://} or {@code https://HOST:PORT}; checked at once. */
         public Builder upstream(String url) {
             upstreams.add(parseUpstream(url));
             return this;
@@ -308,10 +326,23 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
             return this;
         }
 
+        /** For {@code https://} upstreams: trust the CA certificates in this PEM file instead of the JDK's. */
+        public Builder upstreamCa(Path caFile) {
+            this.upstreamCa = caFile;
+            return this;
+        }
+
+        /** For {@code https://} upstreams: the SNI and certificate name, instead of the URL's host. */
+        public Builder upstreamServerName(String serverName) {
+            this.upstreamServerName = serverName;
+            return this;
+        }
+
         public ProxyConfig build() {
             return new ProxyConfig(upstreams, balance, connectTimeout, responseTimeout, idleTimeout, maxFails,
                     failBackoff, keepAliveTimeout, maxIdlePerUpstream,
-                    trustedProxies, forwarded, via, max5xx, healthPath, healthInterval);
+                    trustedProxies, forwarded, via, max5xx, healthPath, healthInterval, upstreamCa,
+                    upstreamServerName);
         }
     }
 }

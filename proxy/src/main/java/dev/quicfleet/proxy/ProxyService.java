@@ -5,6 +5,7 @@ import dev.quicfleet.http.Service;
 import dev.quicfleet.metrics.UpstreamMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoop;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.net.URI;
 import java.util.ArrayList;
@@ -14,10 +15,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A reverse proxy: forwards every exchange to one of a pool of HTTP/1.1 upstreams and streams the response back, on
- * the exchange's event loop. Each event loop keeps its own keep-alive connections to the upstreams, registered on
- * that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket beyond what the
- * protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
+ * A reverse proxy: forwards every exchange to one of a pool of upstreams and streams the response back, on the
+ * exchange's event loop: HTTP/1.1 ({@code http://}), HTTP/2 with prior knowledge ({@code h2c://}) or TLS with ALPN
+ * ({@code https://}: HTTP/2 when the upstream offers it, else HTTP/1.1). Trailers cross in both directions (gRPC).
+ * Each event loop keeps its own connections to the upstreams (keep-alive for HTTP/1.1, multiplexed for HTTP/2),
+ * registered on that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket
+ * beyond what the protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
  * arrives (event streams reach the client event by event). See {@link ProxyConfig} for balancing, health and
  * timeouts.
  *
@@ -36,6 +39,8 @@ public final class ProxyService implements Service, AutoCloseable {
     private final List<String> names;
     private final AtomicReference<HealthChecker> healthChecker = new AtomicReference<>();
     private volatile UpstreamMetrics metrics;
+    /** For {@code https://} upstreams; {@code null} without any. */
+    private final SslContext tls;
 
     /** A proxy to {@code config}'s upstreams (their names are resolved here, once). */
     public ProxyService(ProxyConfig config) {
@@ -50,6 +55,7 @@ public final class ProxyService implements Service, AutoCloseable {
         }
         this.names = List.copyOf(names);
         this.metrics = UpstreamMetrics.unbound(this.names);
+        this.tls = uris.stream().anyMatch(u -> u.getScheme().equals("https")) ? UpstreamTls.context(config) : null;
     }
 
     /**
@@ -65,6 +71,11 @@ public final class ProxyService implements Service, AutoCloseable {
     /** The meters exchanges record into now. */
     public UpstreamMetrics metrics() {
         return metrics;
+    }
+
+    /** The TLS context of {@code https://} upstreams; {@code null} without any. */
+    SslContext tls() {
+        return tls;
     }
 
     /**

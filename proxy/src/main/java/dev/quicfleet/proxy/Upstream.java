@@ -31,6 +31,10 @@ final class Upstream {
     final InetSocketAddress address;
     /** {@code host:port}, the {@code Host} sent when the client named no authority. */
     final String hostPort;
+    /** {@code h2c://}: HTTP/2 with prior knowledge, cleartext. */
+    final boolean h2c;
+    /** {@code https://}: TLS, HTTP/2 when the upstream's ALPN picks {@code h2}, else HTTP/1.1. */
+    final boolean tls;
     private final int maxFails;
     private final int max5xx;
     private final long baseBackoffNanos;
@@ -50,10 +54,17 @@ final class Upstream {
         this.uri = uri;
         this.address = new InetSocketAddress(uri.getHost(), uri.getPort());
         this.hostPort = uri.getRawAuthority();
+        this.h2c = uri.getScheme().equals("h2c");
+        this.tls = uri.getScheme().equals("https");
         this.maxFails = maxFails;
         this.max5xx = max5xx;
         this.baseBackoffNanos = backoff.toNanos();
         this.metrics = metrics;
+    }
+
+    /** Whether connections to it are made by {@link Http2Upstreams} (HTTP/2, or TLS that may negotiate it). */
+    boolean multiplexed() {
+        return h2c || tls;
     }
 
     /** Whether exchanges may pick this upstream at {@code nowNanos}. */

@@ -1,6 +1,7 @@
 package dev.quicfleet.proxy;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpClientCodec;
@@ -11,8 +12,11 @@ import io.netty.util.ReferenceCountUtil;
  * One HTTP/1.1 connection to an upstream, with auto-read off: it serves one {@link ProxyCall} at a time and passes it
  * what the channel reports. Between calls it waits in its {@link LoopPool}; anything it reads then (the upstream
  * closing, or bytes nobody asked for) ends it.
+ *
+ * <p>{@link Http2UpstreamStream} is the other kind: one HTTP/2 stream of a multiplexed connection, which speaks the
+ * same HTTP/1.1 message objects to the call through Netty's stream-frame codec and is never pooled itself.
  */
-final class UpstreamConnection extends ChannelInboundHandlerAdapter {
+class UpstreamConnection extends ChannelInboundHandlerAdapter {
 
     /** Response heads larger than this are refused (nginx's proxy buffers hold 4-8 KiB; Caddy's 1 MiB). */
     static final int MAX_HEADER_SIZE = 64 * 1024;
@@ -35,10 +39,20 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
-        ctx.pipeline().addBefore(ctx.name(), "http", new HttpClientCodec(new HttpDecoderConfig()
+        ctx.pipeline().addBefore(ctx.name(), "http", codec());
+    }
+
+    /** The codec between the channel and the call's HTTP/1.1 message objects. */
+    ChannelHandler codec() {
+        return new HttpClientCodec(new HttpDecoderConfig()
                 .setMaxInitialLineLength(8192)
                 .setMaxHeaderSize(MAX_HEADER_SIZE)
-                .setMaxChunkSize(MAX_CHUNK), false, false));
+                .setMaxChunkSize(MAX_CHUNK), false, false);
+    }
+
+    /** Whether the call should go back to its pool when complete ({@code false}: the channel is closed). */
+    boolean pooled() {
+        return true;
     }
 
     Channel channel() {

@@ -40,7 +40,7 @@ import sun.misc.Signal;
         description = {"Runs one quicfleet worker JVM per core on one UDP+TCP port, respawns them, drains them on "
                 + "SIGTERM and reloads them one slot at a time on SIGHUP.",
                 "Options not listed here are passed to every worker (see: worker --help), such as:",
-                "  --upstream URL    reverse proxy to http://HOST:PORT (repeat for a pool)",
+                "  --upstream URL    reverse proxy to http://, h2c:// or https://HOST:PORT (repeat for a pool)",
                 "  --trusted-proxies CIDR,..., --proxy-protocol-from CIDR,..., --upstream-health-path PATH",
                 "  --static-dir DIR  serve a directory under --static-prefix (/static)",
                 "  --cert PEM --key PEM, --config FILE, --early-data off|safe|all|425"})

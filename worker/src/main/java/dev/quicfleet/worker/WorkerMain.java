@@ -224,10 +224,21 @@ public final class WorkerMain {
     String staticPrefix;
 
     @Option(names = "--upstream", paramLabel = "URL", split = ",",
-            description = "Reverse proxy: serve every host and path from this HTTP/1.1 upstream, http://HOST:PORT "
+            description = "Reverse proxy: serve every host and path from this upstream: http://HOST:PORT (HTTP/1.1), "
+                    + "h2c://HOST:PORT (HTTP/2 cleartext, gRPC) or https://HOST:PORT (TLS; HTTP/2 or HTTP/1.1 by ALPN) "
                     + "(repeat, or separate with commas, for a pool; --static-dir still wins on its prefix). Replaces "
                     + "the demo site.")
     List<String> upstreams;
+
+    @Option(names = "--upstream-ca", paramLabel = "FILE",
+            description = "https:// upstreams: trust the CA certificates in this PEM file instead of the JDK's trust "
+                    + "store.")
+    Path upstreamCa;
+
+    @Option(names = "--upstream-server-name", paramLabel = "NAME",
+            description = "https:// upstreams: the name sent in SNI and checked against the upstream's certificate "
+                    + "(default: the upstream URL's host).")
+    String upstreamServerName;
 
     @Option(names = "--upstream-balance", paramLabel = "round-robin|least-requests", defaultValue = "round-robin",
             description = "How a request picks an upstream of the pool: round-robin, or least-requests (the less "
@@ -616,7 +627,9 @@ public final class WorkerMain {
                 .forwardingHeaders(onOff("forwarded-header", forwardedHeader), onOff("via", via))
                 .max5xx(upstreamMax5xx)
                 .healthCheck(upstreamHealthPath,
-                        ConfigValues.duration("upstream-health-interval", upstreamHealthInterval));
+                        ConfigValues.duration("upstream-health-interval", upstreamHealthInterval))
+                .upstreamCa(upstreamCa)
+                .upstreamServerName(upstreamServerName);
         builder.proxyProtocolFrom(TrustedNetworks.parse("proxy-protocol-from", proxyProtocolFrom));
         if (upstreams != null && !upstreams.isEmpty()) {
             for (String upstream : upstreams) {

@@ -213,13 +213,19 @@ class WorkerMainTest {
     @Test
     void badUpstreamValuesGiveOneErrorNamingTheOptionAndExitTwo() {
         for (String bad : new String[] {"ftp://127.0.0.1:21", "127.0.0.1:8080", "http://127.0.0.1",
-                "http://127.0.0.1:8080/app", "https://127.0.0.1:8443", "http://no-such-host.invalid:80"}) {
+                "http://127.0.0.1:8080/app", "ws://127.0.0.1:8443", "http://no-such-host.invalid:80"}) {
             StringWriter err = new StringWriter();
             assertThat(WorkerMain.run(new String[] {"--upstream", bad}, new PrintWriter(new StringWriter()),
                     new PrintWriter(err))).as(bad).isEqualTo(2);
             assertThat(err.toString()).as(bad).startsWith("error: upstream: " + bad + " (")
                     .contains("expected: ").hasLineCount(2);
         }
+        StringWriter caErr = new StringWriter();
+        Path noCa = tmp.resolve("no-ca.pem");
+        assertThat(WorkerMain.run(new String[] {"--upstream", "https://127.0.0.1:8443", "--upstream-ca",
+                noCa.toString()}, new PrintWriter(new StringWriter()), new PrintWriter(caErr))).isEqualTo(2);
+        assertThat(caErr.toString()).startsWith("error: upstream-ca: " + noCa + " (no such file; expected: ")
+                .hasLineCount(2);
         assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream-balance", "random"))
                 .hasMessage("upstream-balance: random (expected: round-robin or least-requests)");
         assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream-connect-timeout", "0s"))

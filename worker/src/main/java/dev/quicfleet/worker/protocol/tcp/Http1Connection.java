@@ -351,10 +351,24 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         @Override
         protected ChannelFuture doWriteEnd(Headers trailers) {
             LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
-            for (Map.Entry<String, String> field : trailers) {
-                last.trailingHeaders().add(field.getKey(), field.getValue());
+            if (acceptsTrailers()) { // RFC 9110 §10.1.4: only to a client that said "TE: trailers"; else dropped
+                for (Map.Entry<String, String> field : trailers) {
+                    last.trailingHeaders().add(field.getKey(), field.getValue());
+                }
             }
             return channel.writeAndFlush(last);
+        }
+
+        private boolean acceptsTrailers() {
+            for (String te : headers().getAll("te")) {
+                for (String token : te.split(",")) {
+                    int semi = token.indexOf(';');
+                    if ((semi < 0 ? token : token.substring(0, semi)).trim().equalsIgnoreCase("trailers")) {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
 
         @Override
