@@ -42,7 +42,8 @@ import sun.misc.Signal;
                 "Options not listed here are passed to every worker (see: worker --help), such as:",
                 "  --upstream URL    reverse proxy to http://HOST:PORT (repeat for a pool)",
                 "  --static-dir DIR  serve a directory under --static-prefix (/static)",
-                "  --cert PEM --key PEM, --config FILE, --early-data off|safe|all|425"})
+                "  --cert PEM --key PEM, --early-data off|safe|all|425",
+                "  --config FILE     options and sites (hosts, routes) from a YAML file; see docs/CONFIG.md"})
 public final class SupervisorMain {
 
     static final int EXIT_CONFIG = 2;
@@ -123,6 +124,11 @@ public final class SupervisorMain {
                     + "digits or a decimal number (default: none). Passed on to the workers.")
     String serverId;
 
+    @Option(names = "--check-config", paramLabel = "FILE",
+            description = "Check the YAML config FILE (options and sites, the apps' classes) with the other options "
+                    + "as a start would, without binding or starting: prints ok or one error: line; exit 0 or 2.")
+    Path checkConfigFile;
+
     @Unmatched
     List<String> workerArgs = new ArrayList<>();
 
@@ -159,6 +165,10 @@ public final class SupervisorMain {
             CommandLine.ParseResult parsed = cli.parseArgs(args);
             if (CommandLine.printHelpIfRequested(parsed)) {
                 return 0;
+            }
+            if (options.checkConfigFile != null) {
+                check = true;
+                options.workerArgs.addAll(List.of("--config", options.checkConfigFile.toString()));
             }
             options.applyConfigFile(parsed);
             config = options.toConfig();
@@ -223,7 +233,8 @@ public final class SupervisorMain {
             config = config.withWorkerArgs("--server-id", options.serverId);
         }
         if (check) {
-            return checkConfig(config, metricsEndpoint, options.clusterSecret, out, err);
+            return checkConfig(config, metricsEndpoint, options.clusterSecret, options.checkConfigFile != null, out,
+                    err);
         }
         return supervise(config, metricsEndpoint, rotation, secret, shm, options.steering.equals("cbpf") ? ids : null,
                 err);
@@ -351,10 +362,10 @@ public final class SupervisorMain {
      * a worker: the supervisor's options (above), whether this process may bind a privileged port, and the workers'
      * options, certificate and key (a worker JVM parses them: {@code dev.quicfleet.worker.ConfigCheck}). 0 when a
      * start would get past them, 2 with the first problem otherwise. Whether the port is free is found out only by
-     * binding it.
+     * binding it. {@code terse} ({@code --check-config FILE}, as {@code nginx -t}): only {@code ok} or the error line.
      */
     private static int checkConfig(SupervisorConfig config, InetSocketAddress metricsEndpoint, Path clusterSecret,
-                                   PrintWriter out, PrintWriter err) {
+                                   boolean terse, PrintWriter out, PrintWriter err) {
         int unprivileged = unprivilegedPortStart();
         if (config.port() != 0 && config.port() < unprivileged && !canBindPrivilegedPorts()) {
             err.println("error: port: " + config.port() + " is below " + unprivileged + " and this process (user "
@@ -373,7 +384,11 @@ public final class SupervisorMain {
         out.flush();
         int code;
         try {
-            Process worker = new ProcessBuilder(command).inheritIO().start();
+            ProcessBuilder check = new ProcessBuilder(command).inheritIO();
+            if (terse) {
+                check.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            }
+            Process worker = check.start();
             if (!worker.waitFor(60, TimeUnit.SECONDS)) {
                 worker.destroyForcibly();
                 err.println("error: the worker's config check did not finish within 60 s");
@@ -389,6 +404,10 @@ public final class SupervisorMain {
         }
         if (code != 0) {
             return code;
+        }
+        if (terse) {
+            out.println("ok");
+            return 0;
         }
         String host = config.address().getHostAddress();
         out.println("config OK: " + config.workers() + " workers on udp+tcp " + (host.contains(":") ? "[" + host + "]"
@@ -450,6 +469,8 @@ public final class SupervisorMain {
         try {
             root = new com.fasterxml.jackson.databind.ObjectMapper(
                     new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of(file).toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return; // malformed YAML: the workers' check reports it, in one line with where it is
         } catch (IOException e) {
             throw new IllegalArgumentException("config: cannot read " + file + ": " + e.getMessage());
         }
