@@ -8,11 +8,14 @@ import dev.quicfleet.ticketcache.Rotation;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ControlProtocol;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -386,13 +389,24 @@ public final class SupervisorMain {
         try {
             ProcessBuilder check = new ProcessBuilder(command).inheritIO();
             if (terse) {
-                check.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+                // only the verdict: the error line, not the details and log lines of the check
+                check.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.PIPE);
             }
             Process worker = check.start();
+            Thread errors = !terse ? null : Thread.ofVirtual().start(() -> {
+                try (BufferedReader lines = worker.errorReader(StandardCharsets.UTF_8)) {
+                    lines.lines().filter(line -> line.startsWith("error: ")).forEach(err::println);
+                } catch (IOException | UncheckedIOException e) {
+                    // the check is gone; its exit code says enough
+                }
+            });
             if (!worker.waitFor(60, TimeUnit.SECONDS)) {
                 worker.destroyForcibly();
                 err.println("error: the worker's config check did not finish within 60 s");
                 return 1;
+            }
+            if (errors != null) {
+                errors.join(Duration.ofSeconds(5));
             }
             code = worker.exitValue();
         } catch (IOException e) {
