@@ -10,9 +10,9 @@ import dev.quicfleet.worker.site.SiteConfig.Route;
 import dev.quicfleet.worker.site.SiteConfig.Site;
 import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BiConsumer;
 
 /**
  * Turns a {@link SiteConfig} into routes of the worker's {@link Router}: each site's hosts get its routes, the default
@@ -22,7 +22,6 @@ import java.util.Set;
  */
 public final class SiteRoutes {
 
-    private final List<AutoCloseable> closeables = new ArrayList<>();
     private final int routeCount;
     private final int siteCount;
 
@@ -77,11 +76,7 @@ public final class SiteRoutes {
 
     private Service service(Route route, String path, AppLoader apps) {
         return switch (route.action()) {
-            case SiteConfig.Upstream upstream -> {
-                ProxyService proxy = new ProxyService(upstream.proxy());
-                closeables.add(proxy);
-                yield proxy;
-            }
+            case SiteConfig.Upstream upstream -> new ProxyService(upstream.proxy());
             case SiteConfig.Static files -> new StaticFiles(files.dir());
             case SiteConfig.App app -> apps.load(app, path + ".app");
             case SiteConfig.Redirect redirect -> new Fixed(redirect.status(),
@@ -98,17 +93,6 @@ public final class SiteRoutes {
                 + (routeCount == 1 ? " route" : " routes");
     }
 
-    /** Closes the upstream pools' idle connections (when the worker stops). */
-    public void close() {
-        for (AutoCloseable closeable : closeables) {
-            try {
-                closeable.close();
-            } catch (Exception e) {
-                // the worker is stopping; an idle connection that fails to close goes with the process
-            }
-        }
-    }
-
     /** A fixed response: {@code redirect} and {@code respond}. */
     private record Fixed(int status, Headers headers, byte[] body) implements Service {
 
@@ -119,15 +103,12 @@ public final class SiteRoutes {
         }
     }
 
-    private interface RouteVisitor {
-        void visit(Route route, String path);
-    }
-
-    private static void forEachRoute(SiteConfig config, RouteVisitor visitor) {
+    /** Calls {@code visitor} with each route and its key path ({@code sites[0].routes[1]}). */
+    private static void forEachRoute(SiteConfig config, BiConsumer<Route, String> visitor) {
         for (int i = 0; i < config.sites().size(); i++) {
             List<Route> routes = config.sites().get(i).routes();
             for (int j = 0; j < routes.size(); j++) {
-                visitor.visit(routes.get(j), "sites[" + i + "].routes[" + j + "]");
+                visitor.accept(routes.get(j), "sites[" + i + "].routes[" + j + "]");
             }
         }
     }
