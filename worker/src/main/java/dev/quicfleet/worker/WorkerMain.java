@@ -54,6 +54,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -675,11 +676,21 @@ public final class WorkerMain {
             } catch (JsonProcessingException e) {
                 // one line: where, and what the YAML parser says (its message spans lines with a snippet)
                 JsonLocation at = e.getLocation();
+                int line = at == null ? -1 : at.getLineNr();
+                int column = at == null ? -1 : at.getColumnNr();
                 String message = e.getOriginalMessage() == null ? e.getClass().getSimpleName()
                         : e.getOriginalMessage().strip().lines().findFirst().orElse("");
-                throw new IllegalArgumentException("config: " + file + (at == null || at.getLineNr() < 0 ? ""
-                        : " line " + at.getLineNr() + " column " + at.getColumnNr()) + ": " + message
-                        + " (expected: YAML; quote values that start with * or contain \": \")");
+                if (e.getCause() instanceof MarkedYAMLException yaml && yaml.getProblem() != null) {
+                    // SnakeYAML's own parts: what it was doing, what it found, and where the problem is
+                    message = (yaml.getContext() != null ? yaml.getContext() + ": " : "") + yaml.getProblem();
+                    if (yaml.getProblemMark() != null) {
+                        line = yaml.getProblemMark().getLine() + 1;
+                        column = yaml.getProblemMark().getColumn() + 1;
+                    }
+                }
+                throw new IllegalArgumentException("config: " + file + (line < 0 ? "" : " line " + line + " column "
+                        + column) + ": " + message + " (expected: YAML; quote values that start with * or contain "
+                        + "\": \")");
             } catch (IOException e) {
                 throw new IllegalArgumentException("config: cannot read " + file + ": " + e.getMessage());
             }
