@@ -274,6 +274,15 @@ class SiteConfigParserTest {
     }
 
     @Test
+    void controlCharactersInValuesAreEscapedSoTheMessageStaysOneLine() {
+        // found by SiteConfigFuzzTest: a value with a line break made the message two lines
+        assertError("sites: \"a\\nb\"", "sites: \"a\\nb\" (expected: a list of sites, each with hosts (or default: "
+                + "true) and routes)");
+        assertError(route("redirect: {location: \"/a\\tb\\u0007\"}"), "sites[0].routes[0].redirect.location: "
+                + "\"/a\\tb\\u0007\" (expected: a URL or an absolute path, such as https://example.com/ or /new)");
+    }
+
+    @Test
     void fileOrderDoesNotMatterForPrefixesButIsKept() throws IOException {
         SiteConfig config = parse("sites:\n  - {default: true, routes: [{path: /, respond: {}}, "
                 + "{path: /a/b, respond: {status: 201}}, {path: /a, respond: {status: 202}}]}\n");
