@@ -41,11 +41,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.HashSet;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletionException;
@@ -65,8 +65,9 @@ import picocli.CommandLine;
  * The worker process: {@code java -jar quicfleet-worker.jar [options]} (or {@code ./scripts/worker}).
  *
  * <p>Every option can also come from a YAML file ({@code --config FILE}) under the same name without the dashes;
- * flags win over the file. The file's {@code sites} key holds the site configuration (hosts, routes: docs/CONFIG.md). Exit codes: 0 after a clean drain, 2 for anything the operator must fix (a bad flag or
- * config value, a bad certificate, a port in use, an unavailable transport), 1 for anything else.
+ * flags win over the file. The file's {@code sites} key holds the site configuration (hosts and their routes:
+ * docs/CONFIG.md). Exit codes: 0 after a clean drain, 2 for anything the operator must fix (a bad flag or config
+ * value, a bad certificate, a port in use, an unavailable transport), 1 for anything else.
  *
  * <p>Signals: SIGTERM or SIGINT drains (GOAWAY, in-flight requests finish up to {@code --drain-timeout}) and exits 0;
  * a second signal stops at once.
