@@ -2,16 +2,24 @@ package dev.quicfleet.worker.site;
 
 import dev.quicfleet.http.Handler;
 import dev.quicfleet.http.Service;
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Modifier;
 import java.net.MalformedURLException;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
 
 /**
  * Loads users' handlers from their jars ({@code app: {jar: app.jar, class: com.example.Site}}): each jar gets a class
@@ -20,9 +28,13 @@ import java.util.Map;
  * changed jar is read afresh; nothing is unloaded in a running worker.
  *
  * <p>The class must be public and implement {@link Handler} (run on a virtual thread per request) or {@link Service}
- * (run on the event loop), with a public constructor without arguments.
+ * (run on the event loop), with a public constructor without arguments. Without a class name, the jar names it as
+ * the one provider in its {@code META-INF/services/dev.quicfleet.http.Handler} (or {@code .Service}) file, as for
+ * {@link java.util.ServiceLoader}.
  */
 public final class AppLoader implements AutoCloseable {
+
+    private static final String SERVICES = "META-INF/services/";
 
     private final ClassLoader parent;
     private final Map<Path, URLClassLoader> loaders = new HashMap<>();
@@ -41,6 +53,9 @@ public final class AppLoader implements AutoCloseable {
      *                             constructor without arguments
      */
     public Class<?> check(SiteConfig.App app, String path) {
+        if (app.className() == null) {
+            app = new SiteConfig.App(app.jar(), provider(app.jar(), path));
+        }
         Class<?> type;
         try {
             type = Class.forName(app.className(), false, loader(app.jar(), path));
@@ -79,6 +94,7 @@ public final class AppLoader implements AutoCloseable {
      */
     public Service load(SiteConfig.App app, String path) {
         Class<?> type = check(app, path);
+        app = new SiteConfig.App(app.jar(), type.getName());
         Object instance;
         try {
             instance = type.getConstructor().newInstance();
@@ -90,6 +106,40 @@ public final class AppLoader implements AutoCloseable {
                     "a constructor that succeeds");
         }
         return instance instanceof Service service ? service : Service.blocking((Handler) instance);
+    }
+
+    /**
+     * The one class {@code jar} names in {@code META-INF/services/dev.quicfleet.http.Handler} and {@code ...Service}
+     * (the {@link java.util.ServiceLoader} provider files), read from this jar only: the worker's own class path has
+     * none, and another app's jar must not answer for this one.
+     */
+    private static String provider(Path jar, String path) {
+        String expected = "class: NAME, or exactly one provider in the jar's " + SERVICES + "dev.quicfleet.http.Handler"
+                + " or dev.quicfleet.http.Service";
+        List<String> names = new ArrayList<>();
+        try (JarFile file = new JarFile(jar.toFile())) {
+            for (Class<?> api : List.of(Handler.class, Service.class)) {
+                JarEntry entry = file.getJarEntry(SERVICES + api.getName());
+                if (entry == null) {
+                    continue;
+                }
+                try (BufferedReader lines = new BufferedReader(new InputStreamReader(file.getInputStream(entry),
+                        StandardCharsets.UTF_8))) {
+                    lines.lines().map(line -> line.replaceFirst("#.*", "").strip()).filter(line -> !line.isEmpty())
+                            .forEach(names::add);
+                }
+            }
+        } catch (IOException | UncheckedIOException e) {
+            throw error(path + ".jar", jar + " cannot be read as a jar: " + e.getMessage(), "a jar file");
+        }
+        if (names.isEmpty()) {
+            throw error(path + ".class", "missing, and " + jar + " names no provider", expected);
+        }
+        if (names.size() > 1) {
+            throw error(path + ".class", "missing, and " + jar + " names " + names.size() + " providers "
+                    + String.join(", ", names), "class: NAME to pick one");
+        }
+        return names.getFirst();
     }
 
     private ClassLoader loader(Path jar, String path) {

@@ -79,13 +79,13 @@ public record SiteConfig(List<Site> sites) {
 
     /**
      * Runs a user's {@code Handler} or {@code Service}, class {@code className} from {@code jar} (an existing file,
-     * absolute), loaded by every worker in a class loader of its own.
+     * absolute), loaded by every worker in a class loader of its own; {@code className} {@code null}: the one class the
+     * jar names as a provider in {@code META-INF/services/dev.quicfleet.http.Handler} (or {@code .Service}).
      */
     public record App(Path jar, String className) implements Action {
 
         public App {
             Objects.requireNonNull(jar, "jar");
-            Objects.requireNonNull(className, "className");
         }
     }
 

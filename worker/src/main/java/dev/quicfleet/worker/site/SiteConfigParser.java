@@ -304,7 +304,7 @@ public final class SiteConfigParser {
                 + "dev.quicfleet.http.Service, such as com.example.Site";
         JsonNode classNode = node.get("class");
         if (classNode == null) {
-            throw error(path + ".class", "missing", classExpected);
+            return new App(jar, null); // the jar's service provider, found when it is loaded
         }
         String className = scalar(classNode, path + ".class", classExpected);
         if (!CLASS_NAME.matcher(className).matches()) {

@@ -30,6 +30,12 @@ public final class AppJar {
      * @throws AssertionError with javac's output when it does not compile
      */
     public static Path build(Path jar, Map<String, String> sources) throws IOException {
+        return build(jar, sources, Map.of());
+    }
+
+    /** As {@link #build(Path, Map)}, with {@code resources} (jar path → text) beside the classes. */
+    public static Path build(Path jar, Map<String, String> sources, Map<String, String> resources)
+            throws IOException {
         Path work = Files.createTempDirectory(jar.getParent(), "app-src-");
         Path src = work.resolve("src");
         Path classes = work.resolve("classes");
@@ -52,6 +58,11 @@ public final class AppJar {
         };
         if (javac.run(null, errors, errors, args.toArray(String[]::new)) != 0) {
             throw new AssertionError("javac failed:\n" + output);
+        }
+        for (Map.Entry<String, String> resource : resources.entrySet()) {
+            Path file = classes.resolve(resource.getKey());
+            Files.createDirectories(file.getParent());
+            Files.writeString(file, resource.getValue());
         }
         Path tmp = Files.createTempFile(jar.getParent(), "app-", ".jar");
         try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(tmp));

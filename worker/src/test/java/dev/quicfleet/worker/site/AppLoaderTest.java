@@ -96,6 +96,29 @@ class AppLoaderTest {
     }
 
     @Test
+    void withoutAClassTheJarsOneServiceProviderIsLoaded() throws Exception {
+        Path jar = AppJar.build(dir.resolve("provided.jar"), AppJar.greeter("provided"),
+                Map.of("META-INF/services/dev.quicfleet.http.Handler", "# the site\ncom.example.Site\n"));
+        try (AppLoader apps = new AppLoader(getClass().getClassLoader())) {
+            Service service = apps.load(new SiteConfig.App(jar, null), P);
+            assertThat(((Service.Blocking) service).handler().getClass().getName()).isEqualTo("com.example.Site");
+        }
+        Path none = AppJar.build(dir.resolve("none.jar"), AppJar.greeter("none"));
+        Path two = AppJar.build(dir.resolve("two.jar"), AppJar.greeter("two"),
+                Map.of("META-INF/services/dev.quicfleet.http.Handler", "com.example.Site\n",
+                        "META-INF/services/dev.quicfleet.http.Service", "com.example.Other\n"));
+        try (AppLoader apps = new AppLoader(getClass().getClassLoader())) {
+            assertThatThrownBy(() -> apps.check(new SiteConfig.App(none, null), P))
+                    .hasMessage(P + ".class: missing, and " + none + " names no provider (expected: class: NAME, or "
+                            + "exactly one provider in the jar's META-INF/services/dev.quicfleet.http.Handler or "
+                            + "dev.quicfleet.http.Service)");
+            assertThatThrownBy(() -> apps.check(new SiteConfig.App(two, null), P))
+                    .hasMessage(P + ".class: missing, and " + two + " names 2 providers com.example.Site, "
+                            + "com.example.Other (expected: class: NAME to pick one)");
+        }
+    }
+
+    @Test
     void aFileThatIsNoJarHasNoClasses() throws Exception {
         Path notAJar = Files.writeString(dir.resolve("notes.jar"), "not a zip");
         try (AppLoader apps = new AppLoader(getClass().getClassLoader())) {

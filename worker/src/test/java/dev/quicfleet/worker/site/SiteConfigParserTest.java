@@ -80,6 +80,8 @@ class SiteConfigParserTest {
                         redirect: {location: /new}
                       - path: /ok
                         respond: {}
+                      - path: /provided
+                        app: {jar: app.jar}
                 """);
         assertThat(config.sites()).hasSize(2);
         Site first = config.sites().get(0);
@@ -108,6 +110,8 @@ class SiteConfigParserTest {
         assertThat(defaults.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(fallback.routes().get(4).action()).isEqualTo(new Redirect(302, "/new"));
         assertThat(fallback.routes().get(5).action()).isEqualTo(new Respond(200, "", "text/plain; charset=utf-8"));
+        // without a class: the jar's service provider, looked up when the app is loaded
+        assertThat(fallback.routes().get(6).action()).isEqualTo(new App(dir.resolve("app.jar"), null));
         assertThatThrownBy(() -> config.sites().add(first)).isInstanceOf(UnsupportedOperationException.class);
     }
 
@@ -236,8 +240,6 @@ class SiteConfigParserTest {
                 + "with the handler's classes)");
         assertError(route("app: {jar: gone.jar, class: com.example.Site}"), p + ".jar: " + dir.resolve("gone.jar")
                 + " does not exist (expected: an existing jar file with the handler's classes)");
-        assertError(route("app: {jar: app.jar}"), p + ".class: missing (expected: the binary name of a class "
-                + "implementing dev.quicfleet.http.Handler or dev.quicfleet.http.Service, such as com.example.Site)");
         assertError(route("app: {jar: app.jar, class: com/example/Site.class}"), p + ".class: "
                 + "\"com/example/Site.class\" (expected: the binary name of a class implementing "
                 + "dev.quicfleet.http.Handler or dev.quicfleet.http.Service, such as com.example.Site)");
