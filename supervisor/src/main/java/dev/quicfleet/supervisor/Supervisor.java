@@ -267,6 +267,17 @@ final class Supervisor {
         }
         if (isPid(slot.replacement, process.pid())) {
             slot.replacement = null;
+            if (code == 2 && reloadSlot == slot.sockets.index()) {
+                // Bad input (the config file, an app's jar): every slot's replacement would refuse it the same way.
+                // Stop the reload here; the old workers keep serving with the old config.
+                log.error("reload refused, the workers keep serving with the previous configuration: {}",
+                        error != null ? error.replaceFirst("^error: ", "") : "worker exited with code 2 (bad input)");
+                reloadSlot = -1;
+                if (everReady && !stopping) {
+                    systemd.ready(servingStatus());
+                }
+                return;
+            }
             log.warn("slot {}: replacement worker pid {} exited ({}) before it was ready; the old one keeps serving",
                     slot.sockets.index(), process.pid(), reason);
             if (reloadSlot == slot.sockets.index()) {

@@ -8,11 +8,14 @@ import dev.quicfleet.ticketcache.Rotation;
 import dev.quicfleet.ticketcache.SharedSecretsConfig;
 import dev.quicfleet.transport.ConfigValues;
 import dev.quicfleet.transport.ControlProtocol;
+import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +46,8 @@ import sun.misc.Signal;
                 "  --upstream URL    reverse proxy to http://, h2c:// or https://HOST:PORT (repeat for a pool)",
                 "  --trusted-proxies CIDR,..., --proxy-protocol-from CIDR,..., --upstream-health-path PATH",
                 "  --static-dir DIR  serve a directory under --static-prefix (/static)",
-                "  --cert PEM --key PEM, --config FILE, --early-data off|safe|all|425"})
+                "  --cert PEM --key PEM, --early-data off|safe|all|425",
+                "  --config FILE     options and sites (hosts, routes) from a YAML file; see docs/CONFIG.md"})
 public final class SupervisorMain {
 
     static final int EXIT_CONFIG = 2;
@@ -124,6 +128,11 @@ public final class SupervisorMain {
                     + "digits or a decimal number (default: none). Passed on to the workers.")
     String serverId;
 
+    @Option(names = "--check-config", paramLabel = "FILE",
+            description = "Check the YAML config FILE (options and sites, the apps' classes) with the other options "
+                    + "as a start would, without binding or starting: prints ok or one error: line; exit 0 or 2.")
+    Path checkConfigFile;
+
     @Unmatched
     List<String> workerArgs = new ArrayList<>();
 
@@ -160,6 +169,10 @@ public final class SupervisorMain {
             CommandLine.ParseResult parsed = cli.parseArgs(args);
             if (CommandLine.printHelpIfRequested(parsed)) {
                 return 0;
+            }
+            if (options.checkConfigFile != null) {
+                check = true;
+                options.workerArgs.addAll(List.of("--config", options.checkConfigFile.toString()));
             }
             options.applyConfigFile(parsed);
             config = options.toConfig();
@@ -224,7 +237,8 @@ public final class SupervisorMain {
             config = config.withWorkerArgs("--server-id", options.serverId);
         }
         if (check) {
-            return checkConfig(config, metricsEndpoint, options.clusterSecret, out, err);
+            return checkConfig(config, metricsEndpoint, options.clusterSecret, options.checkConfigFile != null, out,
+                    err);
         }
         return supervise(config, metricsEndpoint, rotation, secret, shm, options.steering.equals("cbpf") ? ids : null,
                 err);
@@ -352,10 +366,10 @@ public final class SupervisorMain {
      * a worker: the supervisor's options (above), whether this process may bind a privileged port, and the workers'
      * options, certificate and key (a worker JVM parses them: {@code dev.quicfleet.worker.ConfigCheck}). 0 when a
      * start would get past them, 2 with the first problem otherwise. Whether the port is free is found out only by
-     * binding it.
+     * binding it. {@code terse} ({@code --check-config FILE}, as {@code nginx -t}): only {@code ok} or the error line.
      */
     private static int checkConfig(SupervisorConfig config, InetSocketAddress metricsEndpoint, Path clusterSecret,
-                                   PrintWriter out, PrintWriter err) {
+                                   boolean terse, PrintWriter out, PrintWriter err) {
         int unprivileged = unprivilegedPortStart();
         if (config.port() != 0 && config.port() < unprivileged && !canBindPrivilegedPorts()) {
             err.println("error: port: " + config.port() + " is below " + unprivileged + " and this process (user "
@@ -374,11 +388,26 @@ public final class SupervisorMain {
         out.flush();
         int code;
         try {
-            Process worker = new ProcessBuilder(command).inheritIO().start();
+            ProcessBuilder check = new ProcessBuilder(command).inheritIO();
+            if (terse) {
+                // only the verdict: the error line, not the details and log lines of the check
+                check.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.PIPE);
+            }
+            Process worker = check.start();
+            Thread errors = !terse ? null : Thread.ofVirtual().start(() -> {
+                try (BufferedReader lines = worker.errorReader(StandardCharsets.UTF_8)) {
+                    lines.lines().filter(line -> line.startsWith("error: ")).forEach(err::println);
+                } catch (IOException | UncheckedIOException e) {
+                    // the check is gone; its exit code says enough
+                }
+            });
             if (!worker.waitFor(60, TimeUnit.SECONDS)) {
                 worker.destroyForcibly();
                 err.println("error: the worker's config check did not finish within 60 s");
                 return 1;
+            }
+            if (errors != null) {
+                errors.join(Duration.ofSeconds(5));
             }
             code = worker.exitValue();
         } catch (IOException e) {
@@ -390,6 +419,10 @@ public final class SupervisorMain {
         }
         if (code != 0) {
             return code;
+        }
+        if (terse) {
+            out.println("ok");
+            return 0;
         }
         String host = config.address().getHostAddress();
         out.println("config OK: " + config.workers() + " workers on udp+tcp " + (host.contains(":") ? "[" + host + "]"
@@ -451,6 +484,8 @@ public final class SupervisorMain {
         try {
             root = new com.fasterxml.jackson.databind.ObjectMapper(
                     new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of(file).toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            return; // malformed YAML: the workers' check reports it, in one line with where it is
         } catch (IOException e) {
             throw new IllegalArgumentException("config: cannot read " + file + ": " + e.getMessage());
         }

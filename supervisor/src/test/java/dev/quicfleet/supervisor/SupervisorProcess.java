@@ -121,6 +121,11 @@ public final class SupervisorProcess implements AutoCloseable {
         return controlSocket;
     }
 
+    /** What it printed on stdout so far. */
+    public String stdout() {
+        return String.join("\n", stdout);
+    }
+
     public String stderr() {
         return String.join("\n", stderr);
     }

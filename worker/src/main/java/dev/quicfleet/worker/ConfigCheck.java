@@ -2,6 +2,8 @@ package dev.quicfleet.worker;
 
 import dev.quicfleet.transport.Transport;
 import dev.quicfleet.transport.TransportUnavailableException;
+import dev.quicfleet.worker.site.AppLoader;
+import dev.quicfleet.worker.site.SiteRoutes;
 import dev.quicfleet.worker.tls.TlsConfigException;
 import dev.quicfleet.worker.tls.TlsMaterial;
 import java.io.PrintWriter;
@@ -14,8 +16,9 @@ import picocli.CommandLine;
 /**
  * {@code java -cp quicfleet-worker.jar dev.quicfleet.worker.ConfigCheck [worker options]}: what {@code quicfleet
  * check-config} runs for the worker's options. Parses them as a worker does (flags and {@code --config FILE}), loads
- * and checks the certificate and key, and picks the transport, without binding a socket or serving. Exits 0 when a
- * worker would start with them, 2 with the worker's own message when not.
+ * and checks the certificate and key, the sites (every app's class is loaded from its jar and checked, not
+ * instantiated), and picks the transport, without binding a socket or serving. Exits 0 when a worker would start
+ * with them, 2 with the worker's own message when not.
  */
 public final class ConfigCheck {
 
@@ -28,15 +31,25 @@ public final class ConfigCheck {
     }
 
     static int run(String[] args, PrintWriter out, PrintWriter err) {
-        WorkerConfig config;
+        WorkerMain.Parsed parsed;
         try {
-            config = WorkerMain.parse(args, out);
+            parsed = WorkerMain.parseAll(args, out);
+            if (parsed != null && parsed.sites() != null) {
+                try (AppLoader apps = new AppLoader(ConfigCheck.class.getClassLoader())) {
+                    SiteRoutes.check(parsed.sites(), apps);
+                }
+            }
         } catch (CommandLine.ParameterException | IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return WorkerMain.EXIT_CONFIG;
         }
-        if (config == null) {
+        if (parsed == null) {
             return 0; // help was printed
+        }
+        WorkerConfig config = parsed.config();
+        if (parsed.sites() != null) {
+            long routes = parsed.sites().sites().stream().mapToLong(site -> site.routes().size()).sum();
+            out.println("worker: sites " + parsed.sites().sites().size() + ", routes " + routes);
         }
         try {
             Transport transport = Worker.resolveTransport(config);

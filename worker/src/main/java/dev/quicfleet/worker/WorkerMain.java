@@ -1,5 +1,8 @@
 package dev.quicfleet.worker;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -21,6 +24,11 @@ import dev.quicfleet.worker.protocol.quic.EarlyDataPolicy;
 import dev.quicfleet.worker.services.DemoSite;
 import dev.quicfleet.worker.services.StaticFiles;
 import dev.quicfleet.worker.services.WorkerIdentity;
+import dev.quicfleet.worker.site.AppLoader;
+import dev.quicfleet.worker.site.SiteConfig;
+import dev.quicfleet.worker.site.SiteConfigException;
+import dev.quicfleet.worker.site.SiteConfigParser;
+import dev.quicfleet.worker.site.SiteRoutes;
 import dev.quicfleet.worker.tls.SharedKeysUnavailableException;
 import dev.quicfleet.worker.tls.TicketKeySync;
 import dev.quicfleet.worker.tls.TlsConfigException;
@@ -34,7 +42,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -46,6 +56,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -56,8 +67,9 @@ import picocli.CommandLine;
  * The worker process: {@code java -jar quicfleet-worker.jar [options]} (or {@code ./scripts/worker}).
  *
  * <p>Every option can also come from a YAML file ({@code --config FILE}) under the same name without the dashes;
- * flags win over the file. Exit codes: 0 after a clean drain, 2 for anything the operator must fix (a bad flag or
- * config value, a bad certificate, a port in use, an unavailable transport), 1 for anything else.
+ * flags win over the file. The file's {@code sites} key holds the site configuration (hosts and their routes:
+ * docs/CONFIG.md). Exit codes: 0 after a clean drain, 2 for anything the operator must fix (a bad flag or config
+ * value, a bad certificate, a port in use, an unavailable transport), 1 for anything else.
  *
  * <p>Signals: SIGTERM or SIGINT drains (GOAWAY, in-flight requests finish up to {@code --drain-timeout}) and exits 0;
  * a second signal stops at once.
@@ -70,7 +82,8 @@ public final class WorkerMain {
     /** Exit code for input the operator must fix. */
     static final int EXIT_CONFIG = 2;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "YAML file with the same keys as the flags.")
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML file with the same keys as the flags, and "
+            + "the sites (hosts and their routes: docs/CONFIG.md).")
     Path configFile;
 
     @Option(names = "--address", paramLabel = "IP", defaultValue = "0.0.0.0",
@@ -345,9 +358,24 @@ public final class WorkerMain {
 
     /** Parses, starts, serves until a signal, drains. Returns the exit code. */
     static int run(String[] args, PrintWriter out, PrintWriter err) {
-        WorkerConfig config;
+        Parsed parsed;
+        Router.Builder siteRoutes = null;
+        Map<String, ProxyService> pools = new LinkedHashMap<>();
         try {
-            config = parse(args, out);
+            parsed = parseAll(args, out);
+            if (parsed != null && parsed.sites() != null) {
+                // Before joining the supervisor: an app that cannot load is the operator's to fix (exit 2), and on a
+                // reload the old workers keep serving.
+                siteRoutes = Router.builder();
+                SiteRoutes sites = SiteRoutes.addTo(siteRoutes, parsed.sites(), flagRoutes(parsed.config()),
+                        new AppLoader(WorkerMain.class.getClassLoader()));
+                pools.putAll(sites.pools());
+                LoggerFactory.getLogger(WorkerMain.class).info("sites: {} from {}", sites.describe(),
+                        preScan(args, "--config", null));
+            }
+        } catch (SiteConfigException e) {
+            err.println("error: " + e.getMessage());
+            return EXIT_CONFIG;
         } catch (CommandLine.ParameterException | IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             err.println("(run with --help for the list of options)");
@@ -355,8 +383,24 @@ public final class WorkerMain {
         }
         String shm = preScan(args, "--shm-dir", null);
         int handoverPeer = Integer.parseInt(preScan(args, "--handover-peer", "0"));
-        return config == null ? 0 : serve(config, supervisorSocket(args), shm == null ? null : Path.of(shm),
-                handoverPeer, out, err);
+        return parsed == null ? 0 : serve(parsed.config(), siteRoutes, pools, supervisorSocket(args),
+                shm == null ? null : Path.of(shm), handoverPeer, out, err);
+    }
+
+    /** The options and, when the {@code --config} file has a {@code sites} key, the sites. */
+    record Parsed(WorkerConfig config, SiteConfig sites) {
+    }
+
+    /** The paths the flags route for every host ({@code --static-prefix}, {@code /} for {@code --upstream}). */
+    static Set<String> flagRoutes(WorkerConfig config) {
+        Set<String> paths = new HashSet<>();
+        if (config.staticDir() != null) {
+            paths.add(config.staticPrefix());
+        }
+        if (config.proxy() != null) {
+            paths.add("/");
+        }
+        return paths;
     }
 
     /**
@@ -367,21 +411,37 @@ public final class WorkerMain {
      * @throws IllegalArgumentException       for a value out of range, naming the key
      */
     static WorkerConfig parse(String[] args, PrintWriter out) {
+        Parsed parsed = parseAll(args, out);
+        return parsed == null ? null : parsed.config();
+    }
+
+    /**
+     * As {@link #parse}, with the sites of the {@code --config} file ({@code null} when it has none).
+     *
+     * @throws SiteConfigException for a bad key or value under {@code sites}
+     */
+    static Parsed parseAll(String[] args, PrintWriter out) {
         WorkerMain options = new WorkerMain();
         CommandLine cli = new CommandLine(options).setOut(out).setErr(out);
         String file = preScan(args, "--config", null);
+        YamlDefaults defaults = null;
         if (file != null) {
-            cli.setDefaultValueProvider(new YamlDefaults(Path.of(file), cli));
+            defaults = new YamlDefaults(Path.of(file), cli);
+            cli.setDefaultValueProvider(defaults);
         }
         CommandLine.ParseResult parsed = cli.parseArgs(args);
         if (CommandLine.printHelpIfRequested(parsed)) {
             return null;
         }
-        return options.toConfig();
+        WorkerConfig config = options.toConfig();
+        SiteConfig sites = defaults == null || defaults.sites == null ? null
+                : SiteConfigParser.parse(defaults.sites, Path.of(file).toAbsolutePath().getParent());
+        return new Parsed(config, sites);
     }
 
-    private static int serve(WorkerConfig config, Path supervisorSocket, Path shmDir, int handoverPeer, PrintWriter out,
-                             PrintWriter err) {
+    private static int serve(WorkerConfig config, Router.Builder siteRoutes, Map<String, ProxyService> pools,
+                             Path supervisorSocket, Path shmDir,
+                             int handoverPeer, PrintWriter out, PrintWriter err) {
         Logger log = LoggerFactory.getLogger(WorkerMain.class);
         SupervisorLink link = null;
         if (supervisorSocket != null) {
@@ -399,8 +459,7 @@ public final class WorkerMain {
         } catch (TransportUnavailableException | IllegalArgumentException e) {
             return fail(link, err, EXIT_CONFIG, e.getMessage());
         }
-        ProxyService[] proxy = new ProxyService[1];
-        Worker worker = buildWorker(config, transport, proxy);
+        Worker worker = buildWorker(config, transport, siteRoutes, pools);
         TicketKeySync tickets = null;
         if (shmDir != null) {
             // The cluster's ticket, Retry token and stateless-reset keys, from the shared map: opening it takes a
@@ -414,8 +473,8 @@ public final class WorkerMain {
         }
         try {
             worker.start().join();
-            if (proxy[0] != null) {
-                proxy[0].startHealthChecks(worker.eventLoop());
+            for (ProxyService pool : pools.values()) {
+                pool.startHealthChecks(worker.eventLoop());
             }
         } catch (CompletionException e) {
             Throwable cause = e.getCause();
@@ -554,27 +613,32 @@ public final class WorkerMain {
         return exitCode;
     }
 
-    /** Assembles the worker's site: the proxy or the demo routes, optional static files. */
-    private static Worker buildWorker(WorkerConfig config, Transport transport, ProxyService[] proxy) {
+    /**
+     * Assembles the worker's site: the proxy or the demo routes, optional static files; with {@code siteRoutes} (the
+     * config file's sites) instead of the demo routes, the flags' routes beside them. {@code pools} holds the site
+     * file's upstream pools; the flags' pool ({@code --upstream}) is added to it as {@code default}, and each pool's
+     * meters are bound to the worker's registry.
+     */
+    private static Worker buildWorker(WorkerConfig config, Transport transport, Router.Builder siteRoutes,
+                                      Map<String, ProxyService> pools) {
         WorkerIdentity identity = new WorkerIdentity(config.slot(), ProcessHandle.current().pid(), transport.id());
         Worker[] self = new Worker[1];
-        Router.Builder routes = Router.builder();
+        Router.Builder routes = siteRoutes != null ? siteRoutes : Router.builder();
         if (config.staticDir() != null) {
             routes.route(config.staticPrefix(), new StaticFiles(config.staticDir()));
         }
         if (config.proxy() != null) {
             // Every host and path but the static prefix goes upstream.
-            proxy[0] = new ProxyService(config.proxy());
-            routes.route("/", proxy[0]);
-        } else {
+            ProxyService proxy = new ProxyService(config.proxy());
+            pools.put("default", proxy);
+            routes.route("/", proxy);
+        } else if (siteRoutes == null) {
             // Static files mounted on "/" take the place of the demo page; the other demo routes stay.
             boolean staticOnRoot = config.staticDir() != null && config.staticPrefix().equals("/");
             new DemoSite(identity, () -> self[0] != null && self[0].draining()).addTo(routes, !staticOnRoot);
         }
         self[0] = new Worker(config, routes.build(), transport);
-        if (proxy[0] != null) {
-            proxy[0].bindMetrics(self[0].metrics().registry(), "default");
-        }
+        pools.forEach((name, pool) -> pool.bindMetrics(self[0].metrics().registry(), name));
         return self[0];
     }
 
@@ -672,11 +736,32 @@ public final class WorkerMain {
     /** Option defaults from a YAML file whose keys are the long option names without dashes. */
     static final class YamlDefaults implements CommandLine.IDefaultValueProvider {
         private final Map<String, String> values = new HashMap<>();
+        /** The {@code sites} key's value, or {@code null}. */
+        JsonNode sites;
 
         YamlDefaults(Path file, CommandLine cli) {
             JsonNode root;
             try {
-                root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+                root = new ObjectMapper(new YAMLFactory().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION))
+                        .readTree(file.toFile());
+            } catch (JsonProcessingException e) {
+                // one line: where, and what the YAML parser says (its message spans lines with a snippet)
+                JsonLocation at = e.getLocation();
+                int line = at == null ? -1 : at.getLineNr();
+                int column = at == null ? -1 : at.getColumnNr();
+                String message = e.getOriginalMessage() == null ? e.getClass().getSimpleName()
+                        : e.getOriginalMessage().strip().lines().findFirst().orElse("");
+                if (e.getCause() instanceof MarkedYAMLException yaml && yaml.getProblem() != null) {
+                    // SnakeYAML's own parts: what it was doing, what it found, and where the problem is
+                    message = (yaml.getContext() != null ? yaml.getContext() + ": " : "") + yaml.getProblem();
+                    if (yaml.getProblemMark() != null) {
+                        line = yaml.getProblemMark().getLine() + 1;
+                        column = yaml.getProblemMark().getColumn() + 1;
+                    }
+                }
+                throw new IllegalArgumentException("config: " + file + (line < 0 ? "" : " line " + line + " column "
+                        + column) + ": " + message + " (expected: YAML; quote values that start with * or contain "
+                        + "\": \")");
             } catch (IOException e) {
                 throw new IllegalArgumentException("config: cannot read " + file + ": " + e.getMessage());
             }
@@ -696,8 +781,13 @@ public final class WorkerMain {
                 }
             }
             known.removeAll(Set.of("help", "version", "config"));
+            known.add("sites");
             for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> field = it.next();
+                if (field.getKey().equals("sites")) {
+                    sites = field.getValue();
+                    continue;
+                }
                 if (!known.contains(field.getKey())) {
                     throw new IllegalArgumentException("config: unknown key \"" + field.getKey() + "\" in " + file
                             + " (expected one of: " + String.join(", ", known) + ")");

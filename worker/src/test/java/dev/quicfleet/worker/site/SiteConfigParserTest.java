@@ -1,0 +1,294 @@
+package dev.quicfleet.worker.site;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.quicfleet.proxy.ProxyConfig;
+import dev.quicfleet.worker.site.SiteConfig.App;
+import dev.quicfleet.worker.site.SiteConfig.Redirect;
+import dev.quicfleet.worker.site.SiteConfig.Respond;
+import dev.quicfleet.worker.site.SiteConfig.Site;
+import dev.quicfleet.worker.site.SiteConfig.Static;
+import dev.quicfleet.worker.site.SiteConfig.Upstream;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The {@code sites} key: what a good file becomes, and the one-line message of every kind of mistake. */
+class SiteConfigParserTest {
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void files() throws IOException {
+        Files.createDirectories(dir.resolve("www"));
+        Files.writeString(dir.resolve("app.jar"), "not really a jar: the parser only checks that the file exists");
+    }
+
+    private SiteConfig parse(String yaml) throws IOException {
+        JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
+        return SiteConfigParser.parse(root.get("sites"), dir);
+    }
+
+    private void assertError(String yaml, String message) {
+        assertThatThrownBy(() -> parse(yaml)).isInstanceOf(SiteConfigException.class).hasMessage(message);
+    }
+
+    /** A file with one site whose one route is {@code route} (YAML lines at route indentation). */
+    private static String route(String route) {
+        return "sites:\n  - hosts: [example.com]\n    routes:\n      - path: /\n" + route.indent(8);
+    }
+
+    @Test
+    void fullConfigBecomesRecordsInFileOrder() throws IOException {
+        SiteConfig config = parse("""
+                sites:
+                  - hosts: [Example.COM, "*.example.com"]
+                    routes:
+                      - path: /static
+                        static: www
+                      - path: /
+                        upstream:
+                          urls: [http://127.0.0.1:8080, http://localhost:8081/]
+                          balance: least-requests
+                          connect-timeout: 2s
+                          response-timeout: 30s
+                          idle-timeout: 1m
+                      - path: /app
+                        app: {jar: app.jar, class: com.example.Site}
+                  - default: true
+                    routes:
+                      - path: /old
+                        redirect: {status: 301, location: "https://example.com/new"}
+                      - path: /
+                        respond: {status: 404, body: "no such site\\n", content-type: text/html; charset=utf-8}
+                      - path: /pool
+                        upstream: [http://127.0.0.1:9000]
+                      - path: /one
+                        upstream: http://127.0.0.1:9001
+                      - path: /moved
+                        redirect: {location: /new}
+                      - path: /ok
+                        respond: {}
+                      - path: /provided
+                        app: {jar: app.jar}
+                """);
+        assertThat(config.sites()).hasSize(2);
+        Site first = config.sites().get(0);
+        assertThat(first.hosts()).containsExactly("example.com", "*.example.com");
+        assertThat(first.isDefault()).isFalse();
+        assertThat(first.routes().get(0).path()).isEqualTo("/static");
+        assertThat(first.routes().get(0).action()).isEqualTo(new Static(dir.resolve("www")));
+        ProxyConfig proxy = ((Upstream) first.routes().get(1).action()).proxy();
+        assertThat(proxy.upstreams()).containsExactly(URI.create("http://127.0.0.1:8080"),
+                URI.create("http://localhost:8081"));
+        assertThat(proxy.balance()).isEqualTo(ProxyConfig.Balance.LEAST_REQUESTS);
+        assertThat(proxy.connectTimeout()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(proxy.responseTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(proxy.idleTimeout()).isEqualTo(Duration.ofMinutes(1));
+        assertThat(first.routes().get(2).action()).isEqualTo(new App(dir.resolve("app.jar"), "com.example.Site"));
+        Site fallback = config.defaultSite();
+        assertThat(fallback).isSameAs(config.sites().get(1));
+        assertThat(fallback.hosts()).isEmpty();
+        assertThat(fallback.routes().get(0).action()).isEqualTo(new Redirect(301, "https://example.com/new"));
+        assertThat(fallback.routes().get(1).action())
+                .isEqualTo(new Respond(404, "no such site\n", "text/html; charset=utf-8"));
+        assertThat(((Upstream) fallback.routes().get(2).action()).proxy().upstreams())
+                .containsExactly(URI.create("http://127.0.0.1:9000"));
+        ProxyConfig defaults = ((Upstream) fallback.routes().get(3).action()).proxy();
+        assertThat(defaults.balance()).isEqualTo(ProxyConfig.Balance.ROUND_ROBIN);
+        assertThat(defaults.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(fallback.routes().get(4).action()).isEqualTo(new Redirect(302, "/new"));
+        assertThat(fallback.routes().get(5).action()).isEqualTo(new Respond(200, "", "text/plain; charset=utf-8"));
+        // without a class: the jar's service provider, looked up when the app is loaded
+        assertThat(fallback.routes().get(6).action()).isEqualTo(new App(dir.resolve("app.jar"), null));
+        assertThatThrownBy(() -> config.sites().add(first)).isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @Test
+    void sitesMustBeANonEmptyListOfMappings() {
+        assertError("sites: {}", "sites: an empty mapping (expected: a list of sites, each with hosts (or "
+                + "default: true) and routes)");
+        assertError("sites: []", "sites: an empty list (expected: a list of sites, each with hosts (or default: "
+                + "true) and routes)");
+        assertError("sites:", "sites: empty (expected: a list of sites, each with hosts (or default: true) and "
+                + "routes)");
+        assertError("sites: [example.com]", "sites[0]: \"example.com\" (expected: a site: a mapping with hosts (or "
+                + "default: true) and routes)");
+    }
+
+    @Test
+    void siteKeysAreChecked() {
+        assertError("sites:\n  - host: [a.com]\n    routes: []\n", "sites[0]: unknown key \"host\" (expected: one of "
+                + "hosts, default, routes)");
+        assertError("sites:\n  - routes: [{path: /, respond: {}}]\n", "sites[0]: no hosts (expected: hosts: "
+                + "[example.com, \"*.example.com\"], or default: true for every host no other site names)");
+        assertError("sites:\n  - {hosts: [a.com], default: true, routes: [{path: /, respond: {}}]}\n",
+                "sites[0]: both hosts and default: true (expected: hosts for named hosts, or default: true for every "
+                        + "other host)");
+        assertError("sites:\n  - {default: yes please, routes: [{path: /, respond: {}}]}\n",
+                "sites[0].default: \"yes please\" (expected: true or false)");
+        assertError("sites:\n  - {default: true, routes: [{path: /, respond: {}}]}\n"
+                        + "  - {default: true, routes: [{path: /, respond: {}}]}\n",
+                "sites[1].default: true, but sites[0] is the default site already (expected: one default site)");
+        assertError("sites:\n  - {hosts: [a.com]}\n", "sites[0].routes: missing (expected: a list of routes, each "
+                + "with a path and one of upstream, static, app, redirect, respond)");
+        assertError("sites:\n  - {hosts: [a.com], routes: []}\n", "sites[0].routes: an empty list (expected: a list "
+                + "of routes, each with a path and one of upstream, static, app, redirect, respond)");
+    }
+
+    @Test
+    void hostsAreNamesOrWildcardsEachInOneSite() {
+        String expected = " (expected: a host name without port such as example.com, or \"*.example.com\" (quoted) "
+                + "for its subdomains)";
+        assertError("sites:\n  - {hosts: a.com, routes: [{path: /, respond: {}}]}\n",
+                "sites[0].hosts: \"a.com\" (expected: a list of host names such as [example.com, \"*.example.com\"])");
+        assertError("sites:\n  - {hosts: [a.com, \"a.com:443\"], routes: [{path: /, respond: {}}]}\n",
+                "sites[0].hosts[1]: \"a.com:443\"" + expected);
+        assertError("sites:\n  - {hosts: [\"a.*.com\"], routes: [{path: /, respond: {}}]}\n",
+                "sites[0].hosts[0]: \"a.*.com\"" + expected);
+        assertError("sites:\n  - {hosts: [\"*\"], routes: [{path: /, respond: {}}]}\n",
+                "sites[0].hosts[0]: \"*\"" + expected);
+        assertError("sites:\n  - {hosts: [443], routes: [{path: /, respond: {}}]}\n",
+                "sites[0].hosts[0]: 443" + expected);
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: /, respond: {}}]}\n"
+                        + "  - {hosts: [b.com, A.com], routes: [{path: /, respond: {}}]}\n",
+                "sites[1].hosts[1]: a.com, named already by sites[0].hosts[0] (expected: each host in one site only)");
+    }
+
+    @Test
+    void routesHaveAPathAndExactlyOneAction() {
+        String actions = "upstream, static, app, redirect, respond";
+        assertError("sites:\n  - {hosts: [a.com], routes: [/]}\n", "sites[0].routes[0]: \"/\" (expected: a route: "
+                + "a mapping with a path and one of " + actions + ")");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{respond: {}}]}\n", "sites[0].routes[0].path: missing "
+                + "(expected: a path prefix starting with /, without ? or #, such as /api)");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: api, respond: {}}]}\n", "sites[0].routes[0].path: "
+                + "\"api\" (expected: a path prefix starting with /, without ? or #, such as /api)");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: \"/a?b\", respond: {}}]}\n",
+                "sites[0].routes[0].path: \"/a?b\" (expected: a path prefix starting with /, without ? or #, such as "
+                        + "/api)");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: /}]}\n", "sites[0].routes[0]: no action "
+                + "(expected: exactly one of " + actions + ")");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: /, static: www, respond: {}}]}\n",
+                "sites[0].routes[0]: both static and respond (expected: exactly one of " + actions + ")");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: /, upstrem: http://127.0.0.1:1}]}\n",
+                "sites[0].routes[0]: unknown key \"upstrem\" (expected: one of path, " + actions + ")");
+        assertError("sites:\n  - {hosts: [a.com], routes: [{path: /a, respond: {}}, {path: /a, static: www}]}\n",
+                "sites[0].routes[1].path: /a, routed already by sites[0].routes[0] (expected: each path once per "
+                        + "site)");
+    }
+
+    @Test
+    void upstreamReusesTheProxyValidation() {
+        String p = "sites[0].routes[0].upstream";
+        assertError(route("upstream:"), p + ": empty (expected: http://HOST:PORT, a list of them, or a mapping with "
+                + "urls and optionally balance, connect-timeout, response-timeout, idle-timeout)");
+        assertError(route("upstream: []"), p + ": an empty list (expected: http://HOST:PORT, a list of them, or a "
+                + "mapping with urls and optionally balance, connect-timeout, response-timeout, idle-timeout)");
+        assertError(route("upstream: {balance: round-robin}"), p + ".urls: missing (expected: http://HOST:PORT or a "
+                + "list of them)");
+        assertError(route("upstream: {urls: [http://127.0.0.1:1], weight: 3}"), p + ": unknown key \"weight\" "
+                + "(expected: one of urls, balance, connect-timeout, response-timeout, idle-timeout)");
+        assertError(route("upstream: [http://127.0.0.1:1, https://127.0.0.1:2]"), p + "[1]: https://127.0.0.1:2 "
+                + "(scheme https is not supported yet; expected: http://HOST:PORT such as http://127.0.0.1:8080)");
+        assertError(route("upstream: {urls: [http://127.0.0.1:1, 127.0.0.1:2]}"), p + ".urls[1]: 127.0.0.1:2 "
+                + "(not a URL; expected: http://HOST:PORT such as http://127.0.0.1:8080)");
+        assertError(route("upstream: http://127.0.0.1"), p + ": http://127.0.0.1 (no port; expected: "
+                + "http://HOST:PORT such as http://127.0.0.1:8080)");
+        assertError(route("upstream: [http://127.0.0.1:1, {url: x}]"), p + "[1]: a mapping (expected: "
+                + "http://HOST:PORT such as http://127.0.0.1:8080)");
+        assertError(route("upstream: [http://127.0.0.1:1, http://127.0.0.1:1/]"), p + "[1]: http://127.0.0.1:1/, "
+                + "listed already as " + p + "[0] (expected: each upstream once)");
+        assertError(route("upstream: {urls: http://127.0.0.1:1, balance: fastest}"), p + ".balance: fastest "
+                + "(expected: round-robin or least-requests)");
+        assertError(route("upstream: {urls: http://127.0.0.1:1, connect-timeout: soon}"), p + ".connect-timeout: "
+                + "soon (expected: a duration such as 500ms, 30s, 5m, 1h or PT30S)");
+        assertError(route("upstream: {urls: http://127.0.0.1:1, response-timeout: 1ms}"), p + ".response-timeout: "
+                + "1ms (expected: 10ms..24h)");
+        assertError(route("upstream: {urls: http://127.0.0.1:1, idle-timeout: [1s]}"), p + ".idle-timeout: a list "
+                + "(expected: a duration such as 500ms, 30s, 5m, 1h or PT30S)");
+    }
+
+    @Test
+    void staticIsAnExistingDirectory() {
+        String p = "sites[0].routes[0].static";
+        assertError(route("static: nope"), p + ": " + dir.resolve("nope") + " (expected: an existing directory, "
+                + "such as /srv/www)");
+        assertError(route("static: app.jar"), p + ": " + dir.resolve("app.jar") + " (expected: an existing "
+                + "directory, such as /srv/www)");
+        assertError(route("static: {dir: www}"), p + ": a mapping (expected: an existing directory, such as "
+                + "/srv/www)");
+    }
+
+    @Test
+    void appNamesAnExistingJarAndAClassName() {
+        String p = "sites[0].routes[0].app";
+        assertError(route("app: app.jar"), p + ": \"app.jar\" (expected: a mapping {jar: app.jar, class: "
+                + "com.example.Site})");
+        assertError(route("app: {class: com.example.Site}"), p + ".jar: missing (expected: an existing jar file "
+                + "with the handler's classes)");
+        assertError(route("app: {jar: gone.jar, class: com.example.Site}"), p + ".jar: " + dir.resolve("gone.jar")
+                + " does not exist (expected: an existing jar file with the handler's classes)");
+        assertError(route("app: {jar: app.jar, class: com/example/Site.class}"), p + ".class: "
+                + "\"com/example/Site.class\" (expected: the binary name of a class implementing "
+                + "dev.quicfleet.http.Handler or dev.quicfleet.http.Service, such as com.example.Site)");
+        assertError(route("app: {jar: app.jar, class: com.example.Site, args: [1]}"), p + ": unknown key \"args\" "
+                + "(expected: one of jar, class)");
+    }
+
+    @Test
+    void redirectAndRespondCheckStatusAndText() {
+        String r = "sites[0].routes[0].redirect";
+        assertError(route("redirect: https://example.com/"), r + ": \"https://example.com/\" (expected: a mapping "
+                + "{status: 301, location: https://example.com/})");
+        assertError(route("redirect: {status: 200, location: /x}"), r + ".status: 200 (expected: 301, 302, 303, 307 "
+                + "or 308)");
+        assertError(route("redirect: {status: \"301\", location: /x}"), r + ".status: \"301\" (expected: 301, 302, "
+                + "303, 307 or 308)");
+        assertError(route("redirect: {status: 301}"), r + ".location: missing (expected: a URL or an absolute path, "
+                + "such as https://example.com/ or /new)");
+        assertError(route("redirect: {location: \"\"}"), r + ".location: \"\" (expected: a URL or an absolute path, "
+                + "such as https://example.com/ or /new)");
+        assertError(route("redirect: {location: /x, code: 301}"), r + ": unknown key \"code\" (expected: one of "
+                + "status, location)");
+        String s = "sites[0].routes[0].respond";
+        assertError(route("respond: hello"), s + ": \"hello\" (expected: a mapping {status: 200, body: \"text\", "
+                + "content-type: text/plain})");
+        assertError(route("respond: {status: 99}"), s + ".status: 99 (expected: a status code 200..599)");
+        assertError(route("respond: {status: 600}"), s + ".status: 600 (expected: a status code 200..599)");
+        assertError(route("respond: {status: 2.5}"), s + ".status: 2.5 (expected: a status code 200..599)");
+        assertError(route("respond: {body: [a, b]}"), s + ".body: a list (expected: text)");
+        assertError(route("respond: {content-type: html}"), s + ".content-type: \"html\" (expected: a media type "
+                + "such as text/html; charset=utf-8)");
+        assertError(route("respond: {status: 200, headers: {}}"), s + ": unknown key \"headers\" (expected: one of "
+                + "status, body, content-type)");
+    }
+
+    @Test
+    void controlCharactersInValuesAreEscapedSoTheMessageStaysOneLine() {
+        // found by SiteConfigFuzzTest: a value with a line break made the message two lines
+        assertError("sites: \"a\\nb\"", "sites: \"a\\nb\" (expected: a list of sites, each with hosts (or default: "
+                + "true) and routes)");
+        assertError(route("redirect: {location: \"/a\\tb\\u0007\"}"), "sites[0].routes[0].redirect.location: "
+                + "\"/a\\tb\\u0007\" (expected: a URL or an absolute path, such as https://example.com/ or /new)");
+    }
+
+    @Test
+    void fileOrderDoesNotMatterForPrefixesButIsKept() throws IOException {
+        SiteConfig config = parse("sites:\n  - {default: true, routes: [{path: /, respond: {}}, "
+                + "{path: /a/b, respond: {status: 201}}, {path: /a, respond: {status: 202}}]}\n");
+        assertThat(config.sites().getFirst().routes()).extracting(SiteConfig.Route::path)
+                .isEqualTo(List.of("/", "/a/b", "/a"));
+    }
+}
