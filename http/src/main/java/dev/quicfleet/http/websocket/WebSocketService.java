@@ -40,8 +40,11 @@ public final class WebSocketService implements Service {
     @Override
     public void serve(HttpExchange exchange) {
         if (!"websocket".equals(exchange.upgradeProtocol())) {
-            Headers headers = Headers.of("content-type", "text/plain; charset=utf-8", "upgrade", "websocket",
-                    "sec-websocket-version", "13");
+            Headers headers = Headers.of("content-type", "text/plain; charset=utf-8", "sec-websocket-version", "13");
+            if (exchange.protocol() == Protocol.HTTP_1_1) {
+                // connection-specific: forbidden in HTTP/2 and HTTP/3 responses (RFC 9113 §8.2.2)
+                headers.set("upgrade", "websocket");
+            }
             exchange.respond(426, headers, exchange.alloc().buffer().writeBytes(
                     "a WebSocket endpoint: open it with Upgrade: websocket (HTTP/1.1) or an extended CONNECT with "
                             .concat(":protocol websocket (HTTP/2, HTTP/3)\n").getBytes(StandardCharsets.UTF_8)));
