@@ -88,7 +88,7 @@ public final class H3WebSocket {
         lock.lock();
         try {
             while (!s.isWritable() && s.isActive() && !ended) {
-                changed.await(1, TimeUnit.SECONDS);
+                changed.await(10, TimeUnit.MILLISECONDS);
             }
             if (!s.isActive() || ended) {
                 throw new IOException("WebSocket closed (" + closeCode + " " + closeReason + ")");
