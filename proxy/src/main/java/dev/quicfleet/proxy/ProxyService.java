@@ -16,7 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket beyond what the
  * protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
  * arrives (event streams reach the client event by event). See {@link ProxyConfig} for balancing, health and
- * timeouts.
+ * timeouts. A WebSocket, in any of the client's three forms, becomes an HTTP/1.1 upgrade towards the upstream
+ * ({@link WebSocketTunnel}).
  *
  * <pre>{@code
  * Router router = Router.builder()
@@ -47,6 +48,10 @@ public final class ProxyService implements Service, AutoCloseable {
 
     @Override
     public void serve(HttpExchange exchange) {
+        if (exchange.upgradeProtocol() != null) {
+            new WebSocketTunnel(exchange, pool(exchange.eventLoop())).start();
+            return;
+        }
         new ProxyCall(exchange, pool(exchange.eventLoop())).start();
     }
 

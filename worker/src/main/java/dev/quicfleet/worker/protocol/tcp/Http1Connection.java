@@ -74,6 +74,8 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     private boolean receivingBody;
     /** The next bytes belong to a request head (after the previous request's last content). */
     private boolean awaitingHead = true;
+    /** The end of the current request (one asking for a protocol switch) is held back; see {@link #process}. */
+    private boolean upgradeEndHeld;
     private ScheduledFuture<?> headTimer;
     private ChannelHandlerContext ctx;
     private final ChannelInboundHandlerAdapter headClock = newHeadClock();
@@ -195,6 +197,13 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 content.release();
                 return;
             }
+            if (content instanceof LastHttpContent && current.upgradeProtocol() != null) {
+                // The end of a request that asks for a protocol switch: held while the service may still accept it
+                // (a proxy does once its upstream agreed); a response without the switch delivers it.
+                content.release();
+                upgradeEndHeld = true;
+                return;
+            }
             current.offerBody(content.content());
             if (content instanceof LastHttpContent last) {
                 receivingBody = false;
@@ -238,6 +247,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         current = new Http1Exchange(ctx.channel(), dispatcher, connectionInfo.apply(ctx.channel()),
                 request.method().name(), target, request.headers().get(HttpHeaderNames.HOST), headers, keepAlive);
         receivingBody = true;
+        upgradeEndHeld = false;
         String upgrade = request.headers().get(HttpHeaderNames.UPGRADE);
         if (upgrade != null && request.method() == HttpMethod.GET
                 && request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
@@ -356,8 +366,14 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         @Override
         protected void doWriteHead(int status, Headers headers, boolean endStream) {
             if (status == 101) {
+                upgradeEndHeld = false;
                 switchProtocols(headers);
                 return;
+            }
+            if (upgradeEndHeld) {
+                upgradeEndHeld = false;
+                receivingBody = false;
+                endBody(new Headers());
             }
             HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
             for (Map.Entry<String, String> field : headers) {
