@@ -68,6 +68,17 @@ class WebSocketIT {
     }
 
     @Test
+    void http1PingsAreAnswered() throws Exception {
+        assertThat(run(PYTHON, python, "ping", "/ws/echo")).containsExactly("pong");
+    }
+
+    /** A client that answers the server's pings outlives the 1 s idle timeout without sending anything else. */
+    @Test
+    void http1ClientAnsweringPingsOutlivesTheIdleTimeout() throws Exception {
+        assertThat(run(PYTHON, python, "keepalive", "/ws/echo-short", 2500)).containsExactly("echo hi");
+    }
+
+    @Test
     void http1NonWebSocketRequestGets426() throws Exception {
         HttpClient client = TestClients.http(worker.stateDir(), HttpClient.Version.HTTP_1_1);
         HttpResponse<String> response = client.send(HttpRequest.newBuilder(
@@ -147,6 +158,15 @@ class WebSocketIT {
     void http2FrameOverTheLimitCloses1009() throws Exception {
         assertThat(run(NODE, node, "toobig", "/ws/echo", 64 * 1024 + 1))
                 .containsExactly("closed 1009 frame of 65537 bytes (limit: 65536)");
+    }
+
+    /**
+     * {@code /ws/echo-short}: 1 s idle timeout, a server ping after 300 ms of silence. This client answers no ping
+     * (python3-websockets always does: see {@link #http1ClientAnsweringPingsOutlivesTheIdleTimeout}).
+     */
+    @Test
+    void http2SilentClientIsClosedWith1001AfterTheIdleTimeout() throws Exception {
+        assertThat(run(NODE, node, "idle", "/ws/echo-short")).containsExactly("closed 1001 idle timeout");
     }
 
     @Test

@@ -6,6 +6,7 @@ import dev.quicfleet.http.websocket.WebSocketLimits;
 import dev.quicfleet.http.websocket.WebSocketMessage;
 import dev.quicfleet.http.websocket.WebSocketService;
 import dev.quicfleet.http.websocket.WebSocketSession;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -14,6 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <ul>
  *   <li>{@code /ws/echo} every message back as it came (text or binary); the text {@code close CODE REASON} closes
  *       the session with that code. Frames over 64 KiB and messages over 256 KiB close it with {@code 1009}.</li>
+ *   <li>{@code /ws/echo-short} the same with a 1 s idle timeout and a ping after 300 ms of silence, to watch the
+ *       keep-alive: a client that answers pings stays, one that does not is closed with {@code 1001}.</li>
  *   <li>{@code /ws/flood?bytes=N} sends N bytes (up to 1 GiB) in 16 KiB binary messages, as fast as the client
  *       reads, then closes with {@code 1000}.</li>
  *   <li>{@code /ws/flood-status} how far the last flood got: bytes whose send returned, and whether a send is
@@ -34,6 +37,8 @@ final class DemoWebSockets {
     Router.Builder addTo(Router.Builder router) {
         WebSocketLimits limits = WebSocketLimits.DEFAULT.withSizes(MAX_FRAME, MAX_MESSAGE);
         return router.route("/ws/echo", new WebSocketService(DemoWebSockets::echo, limits))
+                .route("/ws/echo-short", new WebSocketService(DemoWebSockets::echo,
+                        limits.withTimeouts(Duration.ofSeconds(1), Duration.ofMillis(300))))
                 .route("/ws/flood", new WebSocketService(this::flood, limits))
                 .route("/ws/flood-status", this::floodStatus);
     }

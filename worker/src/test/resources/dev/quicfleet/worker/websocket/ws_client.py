@@ -6,6 +6,8 @@ Usage: ws_client.py PORT MODE ...; prints one result line per check, read by the
   close PATH CODE        the client closes with CODE; prints "closed CODE REASON" (what the server answered)
   server-close PATH CODE asks /ws/echo to close with CODE; prints "closed CODE REASON"
   toobig PATH SIZE       sends one SIZE-byte frame; prints "closed CODE"
+  ping PATH              sends a ping; prints "pong" when the answer came
+  keepalive PATH MS      answers the server's pings for MS milliseconds, then sends "hi"; prints "echo hi"
   slow PATH              prints "connected", reads nothing until a line arrives on stdin, then reads to the end;
                          prints "received N SHA", "closed CODE"
 """
@@ -82,6 +84,24 @@ async def toobig(uri, size):
             print("closed", code_of(e))
 
 
+async def ping(uri):
+    async with websockets.connect(uri, ssl=tls(), ping_interval=None) as ws:
+        await asyncio.wait_for(await ws.ping(b"are you there"), 10)
+        print("pong")
+
+
+async def keepalive(uri, millis):
+    # websockets answers pings on its own while it reads; this client sends none of its own
+    async with websockets.connect(uri, ssl=tls(), ping_interval=None) as ws:
+        try:
+            await asyncio.wait_for(ws.recv(), millis / 1000)
+            print("unexpected message")
+        except asyncio.TimeoutError:
+            pass
+        await ws.send("hi")
+        print("echo", await ws.recv())
+
+
 async def slow(uri):
     # max_queue=1 and a small read limit: the client's own buffers stay small, so the server meets the backpressure
     async with websockets.connect(uri, ssl=tls(), max_queue=1, read_limit=4096, max_size=None) as ws:
@@ -103,7 +123,8 @@ def main():
     port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     uri = f"wss://localhost:{port}{path}"
     args = [int(a) for a in sys.argv[4:]]
-    run = {"echo": echo, "close": close, "server-close": server_close, "toobig": toobig, "slow": slow}[mode]
+    run = {"echo": echo, "close": close, "server-close": server_close, "toobig": toobig, "slow": slow,
+           "ping": ping, "keepalive": keepalive}[mode]
     asyncio.run(run(uri, *args))
 
 

@@ -6,6 +6,7 @@
 //   close PATH CODE        "closed CODE REASON"
 //   server-close PATH CODE "closed CODE REASON"
 //   toobig PATH SIZE       "closed CODE REASON"
+//   idle PATH              sends nothing and answers no ping: "closed CODE REASON" once the server closes
 //   plain PATH             prints "status S" for a GET (no :protocol)
 import http2 from 'node:http2';
 import crypto from 'node:crypto';
@@ -119,6 +120,8 @@ if (mode === 'plain') {
     };
     pump();
   });
+} else if (mode === 'idle') {
+  open(stream => stream.on('data', reader(() => {}, (code, reason) => finish(code, reason, stream))));
 } else if (mode === 'close' || mode === 'server-close' || mode === 'toobig') {
   open(stream => {
     stream.on('data', reader(() => {}, (code, reason) => finish(code, reason, stream)));
