@@ -4,6 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.quicfleet.http.websocket.WebSocketMessage;
 import dev.quicfleet.worker.ClientTestWorker;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
@@ -96,6 +102,55 @@ class ClientWebSocketIT {
         assertThat(serverCloses.receive()).isNull();
         assertThat(serverCloses.closeCode()).isEqualTo(4321);
         assertThat(serverCloses.closeReason()).isEqualTo("server bye");
+    }
+
+    /**
+     * Through a worker proxying to a python3-websockets echo server (not written here): the HTTP/3 extended CONNECT
+     * becomes an HTTP/1.1 upgrade towards it; messages and close codes pass through both ways.
+     */
+    @Test
+    void throughTheProxyToARealUpstream() throws Exception {
+        Path dir = Files.createTempDirectory("quicfleet-ws-upstream-");
+        Path script = dir.resolve("ws_upstream.py");
+        try (InputStream in = ClientTestWorker.class.getResourceAsStream("websocket/ws_upstream.py")) {
+            Files.copy(in, script);
+        }
+        Process upstream = new ProcessBuilder("/usr/bin/python3", script.toString()).redirectErrorStream(true)
+                .start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(upstream.getInputStream(),
+                StandardCharsets.UTF_8));
+             ClientTestWorker proxy = ClientTestWorker.start("--upstream", "http://127.0.0.1:"
+                     + out.readLine().substring("listening ".length()).trim());
+             H3Client proxied = H3Client.builder().trust(proxy.certificate()).build()) {
+            H3Connection connection = H3Client.await(proxied.connect("localhost", proxy.port()));
+            H3WebSocket socket = H3Client.await(connection.openWebSocket("/chat"));
+            MessageDigest sent = MessageDigest.getInstance("SHA-256");
+            MessageDigest received = MessageDigest.getInstance("SHA-256");
+            Random random = new Random(9220);
+            for (int i = 0; i < 256; i++) {
+                byte[] chunk = new byte[4096];
+                random.nextBytes(chunk);
+                sent.update(chunk);
+                socket.send(WebSocketMessage.binary(chunk));
+                received.update(socket.receive().data());
+            }
+            assertThat(received.digest()).isEqualTo(sent.digest());
+            socket.close(4002, "client bye");
+            assertThat(socket.receive()).isNull();
+            assertThat(socket.closeCode()).isEqualTo(4002);
+            assertThat(out.readLine()).isEqualTo("closed 4002");
+
+            H3WebSocket serverCloses = H3Client.await(connection.openWebSocket("/chat"));
+            serverCloses.send(WebSocketMessage.text("close 4323 server bye"));
+            assertThat(serverCloses.receive()).isNull();
+            assertThat(serverCloses.closeCode()).isEqualTo(4323);
+            assertThat(serverCloses.closeReason()).isEqualTo("server bye");
+        } finally {
+            upstream.destroyForcibly();
+            upstream.waitFor(10, TimeUnit.SECONDS);
+            Files.deleteIfExists(script);
+            Files.deleteIfExists(dir);
+        }
     }
 
     @Test
