@@ -6,8 +6,6 @@ import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.http.RequestHead;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.EventLoop;
-import io.netty.util.internal.logging.InternalLogger;
-import io.netty.util.internal.logging.InternalLoggerFactory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -19,6 +17,8 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One accepted WebSocket session: frames in and out of an upgraded {@link HttpExchange} on its event loop, and the
@@ -33,7 +33,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class WebSocketConnection implements WebSocketSession, BodyReceiver {
 
-    private static final InternalLogger log = InternalLoggerFactory.getInstance(WebSocketConnection.class);
+    private static final Logger log = LoggerFactory.getLogger(WebSocketConnection.class);
     /** How long a close we sent waits for the client's close before the stream or connection is ended anyway. */
     private static final long CLOSE_WAIT_MILLIS = 5_000;
 
