@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -95,6 +96,61 @@ class ProxyWebSocketIT {
             assertThat(System.nanoTime()).as("the upstream saw %s", upstreamLines).isLessThan(deadline);
             Thread.onSpinWait();
         }
+    }
+
+    /**
+     * A client that stops reading while the upstream floods it with 64 MiB: the tunnel stops reading the upstream, so
+     * the upstream's own sends stall after what the sockets on the way hold, and everything arrives once the client
+     * reads again.
+     */
+    @Test
+    void http1SlowReaderStallsTheUpstream() throws Exception {
+        long total = 64L << 20;
+        Process client = new ProcessBuilder(WebSocketIT.PYTHON, script("ws_client.py").toString(),
+                Integer.toString(worker.port()), "slow", "/flood?bytes=" + total).redirectErrorStream(true).start();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(),
+                StandardCharsets.UTF_8)); OutputStream in = client.getOutputStream()) {
+            assertThat(out.readLine()).isEqualTo("connected");
+            // Wait (bounded) until the upstream has sent some and then nothing more for a second.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long sent = 0;
+            int lines = -1;
+            while (true) {
+                int now = upstreamLines.size();
+                sent = lastSent();
+                if (now == lines && sent >= 1 << 20) {
+                    break;
+                }
+                assertThat(System.nanoTime()).as("the upstream never stalled: %s", upstreamLines).isLessThan(deadline);
+                lines = now;
+                client.waitFor(1, TimeUnit.SECONDS); // a second in which a flowing upstream would print lines
+            }
+            assertThat(sent).as("bytes the upstream got out towards a client that reads nothing")
+                    .isLessThan(total / 2);
+            in.write("read\n".getBytes(StandardCharsets.US_ASCII));
+            in.flush();
+            List<String> rest = new ArrayList<>();
+            for (String line; (line = out.readLine()) != null; ) {
+                rest.add(line);
+            }
+            assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(rest).hasSize(2);
+            assertThat(rest.get(0)).startsWith("received " + total + " ");
+            assertThat(rest.get(1)).isEqualTo("closed 1000 flood done");
+            assertThat(lastSent()).isEqualTo(total);
+        } finally {
+            client.destroyForcibly();
+        }
+    }
+
+    private static long lastSent() {
+        long sent = 0;
+        for (String line : upstreamLines) {
+            if (line.startsWith("sent ")) {
+                sent = Long.parseLong(line.substring(5).trim());
+            }
+        }
+        return sent;
     }
 
     private static void assertEchoed(List<String> lines) {

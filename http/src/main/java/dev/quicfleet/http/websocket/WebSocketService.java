@@ -4,6 +4,7 @@ import dev.quicfleet.http.Headers;
 import dev.quicfleet.http.HttpExchange;
 import dev.quicfleet.http.Protocol;
 import dev.quicfleet.http.Service;
+import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -45,15 +46,14 @@ public final class WebSocketService implements Service {
                 // connection-specific: forbidden in HTTP/2 and HTTP/3 responses (RFC 9113 §8.2.2)
                 headers.set("upgrade", "websocket");
             }
-            exchange.respond(426, headers, exchange.alloc().buffer().writeBytes(
-                    "a WebSocket endpoint: open it with Upgrade: websocket (HTTP/1.1) or an extended CONNECT with "
-                            .concat(":protocol websocket (HTTP/2, HTTP/3)\n").getBytes(StandardCharsets.UTF_8)));
+            exchange.respond(426, headers, text(exchange, "a WebSocket endpoint: open it with Upgrade: websocket "
+                    + "(HTTP/1.1) or an extended CONNECT with :protocol websocket (HTTP/2, HTTP/3)\n"));
             return;
         }
         if (!"13".equals(exchange.headers().get("sec-websocket-version"))) {
             exchange.respond(426, Headers.of("content-type", "text/plain; charset=utf-8",
-                    "sec-websocket-version", "13"), exchange.alloc().buffer().writeBytes(
-                    "unsupported Sec-WebSocket-Version (expected: 13)\n".getBytes(StandardCharsets.UTF_8)));
+                    "sec-websocket-version", "13"), text(exchange, "unsupported Sec-WebSocket-Version "
+                    + exchange.headers().get("sec-websocket-version") + " (expected: 13)\n"));
             return;
         }
         Headers reply = new Headers();
@@ -70,6 +70,10 @@ public final class WebSocketService implements Service {
         }
         exchange.acceptUpgrade(reply);
         new WebSocketConnection(exchange, limits, handler).start();
+    }
+
+    private static ByteBuf text(HttpExchange exchange, String text) {
+        return exchange.alloc().buffer().writeBytes(text.getBytes(StandardCharsets.UTF_8));
     }
 
     private static boolean validKey(String key) {
