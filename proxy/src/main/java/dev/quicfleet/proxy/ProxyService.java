@@ -48,7 +48,7 @@ public final class ProxyService implements Service, AutoCloseable {
 
     @Override
     public void serve(HttpExchange exchange) {
-        if (exchange.upgradeProtocol() != null) {
+        if ("websocket".equals(exchange.upgradeProtocol())) {
             new WebSocketTunnel(exchange, pool(exchange.eventLoop())).start();
             return;
         }

@@ -52,11 +52,6 @@ final class WebSocketTunnel extends ChannelInboundHandlerAdapter implements Body
     }
 
     void start() {
-        if (!"websocket".equals(exchange.upgradeProtocol())) {
-            exchange.respond(501, "text/plain; charset=utf-8", "the proxy switches only to websocket, not "
-                    + exchange.upgradeProtocol() + "\n");
-            return;
-        }
         if (exchange.protocol() == Protocol.HTTP_1_1 && exchange.headers().get("sec-websocket-key") == null) {
             exchange.respond(400, "text/plain; charset=utf-8", "no Sec-WebSocket-Key (RFC 6455 section 4.1)\n");
             return;

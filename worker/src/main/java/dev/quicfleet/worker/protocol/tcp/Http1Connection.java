@@ -197,10 +197,15 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 content.release();
                 return;
             }
-            if (content instanceof LastHttpContent && current.upgradeProtocol() != null) {
-                // The end of a request that asks for a protocol switch: held while the service may still accept it
-                // (a proxy does once its upstream agreed); a response without the switch delivers it.
-                content.release();
+            if (content instanceof LastHttpContent && "websocket".equals(current.upgradeProtocol())) {
+                // The end of a WebSocket handshake: held while the service may still accept it (a proxy does once
+                // its upstream agreed); a response without the switch delivers it. Other Upgrade tokens (h2c) are
+                // not served here: their requests end as usual.
+                if (content.content().isReadable()) {
+                    current.offerBody(content.content());
+                } else {
+                    content.release();
+                }
                 upgradeEndHeld = true;
                 return;
             }
@@ -251,7 +256,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         String upgrade = request.headers().get(HttpHeaderNames.UPGRADE);
         if (upgrade != null && request.method() == HttpMethod.GET
                 && request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
-            current.upgradeProtocol(upgrade.trim());
+            current.upgradeProtocol(upgrade.split(",", 2)[0].trim()); // the first protocol the client offers
         }
         dispatcher.dispatch(current);
         if (HttpUtil.isTransferEncodingChunked(request) || current.contentLength() > 0) {
