@@ -94,8 +94,18 @@ class WebSocketIT {
      */
     @Test
     void http1SlowReaderBlocksTheHandlersSend() throws Exception {
+        assertSlowReaderBlocksTheHandler(PYTHON, python);
+    }
+
+    /** The same over HTTP/2: the stream's flow-control window, not the socket, stops the handler. */
+    @Test
+    void http2SlowReaderBlocksTheHandlersSend() throws Exception {
+        assertSlowReaderBlocksTheHandler(NODE, node);
+    }
+
+    private static void assertSlowReaderBlocksTheHandler(String interpreter, Path script) throws Exception {
         long total = 64L << 20;
-        Process client = new ProcessBuilder(PYTHON, python.toString(), Integer.toString(worker.port()), "slow",
+        Process client = new ProcessBuilder(interpreter, script.toString(), Integer.toString(worker.port()), "slow",
                 "/ws/flood?bytes=" + total).redirectErrorStream(true).start();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(),
                 StandardCharsets.UTF_8)); OutputStream in = client.getOutputStream()) {
@@ -130,6 +140,7 @@ class WebSocketIT {
             assertThat(rest.get(0)).startsWith("received " + total + " ");
             assertThat(rest.get(1)).isEqualTo("closed 1000 flood done");
             assertThat(floodStatus(http).get("sent").asLong()).isEqualTo(total);
+            assertThat(client.exitValue()).isZero();
         } finally {
             client.destroyForcibly();
         }

@@ -7,6 +7,8 @@
 //   server-close PATH CODE "closed CODE REASON"
 //   toobig PATH SIZE       "closed CODE REASON"
 //   idle PATH              sends nothing and answers no ping: "closed CODE REASON" once the server closes
+//   slow PATH              "connected", reads nothing until a line arrives on stdin, then reads to the end:
+//                          "received N SHA", "closed CODE REASON"
 //   plain PATH             prints "status S" for a GET (no :protocol)
 import http2 from 'node:http2';
 import crypto from 'node:crypto';
@@ -119,6 +121,21 @@ if (mode === 'plain') {
       }
     };
     pump();
+  });
+} else if (mode === 'slow') {
+  open(stream => {
+    stream.pause(); // nothing consumed: Node stops opening the stream's flow-control window
+    console.log('connected');
+    process.stdin.once('data', () => {
+      process.stdin.destroy();
+      const digest = crypto.createHash('sha256');
+      let got = 0;
+      stream.on('data', reader((op, payload) => { digest.update(payload); got += payload.length; }, (code, reason) => {
+        console.log('received', got, digest.digest('hex'));
+        finish(code, reason, stream);
+      }));
+      stream.resume(); // a 'data' listener does not undo an explicit pause()
+    });
   });
 } else if (mode === 'idle') {
   open(stream => stream.on('data', reader(() => {}, (code, reason) => finish(code, reason, stream))));
