@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.URI;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -101,6 +103,65 @@ class WebSocketIT {
     @Test
     void http2SlowReaderBlocksTheHandlersSend() throws Exception {
         assertSlowReaderBlocksTheHandler(NODE, node);
+    }
+
+    /**
+     * The other direction: a handler that does not receive stops the client. {@code /ws/hold} receives nothing until
+     * released; the client's sends stall after what the inbox (1 MiB) and the socket buffers hold, and all bytes are
+     * counted once the handler receives.
+     */
+    @Test
+    void http1HandlerThatStopsReceivingStallsTheClient() throws Exception {
+        long total = 64L << 20;
+        Process client = new ProcessBuilder(PYTHON, python.toString(), Integer.toString(worker.port()), "upload",
+                "/ws/hold", Long.toString(total)).redirectErrorStream(true).start();
+        List<String> lines = new CopyOnWriteArrayList<>();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(client.getInputStream(),
+                StandardCharsets.UTF_8))) {
+            Thread pump = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    for (String line; (line = out.readLine()) != null; ) {
+                        lines.add(line);
+                    }
+                } catch (IOException e) {
+                    // the client is gone
+                }
+            });
+            // Wait (bounded) until the client got some out and then nothing more for a second.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long sent;
+            int seen = -1;
+            while (true) {
+                int now = lines.size();
+                sent = lastSent(lines);
+                if (now == seen && sent >= 1 << 20) {
+                    break;
+                }
+                assertThat(System.nanoTime()).as("the client never stalled: %s", lines).isLessThan(deadline);
+                seen = now;
+                client.waitFor(1, TimeUnit.SECONDS); // a second in which a flowing client would print lines
+            }
+            assertThat(sent).as("bytes the client got out to a handler that receives nothing").isLessThan(total / 2);
+            HttpClient http = TestClients.http(worker.stateDir(), HttpClient.Version.HTTP_1_1);
+            assertThat(http.send(HttpRequest.newBuilder(URI.create("https://localhost:" + worker.port()
+                    + "/ws/hold-release")).build(), HttpResponse.BodyHandlers.ofString()).body()).isEqualTo("released\n");
+            assertThat(client.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            pump.join(5000);
+            assertThat(lines).last().isEqualTo("count " + total);
+            assertThat(client.exitValue()).isZero();
+        } finally {
+            client.destroyForcibly();
+        }
+    }
+
+    private static long lastSent(List<String> lines) {
+        long sent = 0;
+        for (String line : lines) {
+            if (line.startsWith("sent ")) {
+                sent = Long.parseLong(line.substring(5).trim());
+            }
+        }
+        return sent;
     }
 
     private static void assertSlowReaderBlocksTheHandler(String interpreter, Path script) throws Exception {

@@ -8,6 +8,7 @@ import dev.quicfleet.http.websocket.WebSocketService;
 import dev.quicfleet.http.websocket.WebSocketSession;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -19,6 +20,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *       keep-alive: a client that answers pings stays, one that does not is closed with {@code 1001}.</li>
  *   <li>{@code /ws/flood?bytes=N} sends N bytes (up to 1 GiB) in 16 KiB binary messages, as fast as the client
  *       reads, then closes with {@code 1000}.</li>
+ *   <li>{@code /ws/hold} receives nothing until {@code /ws/hold-release} is requested, then counts the bytes of the
+ *       messages that follow up to the text {@code done} and answers {@code count N}: a handler that stops receiving
+ *       stops the client's sending at a bounded amount.</li>
  *   <li>{@code /ws/flood-status} how far the last flood got: bytes whose send returned, and whether a send is
  *       blocked now — a client that stops reading stops the flood at a bounded amount.</li>
  * </ul>
@@ -31,6 +35,7 @@ final class DemoWebSockets {
     private static final int FLOOD_MESSAGE = 16 * 1024;
 
     private final AtomicLong floodSent = new AtomicLong();
+    private volatile CompletableFuture<Void> held = new CompletableFuture<>();
     private volatile boolean floodSending;
     private volatile long floodBuffered;
 
@@ -40,7 +45,9 @@ final class DemoWebSockets {
                 .route("/ws/echo-short", new WebSocketService(DemoWebSockets::echo,
                         limits.withTimeouts(Duration.ofSeconds(1), Duration.ofMillis(300))))
                 .route("/ws/flood", new WebSocketService(this::flood, limits))
-                .route("/ws/flood-status", this::floodStatus);
+                .route("/ws/flood-status", this::floodStatus)
+                .route("/ws/hold", new WebSocketService(this::hold, limits))
+                .route("/ws/hold-release", this::holdRelease);
     }
 
     static void echo(WebSocketSession session) throws Exception {
@@ -73,6 +80,25 @@ final class DemoWebSockets {
             floodSent.set(sent);
         }
         session.close(WebSocketSession.NORMAL_CLOSURE, "flood done");
+    }
+
+    private void hold(WebSocketSession session) throws Exception {
+        CompletableFuture<Void> gate = new CompletableFuture<>();
+        held = gate;
+        gate.get(); // a virtual thread: blocking here holds nothing but this session
+        long count = 0;
+        for (WebSocketMessage m; (m = session.receive()) != null; ) {
+            if (m.text() && m.asText().equals("done")) {
+                session.send("count " + count);
+                break;
+            }
+            count += m.data().length;
+        }
+    }
+
+    private void holdRelease(HttpExchange exchange) {
+        boolean released = held.complete(null);
+        exchange.respond(200, "text/plain; charset=utf-8", released ? "released\n" : "nothing held\n");
     }
 
     private void floodStatus(HttpExchange exchange) {

@@ -8,6 +8,8 @@ Usage: ws_client.py PORT MODE ...; prints one result line per check, read by the
   toobig PATH SIZE       sends one SIZE-byte frame; prints "closed CODE"
   ping PATH              sends a ping; prints "pong" when the answer came
   keepalive PATH MS      answers the server's pings for MS milliseconds, then sends "hi"; prints "echo hi"
+  upload PATH TOTAL      sends TOTAL random bytes in 16 KiB messages, "sent N" after each MiB, then the text "done";
+                         prints the answer
   slow PATH              prints "connected", reads nothing until a line arrives on stdin, then reads to the end;
                          prints "received N SHA", "closed CODE"
 """
@@ -102,6 +104,21 @@ async def keepalive(uri, millis):
         print("echo", await ws.recv())
 
 
+async def upload(uri, total):
+    # compression off: random bytes do not shrink, but the bytes on the wire should be the bytes counted
+    async with websockets.connect(uri, ssl=tls(), compression=None) as ws:
+        print("connected", flush=True)
+        sent = 0
+        while sent < total:
+            n = min(16384, total - sent)
+            await ws.send(os.urandom(n))  # waits while the connection's write buffer is full
+            sent += n
+            if sent % (1 << 20) == 0:
+                print("sent", sent, flush=True)
+        await ws.send("done")
+        print(await ws.recv(), flush=True)
+
+
 async def slow(uri):
     # max_queue=1 and a small read limit: the client's own buffers stay small, so the server meets the backpressure
     async with websockets.connect(uri, ssl=tls(), max_queue=1, read_limit=4096, max_size=None) as ws:
@@ -124,7 +141,8 @@ def main():
     uri = f"wss://localhost:{port}{path}"
     args = [int(a) for a in sys.argv[4:]]
     run = {"echo": echo, "close": close, "server-close": server_close, "toobig": toobig, "slow": slow,
-           "ping": ping, "keepalive": keepalive}[mode]
+           "ping": ping, "keepalive": keepalive,
+           "upload": upload}[mode]
     asyncio.run(run(uri, *args))
 
 
