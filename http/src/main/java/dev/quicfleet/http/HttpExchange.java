@@ -113,6 +113,14 @@ public interface HttpExchange extends RequestHead {
      */
     void runBlocking(Handler handler);
 
+    /**
+     * Whether the worker is draining (shutting down or reloading): an exchange that could last for long — a
+     * WebSocket session, an endless stream — should wind down before the drain deadline cuts it off.
+     */
+    default boolean draining() {
+        return false;
+    }
+
     // ---- protocol switch (WebSocket) ----
 
     /**

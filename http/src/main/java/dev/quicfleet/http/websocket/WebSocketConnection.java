@@ -36,6 +36,8 @@ final class WebSocketConnection implements WebSocketSession, BodyReceiver {
     private static final Logger log = LoggerFactory.getLogger(WebSocketConnection.class);
     /** How long a close we sent waits for the client's close before the stream or connection is ended anyway. */
     private static final long CLOSE_WAIT_MILLIS = 5_000;
+    /** How soon a session notices that the worker drains, and closes with 1001. */
+    private static final long DRAIN_CHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     private final HttpExchange exchange;
     private final WebSocketLimits limits;
@@ -79,17 +81,17 @@ final class WebSocketConnection implements WebSocketSession, BodyReceiver {
         exchange.receiveBody(this);
         exchange.demand();
         long tick = tickNanos();
-        if (tick > 0) {
-            timer = loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
-        }
+        timer = loop.scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.NANOSECONDS);
         Thread.ofVirtual().name("websocket " + exchange.path()).start(this::run);
     }
 
+    /** A quarter of the shortest timeout, at most {@link #DRAIN_CHECK_NANOS} (the drain is noticed within it). */
     private long tickNanos() {
         long idle = limits.idleTimeout().toNanos();
         long ping = limits.pingInterval().toNanos();
         long shortest = idle == 0 ? ping : ping == 0 ? idle : Math.min(idle, ping);
-        return shortest == 0 ? 0 : Math.max(shortest / 4, TimeUnit.MILLISECONDS.toNanos(10));
+        return shortest == 0 ? DRAIN_CHECK_NANOS
+                : Math.clamp(shortest / 4, TimeUnit.MILLISECONDS.toNanos(10), DRAIN_CHECK_NANOS);
     }
 
     private void run() {
@@ -258,6 +260,10 @@ final class WebSocketConnection implements WebSocketSession, BodyReceiver {
 
     private void tick() {
         if (ended) {
+            return;
+        }
+        if (!closeSent && exchange.draining()) {
+            closeFromServer(GOING_AWAY, "server going away");
             return;
         }
         long now = System.nanoTime();

@@ -622,6 +622,11 @@ public abstract class Exchange implements Request, HttpExchange {
     }
 
     @Override
+    public boolean draining() {
+        return dispatcher.draining();
+    }
+
+    @Override
     public String upgradeProtocol() {
         return upgradeProtocol;
     }

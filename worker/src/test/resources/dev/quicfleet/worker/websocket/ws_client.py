@@ -10,6 +10,7 @@ Usage: ws_client.py PORT MODE ...; prints one result line per check, read by the
   keepalive PATH MS      answers the server's pings for MS milliseconds, then sends "hi"; prints "echo hi"
   upload PATH TOTAL      sends TOTAL random bytes in 16 KiB messages, "sent N" after each MiB, then the text "done";
                          prints the answer
+  wait PATH              prints "connected", then "closed CODE REASON" once the server closes
   slow PATH              prints "connected", reads nothing until a line arrives on stdin, then reads to the end;
                          prints "received N SHA", "closed CODE"
 """
@@ -119,6 +120,16 @@ async def upload(uri, total):
         print(await ws.recv(), flush=True)
 
 
+async def wait(uri):
+    async with websockets.connect(uri, ssl=tls()) as ws:
+        print("connected", flush=True)
+        try:
+            await ws.recv()
+            print("message")
+        except websockets.ConnectionClosed as e:
+            print("closed", code_of(e))
+
+
 async def slow(uri):
     # max_queue=1 and a small read limit: the client's own buffers stay small, so the server meets the backpressure
     async with websockets.connect(uri, ssl=tls(), max_queue=1, read_limit=4096, max_size=None) as ws:
@@ -142,7 +153,7 @@ def main():
     args = [int(a) for a in sys.argv[4:]]
     run = {"echo": echo, "close": close, "server-close": server_close, "toobig": toobig, "slow": slow,
            "ping": ping, "keepalive": keepalive,
-           "upload": upload}[mode]
+           "upload": upload, "wait": wait}[mode]
     asyncio.run(run(uri, *args))
 
 
