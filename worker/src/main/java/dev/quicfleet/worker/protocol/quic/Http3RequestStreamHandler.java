@@ -23,6 +23,9 @@ import java.util.Map;
  */
 final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
 
+    /** The pseudo-header of an extended CONNECT (RFC 9220). */
+    private static final String PROTOCOL = ":protocol";
+
     private final ExchangeDispatcher dispatcher;
     private final EarlyData earlyData;
     private final long bodyMinRate;
@@ -30,7 +33,6 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
     private Http3Exchange exchange;
     /** Answered without an exchange (425, 501): what else the stream brings is read and dropped. */
     private boolean answered;
-    private static final String PROTOCOL = ":protocol";
 
     /**
      * @param bodyMinRate     the minimum average request body rate in bytes per second (0: none)

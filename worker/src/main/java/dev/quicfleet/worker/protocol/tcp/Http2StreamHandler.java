@@ -21,11 +21,13 @@ import java.util.function.Function;
 /** Reads one HTTP/2 stream (auto-read off) and turns it into an {@link Http2Exchange}. */
 final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
 
+    /** The pseudo-header of an extended CONNECT (RFC 8441). */
+    private static final String PROTOCOL = ":protocol";
+
     private final ExchangeDispatcher dispatcher;
     private final Function<Http2StreamChannel, ConnectionInfo> connectionInfo;
     private final long bodyMinRate;
     private Http2Exchange exchange;
-    private static final String PROTOCOL = ":protocol";
 
     /** @param bodyMinRate the minimum average request body rate in bytes per second (0: none) */
     Http2StreamHandler(ExchangeDispatcher dispatcher, Function<Http2StreamChannel, ConnectionInfo> connectionInfo,
