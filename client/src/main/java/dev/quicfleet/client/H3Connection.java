@@ -16,6 +16,7 @@ import io.netty.handler.codec.http3.DefaultHttp3UnknownFrame;
 import io.netty.handler.codec.http3.Http3;
 import io.netty.handler.codec.http3.Http3ClientConnectionHandler;
 import io.netty.handler.codec.http3.Http3GoAwayFrame;
+import io.netty.handler.codec.http3.Http3SettingsFrame;
 import io.netty.handler.codec.quic.QLogConfiguration;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicChannelOption;
@@ -92,6 +93,8 @@ public final class H3Connection implements AutoCloseable {
     private final CompletableFuture<H3Connection> handshake = new CompletableFuture<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final CompletableFuture<Long> goAway = new CompletableFuture<>();
+    /** The server's SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220), once its SETTINGS frame arrived. */
+    private final CompletableFuture<Boolean> connectProtocol = new CompletableFuture<>();
     private final long startNanos = System.nanoTime();
 
     // event-loop state
@@ -387,6 +390,29 @@ public final class H3Connection implements AutoCloseable {
     private static boolean isStreamLimit(Throwable t) {
         return t instanceof QuicException q && q.error() == QuicTransportError.STREAM_LIMIT_ERROR
                 || t != null && String.valueOf(t.getMessage()).contains("STREAM_LIMIT");
+    }
+
+    /**
+     * Opens a WebSocket on {@code path} (RFC 9220 extended CONNECT) once the server's SETTINGS allow it; fails with
+     * an {@link H3ProtocolException} when they do not, or when the server answers other than 200.
+     */
+    public CompletableFuture<H3WebSocket> openWebSocket(String path) {
+        H3WebSocket socket = new H3WebSocket(port == 443 ? host : host + ":" + port, path);
+        return ready.thenCompose(c -> connectProtocol).thenCompose(enabled -> {
+            if (!enabled) {
+                return CompletableFuture.failedFuture(new H3ProtocolException(peer() + " did not enable extended "
+                        + "CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL): no WebSocket over HTTP/3"));
+            }
+            loop.execute(() -> Http3.newRequestStream(quic, socket.handler()).addListener(
+                    (Future<QuicStreamChannel> f) -> {
+                        if (!f.isSuccess()) {
+                            socket.opened().completeExceptionally(new H3ProtocolException(
+                                    "cannot open a request stream to " + peer() + ": " + f.cause().getMessage(),
+                                    f.cause()));
+                        }
+                    }));
+            return socket.opened();
+        });
     }
 
     /** Called by an exchange when it ends, on the event loop. */
@@ -742,6 +768,9 @@ public final class H3Connection implements AutoCloseable {
             try {
                 if (msg instanceof Http3GoAwayFrame goAway) {
                     onGoAway(goAway.id());
+                } else if (msg instanceof Http3SettingsFrame settings) {
+                    connectProtocol.complete(settings.getOrDefault(
+                            Http3SettingsFrame.HTTP3_SETTINGS_ENABLE_CONNECT_PROTOCOL, 0) == 1);
                 }
             } finally {
                 ReferenceCountUtil.release(msg);

@@ -125,6 +125,37 @@ public interface HttpExchange extends RequestHead {
         return true;
     }
 
+    /**
+     * Whether the worker is draining (shutting down or reloading): an exchange that could last for long — a
+     * WebSocket session, an endless stream — should wind down before the drain deadline cuts it off.
+     */
+    default boolean draining() {
+        return false;
+    }
+
+    // ---- protocol switch (WebSocket) ----
+
+    /**
+     * The protocol the client asks to switch this exchange to, lower case, or {@code null}: HTTP/1.1's
+     * {@code Upgrade} on a {@code GET} with {@code Connection: upgrade} (RFC 6455), or the {@code :protocol} of an
+     * extended CONNECT on HTTP/2 (RFC 8441) or HTTP/3 (RFC 9220).
+     */
+    default String upgradeProtocol() {
+        return null;
+    }
+
+    /**
+     * Accepts {@link #upgradeProtocol()}: HTTP/1.1 answers {@code 101 Switching Protocols}, HTTP/2 and HTTP/3
+     * {@code 200}, with {@code headers}. From then on {@link #receiveBody} and {@link #write} carry the new
+     * protocol's bytes both ways (never compressed, no request body timeouts), and {@link #end()} closes the
+     * tunnel (HTTP/1.1: the connection, once what was written is flushed). Call from {@link Service#serve}.
+     *
+     * @throws IllegalStateException when the request asks for no switch or the response is already committed
+     */
+    default void acceptUpgrade(Headers headers) {
+        throw new IllegalStateException("acceptUpgrade: not supported by this exchange");
+    }
+
     /** For the access log: the upstream ({@code host:port}) this exchange was forwarded to. Ignored by default. */
     default void logUpstream(String address) {
     }

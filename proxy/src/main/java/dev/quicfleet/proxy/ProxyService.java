@@ -22,7 +22,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * registered on that loop: no thread hop, no lock, no copy between the client's stream and the upstream's socket
  * beyond what the protocols need. Streaming works both ways with backpressure, and every piece of response body is flushed as it
  * arrives (event streams reach the client event by event). See {@link ProxyConfig} for balancing, health and
- * timeouts.
+ * timeouts. A WebSocket, in any of the client's three forms, becomes an HTTP/1.1 upgrade towards the upstream
+ * ({@link WebSocketTunnel}).
  *
  * <pre>{@code
  * Router router = Router.builder()
@@ -100,6 +101,10 @@ public final class ProxyService implements Service, AutoCloseable {
     public void serve(HttpExchange exchange) {
         if (config.healthPath() != null && healthChecker.get() == null) {
             startHealthChecks(exchange.eventLoop());
+        }
+        if ("websocket".equals(exchange.upgradeProtocol())) {
+            new WebSocketTunnel(exchange, pool(exchange.eventLoop())).start();
+            return;
         }
         new ProxyCall(exchange, pool(exchange.eventLoop())).start();
     }

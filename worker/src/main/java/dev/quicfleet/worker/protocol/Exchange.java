@@ -130,6 +130,9 @@ public abstract class Exchange implements Request, HttpExchange {
     /** Event loop only: when the service began waiting for writability, and whether a timer checks the wait. */
     private long waitingSinceNanos;
     private boolean sendWatched;
+    /** The protocol the request asks to switch to (WebSocket), and whether the service accepted it. */
+    private String upgradeProtocol;
+    private volatile boolean upgraded;
 
     protected Exchange(Channel channel, ExchangeDispatcher dispatcher, ConnectionInfo connection, String method, String target,
              String authority, Headers requestHeaders) {
@@ -178,6 +181,24 @@ public abstract class Exchange implements Request, HttpExchange {
      * flight, so a drain does not cut off the tail of a response.
      */
     protected abstract void doComplete(Runnable delivered);
+
+    /** The status that accepts a protocol switch: 200 (HTTP/2 and HTTP/3 extended CONNECT); HTTP/1.1 says 101. */
+    protected int upgradeStatus() {
+        return 200;
+    }
+
+    /** Whether the service accepted a protocol switch: the body carries the new protocol's bytes both ways. */
+    protected final boolean upgraded() {
+        return upgraded;
+    }
+
+    /**
+     * Set by the protocol adapter before dispatch when the request asks to switch protocols ({@code Upgrade} or
+     * {@code :protocol}); such a request's body is not watched for a minimum rate.
+     */
+    public final void upgradeProtocol(String protocol) {
+        this.upgradeProtocol = protocol == null ? null : protocol.toLowerCase(Locale.ROOT);
+    }
 
     /** Adds protocol-specific response headers at commit time (e.g. {@code alt-svc} on TCP). */
     protected void decorateHeaders(Headers headers) {
@@ -601,6 +622,30 @@ public abstract class Exchange implements Request, HttpExchange {
     }
 
     @Override
+    public boolean draining() {
+        return dispatcher.draining();
+    }
+
+    @Override
+    public String upgradeProtocol() {
+        return upgradeProtocol;
+    }
+
+    @Override
+    public void acceptUpgrade(Headers headers) {
+        if (upgradeProtocol == null) {
+            throw new IllegalStateException("acceptUpgrade: the request asks for no protocol switch");
+        }
+        if (!startResponse("acceptUpgrade", 200, headers)) {
+            return;
+        }
+        upgraded = true;
+        status = upgradeStatus();
+        commit(false);
+        channel.flush();
+    }
+
+    @Override
     public void head(int code, Headers headers) {
         if (!startResponse("head", code, headers)) {
             return;
@@ -884,7 +929,7 @@ public abstract class Exchange implements Request, HttpExchange {
     private void commit(boolean endStream) {
         Headers headers = responseHeaders;
         Compression compression = dispatcher.compression();
-        if (compression != null && compression.eligible(status, headers)) {
+        if (compression != null && !upgraded && compression.eligible(status, headers)) {
             Compression.vary(headers);
             // A HEAD response says what a GET would get; an empty body is never encoded
             ContentCoding coding = endStream && !head ? null : compression.choose(requestHeaders.get("accept-encoding"));

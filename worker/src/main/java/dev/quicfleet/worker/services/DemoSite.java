@@ -31,6 +31,7 @@ import java.util.function.BooleanSupplier;
  *       {@code ?n=} and {@code ?interval=} change count and pace</li>
  *   <li>{@code /bytes/{n}} n bytes (up to 1 GiB; {@code 64k}, {@code 10m} accepted), for throughput tests</li>
  *   <li>{@code /healthz} {@code 200 ok}, or {@code 503 draining} once the worker drains</li>
+ *   <li>{@code /ws/echo}, {@code /ws/flood}: WebSocket on all three protocols ({@link DemoWebSockets})</li>
  * </ul>
  */
 public final class DemoSite {
@@ -57,6 +58,7 @@ public final class DemoSite {
 
     private final WorkerIdentity identity;
     private final BooleanSupplier draining;
+    private final DemoWebSockets webSockets = new DemoWebSockets();
 
     public DemoSite(WorkerIdentity identity, BooleanSupplier draining) {
         this.identity = identity;
@@ -71,6 +73,7 @@ public final class DemoSite {
                 .route("/bytes", DemoSite::bytes)
                 .route("/healthz", this::healthz)
                 .route("/visits", this::visits);
+        webSockets.addTo(router);
         return withPage ? router.route("/", this::page) : router;
     }
 

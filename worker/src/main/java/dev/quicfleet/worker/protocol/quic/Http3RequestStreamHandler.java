@@ -6,6 +6,7 @@ import dev.quicfleet.worker.protocol.StreamClosedException;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3DataFrame;
+import io.netty.handler.codec.http3.Http3ErrorCode;
 import io.netty.handler.codec.http3.Http3Exception;
 import io.netty.handler.codec.http3.Http3Headers;
 import io.netty.handler.codec.http3.Http3HeadersFrame;
@@ -22,15 +23,24 @@ import java.util.Map;
  */
 final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
 
+    /** The pseudo-header of an extended CONNECT (RFC 9220). */
+    private static final String PROTOCOL = ":protocol";
+
     private final ExchangeDispatcher dispatcher;
     private final EarlyData earlyData;
     private final long bodyMinRate;
+    private final boolean connectProtocol;
     private Http3Exchange exchange;
     /** Answered without an exchange (425, 501): what else the stream brings is read and dropped. */
     private boolean answered;
 
-    /** @param bodyMinRate the minimum average request body rate in bytes per second (0: none) */
-    Http3RequestStreamHandler(ExchangeDispatcher dispatcher, EarlyData earlyData, long bodyMinRate) {
+    /**
+     * @param bodyMinRate     the minimum average request body rate in bytes per second (0: none)
+     * @param connectProtocol whether this server advertised SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 9220)
+     */
+    Http3RequestStreamHandler(ExchangeDispatcher dispatcher, EarlyData earlyData, long bodyMinRate,
+                              boolean connectProtocol) {
+        this.connectProtocol = connectProtocol;
         this.dispatcher = dispatcher;
         this.earlyData = earlyData;
         this.bodyMinRate = bodyMinRate;
@@ -68,6 +78,14 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
             stream.writeAndFlush(reply).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
             return;
         }
+        CharSequence protocol = h.get(PROTOCOL);
+        if (protocol != null && !connectProtocol) {
+            // Netty validates the form of an extended CONNECT but not that this server allowed it (RFC 9220 §3:
+            // without the setting, :protocol makes the request malformed)
+            answered = true;
+            stream.shutdown(Http3ErrorCode.H3_MESSAGE_ERROR.code());
+            return;
+        }
         QuicChannel connection = stream.parent();
         String method = h.method().toString();
         CharSequence length = h.get("content-length");
@@ -90,11 +108,15 @@ final class Http3RequestStreamHandler extends Http3RequestStreamInboundHandler {
                 QuicConnections.info(connection, admission == EarlyData.Admission.ACCEPTED),
                 h.method().toString(), h.path().toString(), h.authority() == null ? null : h.authority().toString(),
                 toHeaders(h));
+        if (protocol != null) {
+            exchange.upgradeProtocol(protocol.toString());
+        }
         QuicConnections.streamAccepted(connection, stream.streamId());
         // HTTP/3 ends a body with the stream's FIN, unknown here: watch requests that declare a body, or may send one
         // without a length (not GET, HEAD, OPTIONS): a scheduled check per bodiless GET would cost every request.
-        boolean mayHaveBody = length != null ? !"0".contentEquals(length)
-                : !(method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS"));
+        // An extended CONNECT's body is the new protocol's bytes: no minimum rate.
+        boolean mayHaveBody = protocol == null && (length != null ? !"0".contentEquals(length)
+                : !(method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS")));
         Http3Exchange started = exchange;
         Runnable start = () -> {
             dispatcher.dispatch(started);

@@ -58,6 +58,9 @@ public final class QuicConnections {
     /** Requests a connection whose handshake completes during the drain may still send (GOAWAY admits them). */
     private static final long LATE_CONNECTION_STREAMS = 16;
 
+    /** Whether SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised: requests with {@code :protocol} are served. */
+    static final boolean CONNECT_PROTOCOL = true;
+
     private final ChannelGroup connections = new DefaultChannelGroup("quic", GlobalEventExecutor.INSTANCE);
     private final ExchangeDispatcher dispatcher;
     private final long maxFieldSectionSize;
@@ -112,7 +115,9 @@ public final class QuicConnections {
             protected void initChannel(QuicChannel connection) {
                 handshakeBegan(connection);
                 connection.attr(MAX_STREAM_ID).set(new long[] {-1});
-                Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize);
+                // RFC 9220: extended CONNECT, for WebSocket over HTTP/3
+                Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize)
+                        .enableConnectProtocol(CONNECT_PROTOCOL);
                 connection.pipeline().addLast(new Tracker(), new Http3ServerConnectionHandler(
                         new ChannelInitializer<QuicStreamChannel>() {
                             @Override
@@ -120,7 +125,8 @@ public final class QuicConnections {
                                 stream.config().setAutoRead(false);
                                 // next to the channel, below the HTTP/3 frame codec
                                 stream.pipeline().addFirst(new QuicFinOnLastWrite());
-                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData, bodyMinRate));
+                                stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData, bodyMinRate,
+                                        CONNECT_PROTOCOL));
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));
                 earlyData.connectionStarted(connection);

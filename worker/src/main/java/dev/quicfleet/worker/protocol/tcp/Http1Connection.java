@@ -14,6 +14,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpContent;
@@ -23,10 +24,13 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerExpectContinueHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -70,8 +74,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     private boolean receivingBody;
     /** The next bytes belong to a request head (after the previous request's last content). */
     private boolean awaitingHead = true;
+    /** The end of the current request (one asking for a protocol switch) is held back; see {@link #process}. */
+    private boolean upgradeEndHeld;
     private ScheduledFuture<?> headTimer;
     private ChannelHandlerContext ctx;
+    private final ChannelInboundHandlerAdapter headClock = newHeadClock();
 
     /**
      * @param headerTimeout how long a request head may take to arrive
@@ -87,6 +94,10 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
 
     /** The handler to place before the HTTP codec: it starts the header clock when a request's first bytes arrive. */
     ChannelInboundHandlerAdapter headClock() {
+        return headClock;
+    }
+
+    private ChannelInboundHandlerAdapter newHeadClock() {
         return new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -143,6 +154,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf bytes && current != null && current.tunnel()) {
+            // an upgraded connection (WebSocket): the HTTP codec is gone, the bytes are the exchange's body
+            current.offerBody(bytes);
+            return;
+        }
         if (!(msg instanceof HttpObject object)) {
             ReferenceCountUtil.release(msg);
             return;
@@ -176,8 +192,21 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
                 badRequest(content.decoderResult().cause());
                 return;
             }
-            if (current == null || !receivingBody) {
+            if (current == null || !receivingBody || current.tunnel()) {
+                // (the end of an upgrade request: its body is now the new protocol's bytes)
                 content.release();
+                return;
+            }
+            if (content instanceof LastHttpContent && "websocket".equals(current.upgradeProtocol())) {
+                // The end of a WebSocket handshake: held while the service may still accept it (a proxy does once
+                // its upstream agreed); a response without the switch delivers it. Other Upgrade tokens (h2c) are
+                // not served here: their requests end as usual.
+                if (content.content().isReadable()) {
+                    current.offerBody(content.content());
+                } else {
+                    content.release();
+                }
+                upgradeEndHeld = true;
                 return;
             }
             current.offerBody(content.content());
@@ -223,6 +252,12 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         current = new Http1Exchange(ctx.channel(), dispatcher, connectionInfo.apply(ctx.channel()),
                 request.method().name(), target, request.headers().get(HttpHeaderNames.HOST), headers, keepAlive);
         receivingBody = true;
+        upgradeEndHeld = false;
+        String upgrade = request.headers().get(HttpHeaderNames.UPGRADE);
+        if (upgrade != null && request.method() == HttpMethod.GET
+                && request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
+            current.upgradeProtocol(upgrade.split(",", 2)[0].trim()); // the first protocol the client offers
+        }
         dispatcher.dispatch(current);
         if (HttpUtil.isTransferEncodingChunked(request) || current.contentLength() > 0) {
             current.watchRequestBody(bodyMinRate);
@@ -324,8 +359,27 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
             this.keepAlive = keepAlive;
         }
 
+        boolean tunnel() {
+            return upgraded();
+        }
+
+        @Override
+        protected int upgradeStatus() {
+            return 101;
+        }
+
         @Override
         protected void doWriteHead(int status, Headers headers, boolean endStream) {
+            if (status == 101) {
+                upgradeEndHeld = false;
+                switchProtocols(headers);
+                return;
+            }
+            if (upgradeEndHeld) {
+                upgradeEndHeld = false;
+                receivingBody = false;
+                endBody(new Headers());
+            }
             HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status));
             for (Map.Entry<String, String> field : headers) {
                 response.headers().add(field.getKey(), field.getValue());
@@ -343,13 +397,43 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
             }
         }
 
+        /**
+         * Sends {@code 101 Switching Protocols}, then takes the HTTP codec out of the pipeline: from here on the
+         * connection carries the new protocol's bytes, and closes when the exchange ends.
+         */
+        private void switchProtocols(Headers headers) {
+            HttpResponse response = new DefaultHttpResponse(HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.SWITCHING_PROTOCOLS);
+            for (Map.Entry<String, String> field : headers) {
+                response.headers().add(field.getKey(), field.getValue());
+            }
+            closeAfter = true;
+            channel.writeAndFlush(response);
+            ChannelPipeline pipeline = channel.pipeline();
+            pipeline.remove(HttpServerCodec.class);
+            if (pipeline.get(HttpServerExpectContinueHandler.class) != null) {
+                pipeline.remove(HttpServerExpectContinueHandler.class);
+            }
+            if (pipeline.context(headClock) != null) {
+                pipeline.remove(headClock);
+            }
+            awaitingHead = false;
+            stopHeadTimer();
+        }
+
         @Override
         protected ChannelFuture doWriteData(ByteBuf data, boolean endStream) {
+            if (tunnel()) {
+                return channel.writeAndFlush(data);
+            }
             return channel.writeAndFlush(endStream ? new DefaultLastHttpContent(data) : new DefaultHttpContent(data));
         }
 
         @Override
         protected ChannelFuture doWriteEnd(Headers trailers) {
+            if (tunnel()) {
+                return channel.writeAndFlush(Unpooled.EMPTY_BUFFER);
+            }
             LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER);
             if (acceptsTrailers()) { // RFC 9110 §10.1.4: only to a client that said "TE: trailers"; else dropped
                 for (Map.Entry<String, String> field : trailers) {

@@ -21,6 +21,9 @@ import java.util.function.Function;
 /** Reads one HTTP/2 stream (auto-read off) and turns it into an {@link Http2Exchange}. */
 final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
 
+    /** The pseudo-header of an extended CONNECT (RFC 8441). */
+    private static final String PROTOCOL = ":protocol";
+
     private final ExchangeDispatcher dispatcher;
     private final Function<Http2StreamChannel, ConnectionInfo> connectionInfo;
     private final long bodyMinRate;
@@ -77,17 +80,23 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
         }
         Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
         if (h.method() == null || h.path() == null) {
+            // CONNECT without :protocol (RFC 9113 §8.5, a TCP tunnel): not served by this worker
             Http2Headers reply = new DefaultHttp2Headers().status("501");
             stream.writeAndFlush(new DefaultHttp2HeadersFrame(reply, true));
             return;
         }
         exchange = new Http2Exchange(stream, dispatcher, connectionInfo.apply(stream), h.method().toString(),
                 h.path().toString(), h.authority() == null ? null : h.authority().toString(), toHeaders(h));
+        // RFC 8441 extended CONNECT (Netty checks :protocol against the SETTINGS this server sent)
+        CharSequence protocol = h.get(PROTOCOL);
+        if (protocol != null) {
+            exchange.upgradeProtocol(protocol.toString());
+        }
         if (frame.isEndStream()) {
             exchange.endBody(null);
         }
         dispatcher.dispatch(exchange);
-        if (!frame.isEndStream()) {
+        if (!frame.isEndStream() && protocol == null) {
             exchange.watchRequestBody(bodyMinRate);
         }
     }

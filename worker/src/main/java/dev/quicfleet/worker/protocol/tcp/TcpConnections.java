@@ -369,7 +369,9 @@ public final class TcpConnections {
                         .initialSettings(Http2Settings.defaultSettings()
                                 .maxConcurrentStreams(maxStreams)
                                 .initialWindowSize(streamWindow)
-                                .maxHeaderListSize(MAX_HEADER_SIZE))
+                                .maxHeaderListSize(MAX_HEADER_SIZE)
+                                // RFC 8441: extended CONNECT, for WebSocket over HTTP/2
+                                .connectProtocolEnabled(true))
                         .build();
                 pipeline.addBefore(PEER_ERRORS, null, codec);
                 ChannelInitializer<Http2StreamChannel> streams = new ChannelInitializer<>() {

@@ -1,0 +1,261 @@
+package dev.quicfleet.client;
+
+import dev.quicfleet.http.websocket.WebSocketFrames;
+import dev.quicfleet.http.websocket.WebSocketMessage;
+import dev.quicfleet.http.websocket.WebSocketSession;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
+import io.netty.handler.codec.http3.Http3DataFrame;
+import io.netty.handler.codec.http3.Http3HeadersFrame;
+import io.netty.handler.codec.http3.Http3RequestStreamInboundHandler;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A WebSocket over HTTP/3 (RFC 9220): an extended CONNECT ({@code :protocol websocket}) on one request stream, then
+ * RFC 6455 frames (masked, as a client sends them) in its DATA frames. Opened by {@link H3Connection#openWebSocket}.
+ *
+ * <p>Blocking and thread-safe, for tests and tools: {@link #receive()} waits for a message, {@link #send} waits while
+ * the stream has no send capacity. Received messages wait in memory until read (this client does not slow the
+ * server down by not reading). Pings are answered.
+ */
+public final class H3WebSocket {
+
+    private final String authority;
+    private final String path;
+    private final CompletableFuture<H3WebSocket> opened = new CompletableFuture<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<WebSocketMessage> inbox = new ArrayDeque<>();
+    private boolean ended;
+    private volatile QuicStreamChannel stream;
+    private volatile int closeCode;
+    private volatile String closeReason = "";
+    private volatile boolean closeSent;
+
+    // event loop only
+    private ByteBuf cumulation;
+    private int messageOpcode = -1;
+    private byte[] message = new byte[0];
+    private int messageLength;
+
+    H3WebSocket(String authority, String path) {
+        this.authority = authority;
+        this.path = path;
+    }
+
+    /** Completes with this socket once the server answered 200; fails on another status or a closed stream. */
+    CompletableFuture<H3WebSocket> opened() {
+        return opened;
+    }
+
+    /** The stream handler: installed by {@link H3Connection#openWebSocket}. */
+    Http3RequestStreamInboundHandler handler() {
+        return new Handler();
+    }
+
+    /** The next message, or {@code null} once the server closed (see {@link #closeCode()}). */
+    public WebSocketMessage receive() throws InterruptedException {
+        lock.lock();
+        try {
+            while (inbox.isEmpty() && !ended) {
+                changed.await();
+            }
+            return inbox.poll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Sends {@code message}, waiting while the stream cannot take more. */
+    public void send(WebSocketMessage message) throws IOException, InterruptedException {
+        byte[] data = message.data();
+        write(message.text() ? WebSocketFrames.TEXT : WebSocketFrames.BINARY, data);
+    }
+
+    private void write(int opcode, byte[] data) throws IOException, InterruptedException {
+        QuicStreamChannel s = stream;
+        lock.lock();
+        try {
+            while (!s.isWritable() && s.isActive() && !ended) {
+                changed.await(10, TimeUnit.MILLISECONDS);
+            }
+            if (!s.isActive() || ended) {
+                throw new IOException("WebSocket closed (" + closeCode + " " + closeReason + ")");
+            }
+        } finally {
+            lock.unlock();
+        }
+        ByteBuf frame = WebSocketFrames.encode(s.alloc(), true, opcode, data, 0, data.length, true);
+        s.writeAndFlush(new DefaultHttp3DataFrame(frame));
+    }
+
+    /** Sends a close frame; {@link #receive()} returns {@code null} once the server answers. */
+    public void close(int code, String reason) throws IOException, InterruptedException {
+        if (!closeSent) {
+            closeSent = true;
+            write(WebSocketFrames.CLOSE, WebSocketFrames.closePayload(code, reason));
+        }
+    }
+
+    /** The server's close code ({@code 1005}: none, {@code 1006}: no close frame); {@code 0} while open. */
+    public int closeCode() {
+        return closeCode;
+    }
+
+    /** The reason that came with {@link #closeCode()}. */
+    public String closeReason() {
+        return closeReason;
+    }
+
+    private void end(int code, String reason) {
+        lock.lock();
+        try {
+            if (closeCode == 0) {
+                closeReason = reason;
+                closeCode = code;
+            }
+            ended = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void deliver(WebSocketMessage m) {
+        lock.lock();
+        try {
+            inbox.add(m);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private final class Handler extends Http3RequestStreamInboundHandler {
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            stream = (QuicStreamChannel) ctx.channel();
+            Http3HeadersFrame headers = new DefaultHttp3HeadersFrame();
+            headers.headers().method("CONNECT").scheme("https").authority(authority).path(path)
+                    .set(":protocol", "websocket").set("sec-websocket-version", "13");
+            ctx.writeAndFlush(headers);
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        protected void channelRead(ChannelHandlerContext ctx, Http3HeadersFrame frame) {
+            if (opened.isDone()) {
+                return; // trailers
+            }
+            CharSequence status = frame.headers().status();
+            if (status != null && "200".contentEquals(status)) {
+                opened.complete(H3WebSocket.this);
+            } else {
+                opened.completeExceptionally(new H3ProtocolException("WebSocket over HTTP/3 refused: status "
+                        + status));
+                ctx.close();
+            }
+        }
+
+        @Override
+        protected void channelRead(ChannelHandlerContext ctx, Http3DataFrame frame) {
+            ByteBuf data = frame.content();
+            if (cumulation == null) {
+                cumulation = Unpooled.buffer(data.readableBytes());
+            }
+            cumulation.writeBytes(data);
+            frame.release();
+            try {
+                WebSocketFrames.Frame f;
+                while ((f = WebSocketFrames.decode(cumulation, false, Integer.MAX_VALUE)) != null) {
+                    onFrame(ctx, f);
+                }
+            } catch (WebSocketFrames.FrameException e) {
+                end(e.closeCode(), e.getMessage());
+                ctx.close();
+                return;
+            }
+            cumulation.discardSomeReadBytes();
+        }
+
+        private void onFrame(ChannelHandlerContext ctx, WebSocketFrames.Frame f) {
+            switch (f.opcode()) {
+                case WebSocketFrames.PING -> ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(
+                        ctx.alloc(), true, WebSocketFrames.PONG, f.payload(), 0, f.payload().length, true)));
+                case WebSocketFrames.PONG -> {
+                }
+                case WebSocketFrames.CLOSE -> {
+                    byte[] p = f.payload();
+                    int code = p.length >= 2 ? ((p[0] & 0xFF) << 8) | (p[1] & 0xFF) : WebSocketSession.NO_STATUS;
+                    String reason = p.length > 2 ? new String(p, 2, p.length - 2, StandardCharsets.UTF_8) : "";
+                    if (!closeSent) {
+                        closeSent = true;
+                        byte[] echo = WebSocketFrames.closePayload(code == WebSocketSession.NO_STATUS
+                                ? WebSocketSession.NORMAL_CLOSURE : code, "");
+                        ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
+                                WebSocketFrames.CLOSE, echo, 0, echo.length, true)))
+                                .addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+                    }
+                    end(code, reason);
+                }
+                default -> {
+                    if (f.opcode() != WebSocketFrames.CONTINUATION) {
+                        messageOpcode = f.opcode();
+                    }
+                    byte[] p = f.payload();
+                    if (messageLength + p.length > message.length) {
+                        message = Arrays.copyOf(message, Math.max(messageLength + p.length, message.length * 2));
+                    }
+                    System.arraycopy(p, 0, message, messageLength, p.length);
+                    messageLength += p.length;
+                    if (f.fin()) {
+                        deliver(new WebSocketMessage(messageOpcode == WebSocketFrames.TEXT,
+                                Arrays.copyOf(message, messageLength)));
+                        messageLength = 0;
+                        messageOpcode = -1;
+                    }
+                }
+            }
+        }
+
+        @Override
+        protected void channelInputClosed(ChannelHandlerContext ctx) {
+            end(WebSocketSession.ABNORMAL_CLOSURE, "stream ended");
+            ctx.close();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            lock.lock();
+            try {
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (cumulation != null) {
+                cumulation.release();
+                cumulation = null;
+            }
+            opened.completeExceptionally(new H3ProtocolException("WebSocket stream closed before the response"));
+            end(WebSocketSession.ABNORMAL_CLOSURE, "stream closed");
+            ctx.fireChannelInactive();
+        }
+    }
+}
