@@ -200,12 +200,14 @@ class SiteConfigParserTest {
                 + "list of them)");
         assertError(route("upstream: {urls: [http://127.0.0.1:1], weight: 3}"), p + ": unknown key \"weight\" "
                 + "(expected: one of urls, balance, connect-timeout, response-timeout, idle-timeout)");
-        assertError(route("upstream: [http://127.0.0.1:1, https://127.0.0.1:2]"), p + "[1]: https://127.0.0.1:2 "
-                + "(scheme https is not supported yet; expected: http://HOST:PORT such as http://127.0.0.1:8080)");
+        assertError(route("upstream: [http://127.0.0.1:1, ws://127.0.0.1:2]"), p + "[1]: ws://127.0.0.1:2 "
+                + "(scheme ws is not supported; expected: http://HOST:PORT, h2c://HOST:PORT or https://HOST:PORT such "
+                + "as http://127.0.0.1:8080)");
         assertError(route("upstream: {urls: [http://127.0.0.1:1, 127.0.0.1:2]}"), p + ".urls[1]: 127.0.0.1:2 "
-                + "(not a URL; expected: http://HOST:PORT such as http://127.0.0.1:8080)");
+                + "(not a URL; expected: http://HOST:PORT, h2c://HOST:PORT or https://HOST:PORT such as "
+                + "http://127.0.0.1:8080)");
         assertError(route("upstream: http://127.0.0.1"), p + ": http://127.0.0.1 (no port; expected: "
-                + "http://HOST:PORT such as http://127.0.0.1:8080)");
+                + "http://HOST:PORT, h2c://HOST:PORT or https://HOST:PORT such as http://127.0.0.1:8080)");
         assertError(route("upstream: [http://127.0.0.1:1, {url: x}]"), p + "[1]: a mapping (expected: "
                 + "http://HOST:PORT such as http://127.0.0.1:8080)");
         assertError(route("upstream: [http://127.0.0.1:1, http://127.0.0.1:1/]"), p + "[1]: http://127.0.0.1:1/, "
