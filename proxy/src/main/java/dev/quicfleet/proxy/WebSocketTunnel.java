@@ -58,7 +58,15 @@ final class WebSocketTunnel extends ChannelInboundHandlerAdapter implements Body
         }
         upstream = pool.choose(null);
         if (upstream == null) {
-            exchange.respond(502, "text/plain; charset=utf-8", "no healthy upstream\n");
+            exchange.logFailure("no_healthy_upstream: every upstream is ejected");
+            exchange.respond(503, "text/plain; charset=utf-8", "no healthy upstream\n");
+            return;
+        }
+        if (upstream.h2c || upstream.tls) {
+            // The tunnel speaks HTTP/1.1 Upgrade over plain TCP; RFC 8441 towards an HTTP/2 upstream and TLS towards
+            // an https:// one are not built: say so rather than send an upgrade the upstream cannot read.
+            fail(502, "bad_response: WebSocket to " + upstream.uri.getScheme() + ":// upstreams is not supported "
+                    + "yet (use an http:// upstream for WebSocket routes)");
             return;
         }
         ProxyConfig config = pool.config();
@@ -76,8 +84,9 @@ final class WebSocketTunnel extends ChannelInboundHandlerAdapter implements Body
                         sendUpgrade();
                     } else {
                         upstream.connectFailed(f.cause());
-                        fail(f.cause() instanceof ConnectTimeoutException ? 504 : 502,
-                                "upstream " + upstream + " refused or failed the connection: " + f.cause().getMessage());
+                        boolean timeout = f.cause() instanceof ConnectTimeoutException;
+                        fail(timeout ? 504 : 502, (timeout ? "connect_timeout" : "connect_failure") + ": upstream "
+                                + upstream + " refused or failed the connection: " + f.cause().getMessage());
                     }
                 });
     }
@@ -128,7 +137,7 @@ final class WebSocketTunnel extends ChannelInboundHandlerAdapter implements Body
     private void onResponse(HttpResponse response) {
         int status = response.status().code();
         if (status != 101 || !WebSocketService.accept(key).equals(response.headers().get("sec-websocket-accept"))) {
-            fail(502, "upstream " + upstream + " refused the WebSocket upgrade: " + response.status());
+            fail(502, "bad_response: upstream " + upstream + " refused the WebSocket upgrade: " + response.status());
             return;
         }
         if (!exchange.isOpen()) {
@@ -188,7 +197,8 @@ final class WebSocketTunnel extends ChannelInboundHandlerAdapter implements Body
         if (open) {
             exchange.end(); // the upstream closed (after its close frame, normally): so does the client's side
         } else {
-            fail(502, "upstream " + upstream + " closed the connection before answering the WebSocket upgrade");
+            fail(502, "upstream_reset: upstream " + upstream
+                    + " closed the connection before answering the WebSocket upgrade");
         }
     }
 
