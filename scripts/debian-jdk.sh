@@ -10,7 +10,7 @@
 #                                 (amd64 or arm64): what Debian's java needs; qemu-user runs the arm64 runtime with it
 # Suite: trixie (Debian 13), where openjdk-25 is; its java needs glibc 2.38, newer than some build machines' (bookworm
 # has 2.36), so the amd64 jlink runs through the ld.so of trixie's libc6 with trixie's libraries.
-# Cache: $QUICFLEET_CACHE or ~/.cache/quicfleet, under debian-trixie/ (about 400 MB of packages, 1.1 GB unpacked).
+# Cache: $QUICFLEET_CACHE or ~/.cache/quicfleet, under debian-trixie/ (about 150 MB of packages, 550 MB with what is unpacked).
 
 DEBIAN_SUITE=trixie
 DEBIAN_JDK_PACKAGE=openjdk-25
