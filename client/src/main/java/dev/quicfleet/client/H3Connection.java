@@ -394,12 +394,21 @@ public final class H3Connection implements AutoCloseable {
 
     /**
      * Opens a WebSocket on {@code path} (RFC 9220 extended CONNECT) once the server's SETTINGS allow it; fails with
-     * an {@link H3ProtocolException} when they do not, or when the server answers other than 200.
+     * an {@link H3ProtocolException} when they do not, or when the server answers other than 200, and with an
+     * {@link H3StreamResetException} when the server resets the stream.
      */
     public CompletableFuture<H3WebSocket> openWebSocket(String path) {
-        H3WebSocket socket = new H3WebSocket(port == 443 ? host : host + ":" + port, path);
+        return openWebSocket(path, false);
+    }
+
+    /**
+     * {@link #openWebSocket(String)}; {@code evenIfNotEnabled}: sends the extended CONNECT although the server's
+     * SETTINGS did not enable it (a malformed request, RFC 9220 §3), for tests of the server's answer.
+     */
+    CompletableFuture<H3WebSocket> openWebSocket(String path, boolean evenIfNotEnabled) {
+        H3WebSocket socket = new H3WebSocket(port == 443 ? host : host + ":" + port, path, peer());
         return ready.thenCompose(c -> connectProtocol).thenCompose(enabled -> {
-            if (!enabled) {
+            if (!enabled && !evenIfNotEnabled) {
                 return CompletableFuture.failedFuture(new H3ProtocolException(peer() + " did not enable extended "
                         + "CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL): no WebSocket over HTTP/3"));
             }

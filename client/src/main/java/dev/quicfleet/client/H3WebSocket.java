@@ -11,7 +11,9 @@ import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3DataFrame;
 import io.netty.handler.codec.http3.Http3HeadersFrame;
 import io.netty.handler.codec.http3.Http3RequestStreamInboundHandler;
+import io.netty.handler.codec.quic.QuicException;
 import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.handler.codec.quic.QuicStreamResetException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -33,6 +35,8 @@ public final class H3WebSocket {
 
     private final String authority;
     private final String path;
+    /** The server, for messages. */
+    private final String peer;
     private final CompletableFuture<H3WebSocket> opened = new CompletableFuture<>();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
@@ -49,9 +53,10 @@ public final class H3WebSocket {
     private byte[] message = new byte[0];
     private int messageLength;
 
-    H3WebSocket(String authority, String path) {
+    H3WebSocket(String authority, String path, String peer) {
         this.authority = authority;
         this.path = path;
+        this.peer = peer;
     }
 
     /** Completes with this socket once the server answered 200; fails on another status or a closed stream. */
@@ -228,6 +233,18 @@ public final class H3WebSocket {
                     }
                 }
             }
+        }
+
+        @Override
+        protected void handleQuicException(ChannelHandlerContext ctx, QuicException exception) {
+            if (exception instanceof QuicStreamResetException reset) {
+                long code = reset.applicationProtocolCode();
+                opened.completeExceptionally(new H3StreamResetException("WebSocket stream reset by " + peer
+                        + (code >= 0 ? " (error 0x" + Long.toHexString(code) + " " + H3Errors.name(code) + ")" : ""),
+                        code, exception));
+                end(WebSocketSession.ABNORMAL_CLOSURE, "stream reset");
+            }
+            ctx.close();
         }
 
         @Override

@@ -161,7 +161,7 @@ public final class Worker {
         this.earlyData = new EarlyData(config.earlyData(), metrics,
                 EarlyData.localReplayRegister(EarlyData.LOCAL_REGISTER_TTL, EarlyData.LOCAL_REGISTER_CAPACITY));
         this.quicConnections = new QuicConnections(dispatcher, TcpConnections.MAX_HEADER_SIZE, earlyData,
-                config.quic().handshakeTimeout(), config.bodyMinRate());
+                config.quic().handshakeTimeout(), config.bodyMinRate(), config.webSocket());
     }
 
     /**
@@ -408,7 +408,7 @@ public final class Worker {
         TcpConnections tcp = new TcpConnections(tcpSsl, dispatcher, config.idleTimeout(),
                 config.quic().maxStreams(), H2_STREAM_WINDOW, (int) Math.min(Integer.MAX_VALUE,
                 config.quic().maxData()), config.drainTimeout(), config.headerTimeout(), config.bodyMinRate(),
-                config.proxyProtocolFrom());
+                config.proxyProtocolFrom(), config.webSocket());
         tcpConnections = tcp;
 
         int socketBuffer = config.quic().udpSocketBuffer();

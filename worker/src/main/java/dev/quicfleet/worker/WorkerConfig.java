@@ -55,6 +55,8 @@ import java.util.Objects;
  * @param compression  how responses are compressed; default {@link CompressionConfig#DEFAULT} (on)
  * @param proxyProtocolFrom TCP peers (L4 balancers) whose connections must start with a PROXY protocol v1/v2 header;
  *                     default none (a PROXY header from anyone is refused)
+ * @param webSocket    whether WebSocket handshakes are served: the HTTP/1.1 {@code Upgrade: websocket}, and extended
+ *                     CONNECT advertised in HTTP/2 and HTTP/3 SETTINGS (RFC 8441, RFC 9220); default on
  */
 public record WorkerConfig(InetAddress address, int port, Path cert, Path key, Path stateDir, String transport,
                            int ioThreads, int slot, boolean reusePort, int udpFd, int tcpFd, Duration drainTimeout,
@@ -63,7 +65,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
                            RetryTokens.Mode retry, int retryThreshold, boolean statelessReset,
                            Duration resetHoldoff, Duration headerTimeout, long bodyMinRate, ProxyConfig proxy,
                            String accessLog, AccessLogFormat accessLogFormat, CompressionConfig compression,
-                           TrustedNetworks proxyProtocolFrom) {
+                           TrustedNetworks proxyProtocolFrom, boolean webSocket) {
 
     /**
      * The default header timeout. A real client sends its whole request head in one write right after the handshake,
@@ -162,7 +164,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udp, tcp,
                 drainTimeout, idleTimeout, bodyTimeout, quic, staticDir, staticPrefix, earlyData, serverId, retry,
                 retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy, accessLog,
-                accessLogFormat, compression, proxyProtocolFrom);
+                accessLogFormat, compression, proxyProtocolFrom, webSocket);
     }
 
     /** The {@code alt-svc} value advertising HTTP/3 on {@code port} (RFC 7838). */
@@ -231,6 +233,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         private String accessLog;
         private AccessLogFormat accessLogFormat = AccessLogFormat.COMBINED;
         private CompressionConfig compression = CompressionConfig.DEFAULT;
+        private boolean webSocket = true;
 
         private Builder() {
             try {
@@ -373,6 +376,15 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return this;
         }
 
+        /**
+         * Whether WebSocket handshakes are served ({@code --websocket}); off: extended CONNECT is not advertised (a
+         * {@code :protocol} request is a stream error) and {@code Upgrade: websocket} is a plain request.
+         */
+        public Builder webSocket(boolean enabled) {
+            this.webSocket = enabled;
+            return this;
+        }
+
         public Builder staticFiles(Path dir, String prefix) {
             this.staticDir = dir;
             this.staticPrefix = prefix;
@@ -390,7 +402,7 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
                     retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy,
-                    accessLog, accessLogFormat, compression, proxyProtocolFrom);
+                    accessLog, accessLogFormat, compression, proxyProtocolFrom, webSocket);
         }
     }
 }

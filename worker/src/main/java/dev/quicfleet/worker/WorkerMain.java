@@ -325,6 +325,12 @@ public final class WorkerMain {
                     + "ranks them; zstd > br > gzip at equal q) (default: ${DEFAULT-VALUE}).")
     String compression;
 
+    @Option(names = "--websocket", paramLabel = "on|off", defaultValue = "on",
+            description = "Serve WebSocket handshakes: HTTP/1.1 Upgrade, and extended CONNECT advertised on HTTP/2 and "
+                    + "HTTP/3 (RFC 8441, RFC 9220); off: Upgrade: websocket is a plain request, :protocol a stream "
+                    + "error (default: ${DEFAULT-VALUE}).")
+    String webSocket;
+
     @Option(names = "--compression-min-length", paramLabel = "BYTES", defaultValue = "512",
             description = "Bodies shorter than this (by Content-Length) are not compressed (default: ${DEFAULT-VALUE}).")
     int compressionMinLength;
@@ -677,7 +683,8 @@ public final class WorkerMain {
                         ConfigValues.duration("stateless-reset-holdoff", statelessResetHoldoff))
                 .accessLog(accessLog, AccessLogFormat.parse("access-log-format", accessLogFormat))
                 .compression(new CompressionConfig(onOff("compression", compression), gzipLevel, brotliQuality,
-                        zstdLevel, compressionMinLength));
+                        zstdLevel, compressionMinLength))
+                .webSocket(onOff("websocket", webSocket));
         if (stateDir != null) {
             builder.stateDir(stateDir);
         }

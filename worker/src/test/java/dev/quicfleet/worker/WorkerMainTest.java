@@ -246,4 +246,19 @@ class WorkerMainTest {
         assertThat(out.toString()).contains("--upstream=URL", "--upstream-balance", "--upstream-connect-timeout",
                 "--upstream-response-timeout", "--upstream-idle-timeout");
     }
+
+    @Test
+    void webSocketIsOnByDefaultAndOffTurnsItOff() {
+        assertThat(parse().webSocket()).isTrue();
+        assertThat(parse("--websocket", "off").webSocket()).isFalse();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        assertThat(WorkerMain.run(new String[] {"--websocket", "maybe"}, new PrintWriter(out), new PrintWriter(err)))
+                .isEqualTo(2);
+        assertThat(err.toString()).startsWith("error: websocket: maybe (expected: on or off)").hasLineCount(2);
+        StringWriter help = new StringWriter();
+        assertThat(WorkerMain.run(new String[] {"--help"}, new PrintWriter(help), new PrintWriter(new StringWriter())))
+                .isZero();
+        assertThat(help.toString()).contains("--websocket=on|off");
+    }
 }

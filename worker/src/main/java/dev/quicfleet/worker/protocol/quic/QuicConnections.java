@@ -58,9 +58,6 @@ public final class QuicConnections {
     /** Requests a connection whose handshake completes during the drain may still send (GOAWAY admits them). */
     private static final long LATE_CONNECTION_STREAMS = 16;
 
-    /** Whether SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised: requests with {@code :protocol} are served. */
-    static final boolean CONNECT_PROTOCOL = true;
-
     private final ChannelGroup connections = new DefaultChannelGroup("quic", GlobalEventExecutor.INSTANCE);
     private final ExchangeDispatcher dispatcher;
     private final long maxFieldSectionSize;
@@ -83,14 +80,18 @@ public final class QuicConnections {
     private volatile boolean draining;
     private final Duration handshakeTimeout;
     private final long bodyMinRate;
+    /** Whether SETTINGS_ENABLE_CONNECT_PROTOCOL is advertised: requests with {@code :protocol} are served. */
+    private final boolean connectProtocol;
     private volatile AmplificationLimit amplificationLimit;
     private volatile ChannelHandler errors;
 
     /**
-     * @param bodyMinRate the minimum average request body rate in bytes per second (0: none), as on TCP
+     * @param bodyMinRate     the minimum average request body rate in bytes per second (0: none), as on TCP
+     * @param connectProtocol whether extended CONNECT (RFC 9220, WebSocket over HTTP/3) is advertised and served
      */
     public QuicConnections(ExchangeDispatcher dispatcher, long maxFieldSectionSize, EarlyData earlyData,
-                    Duration handshakeTimeout, long bodyMinRate) {
+                    Duration handshakeTimeout, long bodyMinRate, boolean connectProtocol) {
+        this.connectProtocol = connectProtocol;
         this.bodyMinRate = bodyMinRate;
         this.dispatcher = dispatcher;
         this.maxFieldSectionSize = maxFieldSectionSize;
@@ -117,7 +118,7 @@ public final class QuicConnections {
                 connection.attr(MAX_STREAM_ID).set(new long[] {-1});
                 // RFC 9220: extended CONNECT, for WebSocket over HTTP/3
                 Http3Settings settings = Http3Settings.defaultSettings().maxFieldSectionSize(maxFieldSectionSize)
-                        .enableConnectProtocol(CONNECT_PROTOCOL);
+                        .enableConnectProtocol(connectProtocol);
                 connection.pipeline().addLast(new Tracker(), new Http3ServerConnectionHandler(
                         new ChannelInitializer<QuicStreamChannel>() {
                             @Override
@@ -126,7 +127,7 @@ public final class QuicConnections {
                                 // next to the channel, below the HTTP/3 frame codec
                                 stream.pipeline().addFirst(new QuicFinOnLastWrite());
                                 stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData, bodyMinRate,
-                                        CONNECT_PROTOCOL));
+                                        connectProtocol));
                             }
                         }, null, null, new DefaultHttp3SettingsFrame(settings), true));
                 earlyData.connectionStarted(connection);

@@ -68,6 +68,7 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     private final Function<Channel, ConnectionInfo> connectionInfo;
     private final Duration headerTimeout;
     private final long bodyMinRate;
+    private final boolean webSocket;
     private final ArrayDeque<HttpObject> pending = new ArrayDeque<>();
     private Http1Exchange current;
     /** The current request's body still arrives (no LastHttpContent yet). */
@@ -83,9 +84,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
     /**
      * @param headerTimeout how long a request head may take to arrive
      * @param bodyMinRate   the minimum average request body rate in bytes per second (0: none)
+     * @param webSocket     whether {@code Upgrade: websocket} asks for a protocol switch (off: a plain request)
      */
     Http1Connection(ExchangeDispatcher dispatcher, Function<Channel, ConnectionInfo> connectionInfo,
-                    Duration headerTimeout, long bodyMinRate) {
+                    Duration headerTimeout, long bodyMinRate, boolean webSocket) {
+        this.webSocket = webSocket;
         this.dispatcher = dispatcher;
         this.connectionInfo = connectionInfo;
         this.headerTimeout = headerTimeout;
@@ -256,7 +259,11 @@ final class Http1Connection extends ChannelInboundHandlerAdapter {
         String upgrade = request.headers().get(HttpHeaderNames.UPGRADE);
         if (upgrade != null && request.method() == HttpMethod.GET
                 && request.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
-            current.upgradeProtocol(upgrade.split(",", 2)[0].trim()); // the first protocol the client offers
+            String protocol = upgrade.split(",", 2)[0].trim(); // the first protocol the client offers
+            if (webSocket || !"websocket".equalsIgnoreCase(protocol)) {
+                current.upgradeProtocol(protocol);
+            }
+            // else (--websocket off): served as a plain request, as by a route that is not a WebSocket service
         }
         dispatcher.dispatch(current);
         if (HttpUtil.isTransferEncodingChunked(request) || current.contentLength() > 0) {

@@ -8,6 +8,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -27,11 +29,18 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
     private final ExchangeDispatcher dispatcher;
     private final Function<Http2StreamChannel, ConnectionInfo> connectionInfo;
     private final long bodyMinRate;
+    private final boolean connectProtocol;
     private Http2Exchange exchange;
+    /** Reset for a {@code :protocol} this server did not allow: what else the stream brings is dropped. */
+    private boolean refused;
 
-    /** @param bodyMinRate the minimum average request body rate in bytes per second (0: none) */
+    /**
+     * @param bodyMinRate     the minimum average request body rate in bytes per second (0: none)
+     * @param connectProtocol whether this server advertised SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441)
+     */
     Http2StreamHandler(ExchangeDispatcher dispatcher, Function<Http2StreamChannel, ConnectionInfo> connectionInfo,
-                       long bodyMinRate) {
+                       long bodyMinRate, boolean connectProtocol) {
+        this.connectProtocol = connectProtocol;
         this.dispatcher = dispatcher;
         this.connectionInfo = connectionInfo;
         this.bodyMinRate = bodyMinRate;
@@ -78,7 +87,18 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
             exchange.endBody(toHeaders(h));
             return;
         }
+        if (refused) {
+            return;
+        }
         Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
+        CharSequence protocol = h.get(PROTOCOL);
+        if (protocol != null && !connectProtocol) {
+            // Netty checks the form of an extended CONNECT but not that this server allowed it (RFC 8441 §4: a
+            // :protocol the server did not enable is a malformed request, a stream error PROTOCOL_ERROR)
+            refused = true;
+            stream.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+            return;
+        }
         if (h.method() == null || h.path() == null) {
             // CONNECT without :protocol (RFC 9113 §8.5, a TCP tunnel): not served by this worker
             Http2Headers reply = new DefaultHttp2Headers().status("501");
@@ -87,8 +107,7 @@ final class Http2StreamHandler extends ChannelInboundHandlerAdapter {
         }
         exchange = new Http2Exchange(stream, dispatcher, connectionInfo.apply(stream), h.method().toString(),
                 h.path().toString(), h.authority() == null ? null : h.authority().toString(), toHeaders(h));
-        // RFC 8441 extended CONNECT (Netty checks :protocol against the SETTINGS this server sent)
-        CharSequence protocol = h.get(PROTOCOL);
+        // RFC 8441 extended CONNECT (allowed: checked above)
         if (protocol != null) {
             exchange.upgradeProtocol(protocol.toString());
         }

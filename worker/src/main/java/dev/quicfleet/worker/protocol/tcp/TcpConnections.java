@@ -102,6 +102,8 @@ public final class TcpConnections {
     private final AtomicLong otherErrorsSinceLog = new AtomicLong();
     private final WriteErrors writeErrors = new WriteErrors();
     private final TrustedNetworks proxyProtocolFrom;
+    /** Whether WebSocket handshakes are served: HTTP/1.1 Upgrade, and extended CONNECT advertised on HTTP/2. */
+    private final boolean webSocket;
     private final AtomicLong proxyRefusalsLogged = new AtomicLong(System.nanoTime() - OTHER_ERROR_LOG_INTERVAL_NANOS);
     private final AtomicLong proxyRefusalsSinceLog = new AtomicLong();
 
@@ -114,10 +116,12 @@ public final class TcpConnections {
      * @param bodyMinRate      the minimum average request body rate in bytes per second (0: none)
      * @param proxyProtocolFrom peers whose connections must start with a PROXY protocol header
      *                         ({@link ProxyProtocolGate})
+     * @param webSocket        whether WebSocket handshakes are served (RFC 6455 upgrade, RFC 8441 extended CONNECT)
      */
     public TcpConnections(SslContext sslContext, ExchangeDispatcher dispatcher, Duration idleTimeout, long maxStreams,
                    int streamWindow, int connectionWindow, Duration drainTimeout, Duration headerTimeout,
-                   long bodyMinRate, TrustedNetworks proxyProtocolFrom) {
+                   long bodyMinRate, TrustedNetworks proxyProtocolFrom, boolean webSocket) {
+        this.webSocket = webSocket;
         this.proxyProtocolFrom = proxyProtocolFrom;
         this.headerTimeout = headerTimeout;
         this.bodyMinRate = bodyMinRate;
@@ -364,14 +368,16 @@ public final class TcpConnections {
             Channel ch = ctx.channel();
             ChannelPipeline pipeline = ctx.pipeline();
             if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+                Http2Settings settings = Http2Settings.defaultSettings()
+                        .maxConcurrentStreams(maxStreams)
+                        .initialWindowSize(streamWindow)
+                        .maxHeaderListSize(MAX_HEADER_SIZE);
+                if (webSocket) {
+                    settings.connectProtocolEnabled(true); // RFC 8441: extended CONNECT, for WebSocket over HTTP/2
+                }
                 Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                         .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())
-                        .initialSettings(Http2Settings.defaultSettings()
-                                .maxConcurrentStreams(maxStreams)
-                                .initialWindowSize(streamWindow)
-                                .maxHeaderListSize(MAX_HEADER_SIZE)
-                                // RFC 8441: extended CONNECT, for WebSocket over HTTP/2
-                                .connectProtocolEnabled(true))
+                        .initialSettings(settings)
                         .build();
                 pipeline.addBefore(PEER_ERRORS, null, codec);
                 ChannelInitializer<Http2StreamChannel> streams = new ChannelInitializer<>() {
@@ -379,7 +385,7 @@ public final class TcpConnections {
                     protected void initChannel(Http2StreamChannel stream) {
                         stream.config().setAutoRead(false);
                         stream.pipeline().addLast(new Http2StreamHandler(dispatcher,
-                                s -> info(s.parent(), Protocol.H2), bodyMinRate));
+                                s -> info(s.parent(), Protocol.H2), bodyMinRate, webSocket));
                     }
                 };
                 pipeline.addBefore(PEER_ERRORS, null, new Http2MultiplexHandler(streams));
@@ -394,7 +400,7 @@ public final class TcpConnections {
                 }
             } else if (ApplicationProtocolNames.HTTP_1_1.equals(protocol)) {
                 Http1Connection h1 = new Http1Connection(dispatcher, c -> info(c, Protocol.HTTP_1_1), headerTimeout,
-                        bodyMinRate);
+                        bodyMinRate, webSocket);
                 pipeline.addBefore(PEER_ERRORS, null, h1.headClock());
                 pipeline.addBefore(PEER_ERRORS, null,
                         new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_SIZE, MAX_CHUNK_SIZE));
