@@ -1,0 +1,292 @@
+package dev.quicfleet.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quicfleet.http.Router;
+import dev.quicfleet.proxy.ProxyConfig;
+import dev.quicfleet.proxy.ProxyService;
+import dev.quicfleet.worker.log.AccessLogFormat;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Failover with real parts: a worker proxies to a pool of two Debian nginx upstreams, {@code a} and {@code b}, each
+ * on its own loopback port with its own access log and an {@code X-Upstream} header naming it. curl processes load
+ * the worker over HTTP/2, each sending its requests one after the other on one connection, every request with an id
+ * of its own ({@code ?id=...}). Mid-load nginx {@code a} is killed with SIGKILL (master and worker, by pid), later
+ * started again on the same port.
+ *
+ * <p>What shows what: curl's per-request line (status, exit code, the serving upstream) is what the clients got; the
+ * two nginx access logs are what the upstreams processed (an id in both, or twice, would be a request sent again);
+ * the worker's JSON access log says why each failed request failed; {@code quicfleet_upstream_healthy} in the
+ * worker's scrape is the health the pool reports.
+ */
+class ProxyFailoverIT {
+
+    /** Two clients POST (not idempotent: never sent again once it left), one GETs. */
+    private static final List<String> CLIENTS = List.of("post0", "post1", "get0");
+    private static final String LOG_FORMAT = "$request_method $request_uri|status=$status|";
+    private static final String LOCATIONS = """
+            location = /healthz { return 200 "ok\\n"; }
+            location / {
+              add_header X-Upstream %s always;
+              return 200 "%1$s\\n";
+            }
+            """;
+
+    private static Path dir;
+    private static Nginx a;
+    private static Nginx b;
+    private static ProxyService proxy;
+    private static Worker worker;
+
+    @BeforeAll
+    static void start() throws Exception {
+        dir = Files.createTempDirectory("quicfleet-failover-");
+        a = Nginx.start(Files.createDirectories(dir.resolve("a")), LOG_FORMAT, LOCATIONS.formatted("a"));
+        b = Nginx.start(Files.createDirectories(dir.resolve("b")), LOG_FORMAT, LOCATIONS.formatted("b"));
+        proxy = new ProxyService(ProxyConfig.builder(a.url(), b.url())
+                .healthCheck("/healthz", Duration.ofMillis(200))
+                .build());
+        worker = new Worker(WorkerConfig.builder()
+                .address(InetAddress.getLoopbackAddress())
+                .port(0)
+                .stateDir(dir.resolve("state"))
+                .accessLog(dir.resolve("worker-access.log").toString(), AccessLogFormat.JSON)
+                .build(), Router.builder().route("/", proxy).build());
+        proxy.bindMetrics(worker.metrics().registry(), "failover");
+        worker.start().join();
+        proxy.startHealthChecks(worker.eventLoop());
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        try {
+            if (proxy != null) {
+                proxy.close();
+            }
+            if (worker != null) {
+                worker.stop().join();
+            }
+        } finally {
+            for (Nginx nginx : new Nginx[] {a, b}) {
+                if (nginx != null) {
+                    nginx.close();
+                }
+            }
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    @Test
+    void killingAnUpstreamMidLoadFailsOverSendsNothingTwiceEjectsItAndBringsItBack() throws Exception {
+        List<Process> clients = new ArrayList<>();
+        int restartedAt;
+        try {
+            for (String client : CLIENTS) {
+                clients.add(startClient(client));
+            }
+            await("both upstreams serve the load", () -> served(a) >= 200 && served(b) >= 200, 30);
+            assertThat(health(a)).isEqualTo("1.0");
+
+            a.kill();
+            int bAtKill = served(b);
+            await("the killed upstream is ejected", () -> health(a).equals("0.0"), 10);
+            await("the other upstream takes the load", () -> served(b) >= bAtKill + 500, 20);
+            assertThat(health(b)).isEqualTo("1.0");
+
+            restartedAt = served(a);
+            a = Nginx.start(dir.resolve("a"), a.port(), LOG_FORMAT, LOCATIONS.formatted("a"));
+            await("the restarted upstream is healthy again", () -> health(a).equals("1.0"), 10);
+            await("the restarted upstream serves requests again", () -> served(a) >= restartedAt + 200, 20);
+        } finally {
+            for (Process client : clients) {
+                client.destroy(); // SIGTERM by pid; its last request is cut short and not counted
+            }
+            for (Process client : clients) {
+                if (!client.waitFor(10, TimeUnit.SECONDS)) {
+                    client.destroyForcibly();
+                }
+            }
+        }
+
+        List<Result> results = new ArrayList<>();
+        for (String client : CLIENTS) {
+            results.addAll(results(client));
+        }
+        List<Result> failed = results.stream().filter(r -> !r.ok()).toList();
+        Map<String, Integer> processed = new HashMap<>();
+        List<String> aLines = a.accessLines();
+        List<String> bLines = b.accessLines();
+        for (String line : aLines) {
+            count(processed, line);
+        }
+        for (String line : bLines) {
+            count(processed, line);
+        }
+        List<String> bIds = bLines.stream().map(ProxyFailoverIT::id).toList();
+        System.out.printf("failover: %d requests, %d failed %s; a processed %d, b %d%n%s%n", results.size(),
+                failed.size(), failed, aLines.size(), bLines.size(), upstreamMetrics());
+
+        // (a) Failover: every request succeeded but those in flight on the killed upstream: at most one per client
+        // (each has one request in flight at a time), and the worker's access log names the reason and upstream.
+        assertThat(results.size()).as("requests the clients completed").isGreaterThan(1000);
+        assertThat(failed).as("failed requests").hasSizeLessThanOrEqualTo(CLIENTS.size());
+        for (Result r : failed) {
+            JsonNode line = accessLogLine(r.path());
+            assertThat(line.get("failure").asText()).as("why %s failed", r)
+                    .startsWith("upstream_reset: upstream " + a.url());
+            assertThat(line.get("upstream").asText()).isEqualTo(a.url());
+        }
+        assertThat(results).filteredOn(Result::ok).extracting(Result::upstream).containsOnly("a", "b");
+
+        // (b) Nothing was sent twice: no id in both upstreams' logs or twice in one; a failed POST never reached b.
+        assertThat(processed).as("requests by id processed more than once")
+                .allSatisfy((id, times) -> assertThat(times).as(id).isEqualTo(1));
+        for (Result r : failed) {
+            assertThat(bIds).as("the failed %s was not sent to b", r).doesNotContain(r.id());
+        }
+        for (Result r : results) {
+            if (r.ok() && r.upstream().equals("b")) {
+                assertThat(bIds).as("b served %s", r).contains(r.id());
+            }
+        }
+
+        // (c) The restarted upstream answered clients again (with its header), not only health checks.
+        List<String> after = aLines.subList(restartedAt, aLines.size()).stream().map(ProxyFailoverIT::id).toList();
+        assertThat(results).filteredOn(r -> r.ok() && after.contains(r.id()))
+                .as("responses from the restarted a").isNotEmpty()
+                .extracting(Result::upstream).containsOnly("a");
+        assertThat(upstreamMetrics()).contains("quicfleet_upstream_healthy{pool=\"failover\"")
+                .containsPattern("quicfleet_upstream_ejections_total\\{pool=\"failover\",reason=\"[a-z_5]+\","
+                        + "transport=\"[a-z_]+\",upstream=\"" + a.url() + "\",worker=\"0\"} [1-9]");
+    }
+
+    // ---- helpers ----
+
+    /** What curl reported for one request. */
+    private record Result(String client, int status, int exit, String upstream, String path) {
+        boolean ok() {
+            return status == 200 && exit == 0;
+        }
+
+        String id() {
+            return path.substring(path.indexOf("id=") + 3);
+        }
+    }
+
+    /**
+     * A curl process that sends requests to the worker one after the other over one HTTP/2 connection until it is
+     * stopped, printing a line per request: status, exit code, the {@code X-Upstream} that answered, the URL.
+     */
+    private static Process startClient(String client) throws IOException {
+        List<String> command = new ArrayList<>(List.of("curl", "-sS", "--http2", "--cacert",
+                dir.resolve("state/dev-cert.pem").toString(), "--max-time", "20", "-o", "/dev/null",
+                "-w", "%{http_code}|%{exitcode}|%header{x-upstream}|%{url_effective}\\n"));
+        if (client.startsWith("post")) {
+            command.addAll(List.of("--data-binary", "counted"));
+        }
+        command.add("https://localhost:" + worker.port() + "/" + client + "?id=" + client + "-[1-10000000]");
+        return new ProcessBuilder(command)
+                .redirectOutput(dir.resolve(client + ".out").toFile())
+                .redirectError(dir.resolve(client + ".err").toFile())
+                .start();
+    }
+
+    /** A client's complete result lines (the one cut short when it was stopped is left out). */
+    private static List<Result> results(String client) throws IOException {
+        List<Result> results = new ArrayList<>();
+        String text = Files.readString(dir.resolve(client + ".out"));
+        for (String line : text.substring(0, text.lastIndexOf('\n') + 1).lines().toList()) {
+            String[] f = line.split("\\|", -1);
+            assertThat(f).as("curl's line %s", line).hasSize(4);
+            String url = f[3];
+            results.add(new Result(client, Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2],
+                    url.substring(url.indexOf('/', "https://".length()))));
+        }
+        return results;
+    }
+
+    /** Requests of the clients an upstream's access log holds (not its health checks). */
+    private static int served(Nginx nginx) throws IOException {
+        return (int) nginx.accessLines().stream().filter(l -> l.contains("?id=")).count();
+    }
+
+    private static void count(Map<String, Integer> processed, String line) {
+        if (line.contains("?id=")) {
+            processed.merge(id(line), 1, Integer::sum);
+        }
+    }
+
+    /** The id of an nginx access-log line ({@code METHOD /client?id=ID|status=...}), or the whole line. */
+    private static String id(String line) {
+        int start = line.indexOf("?id=");
+        return start < 0 ? line : line.substring(start + 4, line.indexOf('|'));
+    }
+
+    /** {@code quicfleet_upstream_healthy} of {@code nginx} in the worker's scrape. */
+    private static String health(Nginx nginx) {
+        for (String line : upstreamMetrics().split("\n")) {
+            if (line.startsWith("quicfleet_upstream_healthy{") && line.contains("upstream=\"" + nginx.url() + "\"")) {
+                return line.substring(line.lastIndexOf(' ') + 1);
+            }
+        }
+        throw new AssertionError("no quicfleet_upstream_healthy for " + nginx.url());
+    }
+
+    private static String upstreamMetrics() {
+        StringBuilder out = new StringBuilder();
+        for (String line : worker.metrics().scrape(null).body().split("\n")) {
+            if (line.startsWith("quicfleet_upstream_") && !line.contains("_bucket")) {
+                out.append(line).append('\n');
+            }
+        }
+        return out.toString();
+    }
+
+    /** The worker's access-log line for {@code path} (waits, bounded, for the writer). */
+    private static JsonNode accessLogLine(String path) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            for (String line : AccessLogIT.completeLines(dir.resolve("worker-access.log"))) {
+                JsonNode node = json.readTree(line);
+                if (node.get("path").asText().equals(path)) {
+                    return node;
+                }
+            }
+            assertThat(System.nanoTime()).as("a worker access-log line for %s", path).isLessThan(deadline);
+            TimeUnit.MILLISECONDS.sleep(50);
+        }
+    }
+
+    private static void await(String what, Check condition, int seconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.holds()) {
+            assertThat(System.nanoTime()).as("%s within %d s", what, seconds).isLessThan(deadline);
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Check {
+        boolean holds() throws Exception;
+    }
+}
