@@ -10,6 +10,8 @@ import dev.quicfleet.proxy.ProxyService;
 import dev.quicfleet.worker.log.AccessLogFormat;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,7 +58,13 @@ class ProxyFailoverIT {
             }
             """;
 
+    /** On {@code a}, a POST to it waits in nginx, which passes it on to the test's {@link #tap}. */
+    private static final String HELD_ON_A = "location /post/held { proxy_pass http://127.0.0.1:%d; }\n";
+
     private static Path dir;
+    /** Accepts nginx {@code a}'s connections for held POSTs and never answers: a POST there is in flight. */
+    private static ServerSocket tap;
+    private static final List<Socket> tapped = new CopyOnWriteArrayList<>();
     private static Nginx a;
     private static Nginx b;
     /** Two pools over the same two upstreams: POSTs go through {@code posts}, GETs through {@code gets}. */
@@ -67,7 +75,17 @@ class ProxyFailoverIT {
     @BeforeAll
     static void start() throws Exception {
         dir = Files.createTempDirectory("quicfleet-failover-");
-        a = Nginx.start(Files.createDirectories(dir.resolve("a")), LOG_FORMAT, LOCATIONS.formatted("a"));
+        tap = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofPlatform().daemon().name("tap").start(() -> {
+            try {
+                while (true) {
+                    tapped.add(tap.accept());
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        });
+        a = Nginx.start(Files.createDirectories(dir.resolve("a")), LOG_FORMAT, locationsOfA());
         b = Nginx.start(Files.createDirectories(dir.resolve("b")), LOG_FORMAT, LOCATIONS.formatted("b"));
         posts = new ProxyService(ProxyConfig.builder(a.url(), b.url())
                 .healthCheck("/healthz", Duration.ofMillis(200))
@@ -100,6 +118,12 @@ class ProxyFailoverIT {
                 worker.stop().join();
             }
         } finally {
+            if (tap != null) {
+                tap.close();
+            }
+            for (Socket socket : tapped) {
+                socket.close();
+            }
             for (Nginx nginx : new Nginx[] {a, b}) {
                 if (nginx != null) {
                     nginx.close();
@@ -118,12 +142,15 @@ class ProxyFailoverIT {
         List<Result> h3Results = new CopyOnWriteArrayList<>();
         Thread h3 = Thread.ofPlatform().name("h3-client").start(() -> h3Client(stop, h3Results));
         int restartedAt;
+        int restartedLine;
+        Process held = null;
         try {
             for (String client : CLIENTS) {
                 clients.add(startClient(client));
             }
             await("both upstreams serve the load", () -> served(a) >= 200 && served(b) >= 200, 30);
             assertThat(health(a)).isEqualTo("1.0");
+            held = holdAPostOnA();
 
             a.kill();
             int bAtKill = served(b);
@@ -132,12 +159,16 @@ class ProxyFailoverIT {
             assertThat(health(b)).isEqualTo("1.0");
 
             restartedAt = served(a);
-            a = Nginx.start(dir.resolve("a"), a.port(), LOG_FORMAT, LOCATIONS.formatted("a"));
+            restartedLine = a.accessLines().size();
+            a = Nginx.start(dir.resolve("a"), a.port(), LOG_FORMAT, locationsOfA());
             await("the restarted upstream is healthy again", () -> health(a).equals("1.0"), 10);
             await("the restarted upstream serves requests again", () -> served(a) >= restartedAt + 200, 20);
         } finally {
             stop.set(true);
             h3.join(TimeUnit.SECONDS.toMillis(30));
+            if (held != null && !held.waitFor(20, TimeUnit.SECONDS)) {
+                held.destroyForcibly();
+            }
             for (Process client : clients) {
                 client.destroy(); // SIGTERM by pid; its last request is cut short and not counted
             }
@@ -171,7 +202,10 @@ class ProxyFailoverIT {
                 upstreamMetrics());
 
         // (a) Failover: every request succeeded but some of those in flight on the killed upstream, at most what the
-        // clients can have in flight (one per curl, a batch over HTTP/3), and the worker's access log says why.
+        // clients can have in flight (one per curl, a batch over HTTP/3), and the worker's access log says why. Those
+        // are POSTs (never sent again once their bytes left), and also GETs whose upstream connection had served
+        // nothing before: ProxyCall sends an idempotent request again only after a kept-alive connection closed,
+        // not after a fresh one did, even when no response byte had reached the client.
         assertThat(results.size()).as("requests the clients completed").isGreaterThan(1000);
         assertThat(failed).as("failed requests").hasSizeLessThanOrEqualTo(CLIENTS.size() + H3_BATCH);
         for (Result r : failed) {
@@ -189,6 +223,16 @@ class ProxyFailoverIT {
         for (Result r : failed) {
             assertThat(bIds).as("the failed %s was not sent to b", r).doesNotContain(r.id());
         }
+        // The POST held in nginx a when it was killed (its bytes had left, a had read them): the client got a 502,
+        // and it was not sent to b, nor anywhere else.
+        List<Result> heldResults = results("held");
+        assertThat(heldResults).as("held POSTs").isNotEmpty();
+        Result heldOnA = heldResults.get(heldResults.size() - 1);
+        assertThat(heldOnA.status()).as("the held POST's status").isEqualTo(502);
+        assertThat(accessLogLine(heldOnA.path()).get("failure").asText())
+                .startsWith("upstream_reset: upstream " + a.url()).endsWith(" before the response head");
+        assertThat(bIds).doesNotContain(heldOnA.id());
+        assertThat(processed).doesNotContainKey(heldOnA.id());
         // Nor was a POST sent again on a new connection after its bytes had left on one the upstream closed (that
         // retry is for idempotent requests only; a connect failure's retry sends nothing twice).
         assertThat(upstreamMetrics()).containsPattern("quicfleet_upstream_retries_total\\{pool=\"posts\","
@@ -200,7 +244,7 @@ class ProxyFailoverIT {
         }
 
         // (c) The restarted upstream answered clients again (with its header), not only health checks.
-        List<String> after = aLines.subList(restartedAt, aLines.size()).stream().map(ProxyFailoverIT::id).toList();
+        List<String> after = aLines.subList(restartedLine, aLines.size()).stream().map(ProxyFailoverIT::id).toList();
         assertThat(results).filteredOn(r -> r.ok() && after.contains(r.id()))
                 .as("responses from the restarted a").isNotEmpty()
                 .extracting(Result::upstream).containsOnly("a");
@@ -228,18 +272,44 @@ class ProxyFailoverIT {
      * stopped, printing a line per request: status, exit code, the {@code X-Upstream} that answered, the URL.
      */
     private static Process startClient(String client) throws IOException {
+        String path = (client.startsWith("post") ? "/post/" : "/") + client + "?id=" + client + "-[1-10000000]";
+        return client.startsWith("post") ? curl(client, path, "--data-binary", "counted") : curl(client, path);
+    }
+
+    /** curl over HTTP/2 to the worker, appending a result line per request to {@code NAME.out}. */
+    private static Process curl(String name, String path, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of("curl", "-sS", "--http2", "--cacert",
                 dir.resolve("state/dev-cert.pem").toString(), "--max-time", "20", "-o", "/dev/null",
                 "-w", "%{http_code}|%{exitcode}|%header{x-upstream}|%{url_effective}\\n"));
-        if (client.startsWith("post")) {
-            command.addAll(List.of("--data-binary", "counted"));
-        }
-        String path = (client.startsWith("post") ? "/post/" : "/") + client;
-        command.add("https://localhost:" + worker.port() + path + "?id=" + client + "-[1-10000000]");
+        command.addAll(List.of(args));
+        command.add("https://localhost:" + worker.port() + path);
         return new ProcessBuilder(command)
-                .redirectOutput(dir.resolve(client + ".out").toFile())
-                .redirectError(dir.resolve(client + ".err").toFile())
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".out").toFile()))
+                .redirectError(ProcessBuilder.Redirect.appendTo(dir.resolve(name + ".err").toFile()))
                 .start();
+    }
+
+    private static String locationsOfA() {
+        return HELD_ON_A.formatted(tap.getLocalPort()) + LOCATIONS.formatted("a");
+    }
+
+    /**
+     * Sends POSTs to {@code /post/held}, one at a time, until one is in flight on nginx {@code a} (its connection to
+     * the {@link #tap} arrived); b answers the others at once. Returns that curl; its result goes to {@code held.out}.
+     */
+    private static Process holdAPostOnA() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        for (int i = 0; ; i++) {
+            int before = tapped.size();
+            Process curl = curl("held", "/post/held?id=held-" + i, "--data-binary", "held");
+            while (tapped.size() == before && curl.isAlive()) {
+                assertThat(System.nanoTime()).as("a held POST in flight on a").isLessThan(deadline);
+                TimeUnit.MILLISECONDS.sleep(5);
+            }
+            if (tapped.size() > before) {
+                return curl;
+            }
+        }
     }
 
     /**
