@@ -58,11 +58,14 @@ class ProxyFailoverIT {
             }
             """;
 
-    /** On {@code a}, a POST to it waits in nginx, which passes it on to the test's {@link #tap}. */
-    private static final String HELD_ON_A = "location /post/held { proxy_pass http://127.0.0.1:%d; }\n";
+    /** On {@code a}, a request to these waits in nginx, which passes it on to the test's {@link #tap}. */
+    private static final String HELD_ON_A = """
+            location /post/held { proxy_pass http://127.0.0.1:%1$d; }
+            location /held { proxy_pass http://127.0.0.1:%1$d; }
+            """;
 
     private static Path dir;
-    /** Accepts nginx {@code a}'s connections for held POSTs and never answers: a POST there is in flight. */
+    /** Accepts nginx {@code a}'s connections for held requests and never answers: a request there is in flight. */
     private static ServerSocket tap;
     private static final List<Socket> tapped = new CopyOnWriteArrayList<>();
     private static Nginx a;
@@ -70,6 +73,8 @@ class ProxyFailoverIT {
     /** Two pools over the same two upstreams: POSTs go through {@code posts}, GETs through {@code gets}. */
     private static ProxyService posts;
     private static ProxyService gets;
+    /** A third pool for held GETs only: the connection to a that a held GET takes is a new one. */
+    private static ProxyService heldGets;
     private static Worker worker;
 
     @BeforeAll
@@ -93,14 +98,16 @@ class ProxyFailoverIT {
         gets = new ProxyService(ProxyConfig.builder(a.url(), b.url())
                 .healthCheck("/healthz", Duration.ofMillis(200))
                 .build());
+        heldGets = new ProxyService(ProxyConfig.builder(a.url(), b.url()).build());
         worker = new Worker(WorkerConfig.builder()
                 .address(InetAddress.getLoopbackAddress())
                 .port(0)
                 .stateDir(dir.resolve("state"))
                 .accessLog(dir.resolve("worker-access.log").toString(), AccessLogFormat.JSON)
-                .build(), Router.builder().route("/post", posts).route("/", gets).build());
+                .build(), Router.builder().route("/post", posts).route("/held", heldGets).route("/", gets).build());
         posts.bindMetrics(worker.metrics().registry(), "posts");
         gets.bindMetrics(worker.metrics().registry(), "gets");
+        heldGets.bindMetrics(worker.metrics().registry(), "held");
         worker.start().join();
         posts.startHealthChecks(worker.eventLoop());
         gets.startHealthChecks(worker.eventLoop());
@@ -109,7 +116,7 @@ class ProxyFailoverIT {
     @AfterAll
     static void stop() throws IOException {
         try {
-            for (ProxyService proxy : new ProxyService[] {posts, gets}) {
+            for (ProxyService proxy : new ProxyService[] {posts, gets, heldGets}) {
                 if (proxy != null) {
                     proxy.close();
                 }
@@ -144,13 +151,15 @@ class ProxyFailoverIT {
         int restartedAt;
         int restartedLine;
         Process held = null;
+        Process heldGet = null;
         try {
             for (String client : CLIENTS) {
                 clients.add(startClient(client));
             }
             await("both upstreams serve the load", () -> served(a) >= 200 && served(b) >= 200, 30);
             assertThat(health(a)).isEqualTo("1.0");
-            held = holdAPostOnA();
+            held = holdOnA("held", "/post/held", "--data-binary", "held");
+            heldGet = holdOnA("held-get", "/held");
 
             a.kill();
             int bAtKill = served(b);
@@ -166,8 +175,10 @@ class ProxyFailoverIT {
         } finally {
             stop.set(true);
             h3.join(TimeUnit.SECONDS.toMillis(30));
-            if (held != null && !held.waitFor(20, TimeUnit.SECONDS)) {
-                held.destroyForcibly();
+            for (Process p : new Process[] {held, heldGet}) {
+                if (p != null && !p.waitFor(20, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
             }
             for (Process client : clients) {
                 client.destroy(); // SIGTERM by pid; its last request is cut short and not counted
@@ -232,6 +243,16 @@ class ProxyFailoverIT {
                 .startsWith("upstream_reset: upstream " + a.url()).endsWith(" before the response head");
         assertThat(bIds).doesNotContain(heldOnA.id());
         assertThat(processed).doesNotContainKey(heldOnA.id());
+        // The GET held in nginx a when it was killed, on a new connection: no response byte had reached the client,
+        // so it was sent to b, which answered it.
+        List<Result> heldGetResults = results("held-get");
+        Result heldGetOnA = heldGetResults.get(heldGetResults.size() - 1);
+        assertThat(heldGetOnA.ok()).as("the held GET %s", heldGetOnA).isTrue();
+        assertThat(heldGetOnA.upstream()).isEqualTo("b");
+        assertThat(bIds).contains(heldGetOnA.id());
+        assertThat(accessLogLine(heldGetOnA.path()).get("upstream").asText()).isEqualTo(b.url());
+        assertThat(upstreamMetrics()).containsPattern("quicfleet_upstream_retries_total\\{pool=\"held\","
+                + "reason=\"upstream_reset\",transport=\"[a-z_]+\",worker=\"0\"} 1.0\n");
         // Nor was a POST sent again on a new connection after its bytes had left on one the upstream closed (that
         // retry is for idempotent requests only; a connect failure's retry sends nothing twice).
         assertThat(upstreamMetrics()).containsPattern("quicfleet_upstream_retries_total\\{pool=\"posts\","
@@ -293,16 +314,16 @@ class ProxyFailoverIT {
     }
 
     /**
-     * Sends POSTs to {@code /post/held}, one at a time, until one is in flight on nginx {@code a} (its connection to
-     * the {@link #tap} arrived); b answers the others at once. Returns that curl; its result goes to {@code held.out}.
+     * Sends requests to {@code path}, one at a time, until one is in flight on nginx {@code a} (its connection to the
+     * {@link #tap} arrived); b answers the others at once. Returns that curl; its result goes to {@code NAME.out}.
      */
-    private static Process holdAPostOnA() throws Exception {
+    private static Process holdOnA(String name, String path, String... args) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         for (int i = 0; ; i++) {
             int before = tapped.size();
-            Process curl = curl("held", "/post/held?id=held-" + i, "--data-binary", "held");
+            Process curl = curl(name, path + "?id=" + name + "-" + i, args);
             while (tapped.size() == before && curl.isAlive()) {
-                assertThat(System.nanoTime()).as("a held POST in flight on a").isLessThan(deadline);
+                assertThat(System.nanoTime()).as("a request to %s in flight on a", path).isLessThan(deadline);
                 TimeUnit.MILLISECONDS.sleep(5);
             }
             if (tapped.size() > before) {
@@ -374,13 +395,14 @@ class ProxyFailoverIT {
     }
 
     /**
-     * {@code quicfleet_upstream_healthy} of {@code nginx} in the worker's scrape when both pools report the same value,
-     * else both values.
+     * {@code quicfleet_upstream_healthy} of {@code nginx} in the worker's scrape when the pools with health checks
+     * ({@code posts}, {@code gets}) report the same value, else both values.
      */
     private static String health(Nginx nginx) {
         Set<String> values = new TreeSet<>();
         for (String line : upstreamMetrics().split("\n")) {
-            if (line.startsWith("quicfleet_upstream_healthy{") && line.contains("upstream=\"" + nginx.url() + "\"")) {
+            if (line.startsWith("quicfleet_upstream_healthy{") && !line.contains("pool=\"held\"")
+                    && line.contains("upstream=\"" + nginx.url() + "\"")) {
                 values.add(line.substring(line.lastIndexOf(' ') + 1));
             }
         }
