@@ -9,6 +9,8 @@ public enum UpstreamRetry {
     CONNECT_FAILURE("connect_failure"),
     /** A kept-alive connection closed as the request went out: an idempotent request sent on a fresh one. */
     STALE_CONNECTION("stale_connection"),
+    /** A new connection closed before the response (the upstream died, say): an idempotent request sent to another. */
+    UPSTREAM_RESET("upstream_reset"),
     /** The upstream answered 425 Too Early to a 0-RTT request: sent again once the handshake completed. */
     TOO_EARLY("too_early");
 

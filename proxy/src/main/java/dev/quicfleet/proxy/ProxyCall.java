@@ -41,10 +41,11 @@ import org.slf4j.LoggerFactory;
  * {@link HttpExchange#onWritable}, so a client that reads slowly slows the upstream down through TCP. Every piece of
  * body is written (and flushed) as it arrives: event streams and responses without a length are never held back.
  *
- * <p>Failures: a connect failure is retried once on another upstream (nothing was sent); a reused keep-alive
- * connection that the upstream closed before answering is retried once on a fresh connection for an idempotent
- * request whose body was not touched. Otherwise: {@code 502} when the upstream failed before the response head,
- * {@code 503} when no upstream is healthy, {@code 504} on a timeout, and a reset stream once the response started.
+ * <p>Failures: a connect failure is retried once on another upstream (nothing was sent); an idempotent request
+ * whose body was not touched is sent once more when its connection closed before the response: on a fresh
+ * connection to the same upstream when a reused keep-alive one closed, else on another upstream. Otherwise:
+ * {@code 502} when the upstream failed before the response head, {@code 503} when no upstream is healthy,
+ * {@code 504} on a timeout, and a reset stream once the response started.
  */
 final class ProxyCall implements BodyReceiver {
 
@@ -446,17 +447,25 @@ final class ProxyCall implements BodyReceiver {
         if (finished) {
             return;
         }
-        if (!responseStarted && connection.reused() && !bodyTouched && !staleRetried && idempotent()) {
-            // A kept-alive connection the upstream closed just as this request went out: nothing of it was
-            // processed that a retry could repeat harmfully (RFC 9110 §9.2.2), and no body byte was consumed.
-            staleRetried = true;
-            pool.metrics().retry(UpstreamRetry.STALE_CONNECTION);
-            detach(false);
-            cancelTimer();
-            headSent = false;
-            requestSent = false;
-            pool.acquire(upstream, this::connected);
-            return;
+        if (!responseStarted && !bodyTouched && !staleRetried && idempotent()) {
+            // Nothing of the response has reached the client and no body byte was consumed: an idempotent request
+            // may be sent again (RFC 9110 §9.2.2). A kept-alive connection closed just as it went out: on a fresh
+            // one to the same upstream. A new connection closed before the answer (the upstream died, say): on
+            // another upstream, if there is one.
+            Upstream next = connection.reused() ? upstream : pool.choose(upstream);
+            if (next != null) {
+                staleRetried = true;
+                pool.metrics().retry(connection.reused() ? UpstreamRetry.STALE_CONNECTION
+                        : UpstreamRetry.UPSTREAM_RESET);
+                detach(false);
+                cancelTimer();
+                headSent = false;
+                requestSent = false;
+                upstream = next;
+                exchange.logUpstream(next.toString());
+                pool.acquire(next, this::connected);
+                return;
+            }
         }
         String why = cause == null ? "closed the connection" : "failed: " + cause.getMessage();
         if (!committed) {

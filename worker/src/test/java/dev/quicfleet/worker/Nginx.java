@@ -8,6 +8,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -37,6 +38,15 @@ final class Nginx implements AutoCloseable {
      * stands for {@code dir}); the access log ({@link #accessLog()}) uses the format {@code fwd}, {@code logFormat}.
      */
     static Nginx start(Path dir, String logFormat, String locations) throws IOException, InterruptedException {
+        return start(dir, 0, logFormat, locations);
+    }
+
+    /**
+     * {@link #start(Path, String, String)} on {@code port} (0: a free one), e.g. again on the port of an nginx that
+     * was killed, in the same directory (its access log is appended to).
+     */
+    static Nginx start(Path dir, int port, String logFormat, String locations)
+            throws IOException, InterruptedException {
         Peers.requireInstalled(BINARY);
         if (!Files.exists(Path.of(ECHO_MODULE))) {
             throw new IllegalStateException(ECHO_MODULE + " is missing: install nginx-light (./scripts/install-test-deps)");
@@ -44,10 +54,12 @@ final class Nginx implements AutoCloseable {
         for (String sub : List.of("body", "proxy", "fastcgi", "uwsgi", "scgi")) {
             Files.createDirectories(dir.resolve(sub));
         }
-        int port;
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
+        if (port == 0) {
+            try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                port = probe.getLocalPort();
+            }
         }
+        Files.deleteIfExists(dir.resolve("nginx.pid")); // a killed nginx leaves its pid file behind
         // As root, nginx's workers would switch to "nobody", who cannot read a private test directory.
         String user = System.getProperty("user.name").equals("root") ? "user root root;\n" : "";
         String config = """
@@ -130,6 +142,40 @@ final class Nginx implements AutoCloseable {
             return Optional.of(Long.parseLong(Files.readString(dir.resolve("nginx.pid")).trim()));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
+        }
+    }
+
+    /**
+     * Kills nginx as a crash would: SIGKILL to the master (its pid from the pid file) and then to its workers, each
+     * by pid, and waits (bounded) until all are gone. Master first, so that it cannot start a new worker.
+     */
+    void kill() throws InterruptedException {
+        long master = masterPid().orElseThrow(() -> new IllegalStateException("nginx has no pid file in " + dir));
+        List<ProcessHandle> all = new ArrayList<>();
+        ProcessHandle.of(master).ifPresent(p -> {
+            all.add(p);
+            all.addAll(p.children().toList());
+        });
+        all.forEach(ProcessHandle::destroyForcibly);
+        process.waitFor(10, TimeUnit.SECONDS); // reaps the master
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        for (ProcessHandle p : all) {
+            while (running(p.pid())) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("nginx process " + p.pid() + " survived SIGKILL for 10 s");
+                }
+                TimeUnit.MILLISECONDS.sleep(5);
+            }
+        }
+    }
+
+    /** Whether {@code pid} runs: it exists and is not a zombie (a killed orphan may wait long to be reaped). */
+    private static boolean running(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+        } catch (IOException e) {
+            return false;
         }
     }
 
