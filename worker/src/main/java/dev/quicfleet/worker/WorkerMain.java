@@ -273,6 +273,17 @@ public final class WorkerMain {
                     + "(504 before the response head, a reset stream after) (default: ${DEFAULT-VALUE}).")
     String upstreamIdleTimeout;
 
+    @Option(names = "--upstream-keepalive-timeout", paramLabel = "DURATION", defaultValue = "60s",
+            description = "How long an idle upstream connection is kept for the next request (below nginx's "
+                    + "keepalive_timeout of 75s, so the proxy closes first) (default: ${DEFAULT-VALUE}).")
+    String upstreamKeepAliveTimeout;
+
+    @Option(names = "--upstream-max-idle", paramLabel = "N", defaultValue = "32",
+            description = "Idle connections kept per upstream and event loop, like nginx's upstream keepalive and "
+                    + "Caddy's keepalive_idle_conns_per_host; raise it to the requests a loop has in flight to one "
+                    + "upstream at peak, or connections are closed and opened again (default: ${DEFAULT-VALUE}).")
+    int upstreamMaxIdle;
+
     // ---- forwarding trust, PROXY protocol, upstream health (one block) ----
 
     @Option(names = "--trusted-proxies", paramLabel = "CIDR,...", defaultValue = "",
@@ -694,6 +705,8 @@ public final class WorkerMain {
                 .connectTimeout(ConfigValues.duration("upstream-connect-timeout", upstreamConnectTimeout))
                 .responseTimeout(ConfigValues.duration("upstream-response-timeout", upstreamResponseTimeout))
                 .idleTimeout(ConfigValues.duration("upstream-idle-timeout", upstreamIdleTimeout))
+                .keepAlive(ConfigValues.duration("upstream-keepalive-timeout", upstreamKeepAliveTimeout),
+                        upstreamMaxIdle)
                 .trustedProxies(TrustedNetworks.parse("trusted-proxies", trustedProxies))
                 .forwardingHeaders(onOff("forwarded-header", forwardedHeader), onOff("via", via))
                 .max5xx(upstreamMax5xx)

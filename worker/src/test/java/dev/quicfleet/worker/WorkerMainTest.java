@@ -211,6 +211,21 @@ class WorkerMainTest {
     }
 
     @Test
+    void upstreamKeepAliveFlags() throws Exception {
+        ProxyConfig plain = parse("--upstream", "http://127.0.0.1:8080").proxy();
+        assertThat(plain.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(plain.maxIdlePerUpstream()).isEqualTo(32);
+        ProxyConfig tuned = parse("--upstream", "http://127.0.0.1:8080", "--upstream-keepalive-timeout", "30s",
+                "--upstream-max-idle", "256").proxy();
+        assertThat(tuned.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(tuned.maxIdlePerUpstream()).isEqualTo(256);
+        assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream-max-idle", "-1"))
+                .hasMessage("upstream-max-idle: -1 (expected: 0..10000)");
+        assertThatThrownBy(() -> parse("--upstream", "http://127.0.0.1:8080", "--upstream-keepalive-timeout", "0s"))
+                .hasMessageStartingWith("upstream-keepalive-timeout: 0s (expected: 1s..1h)");
+    }
+
+    @Test
     void badUpstreamValuesGiveOneErrorNamingTheOptionAndExitTwo() {
         for (String bad : new String[] {"ftp://127.0.0.1:21", "127.0.0.1:8080", "http://127.0.0.1",
                 "http://127.0.0.1:8080/app", "ws://127.0.0.1:8443", "http://no-such-host.invalid:80"}) {

@@ -29,7 +29,8 @@ class WorkerOptionsFuzzTest {
         "--stateless-reset", "--stateless-reset-holdoff", "--quic-max-streams", "--quic-max-data",
         "--quic-max-stream-data", "--quic-max-udp-payload", "--quic-gso-segments", "--udp-socket-buffer",
         "--static-prefix", "--reuse-port", "--upstream-balance", "--upstream-connect-timeout",
-        "--upstream-response-timeout", "--upstream-idle-timeout", "--trusted-proxies", "--forwarded-header", "--via",
+        "--upstream-response-timeout", "--upstream-idle-timeout", "--upstream-keepalive-timeout",
+        "--upstream-max-idle", "--trusted-proxies", "--forwarded-header", "--via",
         "--upstream-max-5xx", "--upstream-health-path", "--upstream-health-interval", "--proxy-protocol-from",
     };
 
