@@ -171,8 +171,17 @@ final class LoopPool {
      * connected; or {@code null} and the connect failure, after the upstream's health has heard of it.
      */
     void acquire(Upstream upstream, BiConsumer<UpstreamConnection, Throwable> onDone) {
+        acquire(upstream, false, onDone);
+    }
+
+    /**
+     * As {@link #acquire(Upstream, BiConsumer)}; with {@code fresh}, never an idle kept-alive connection: for sending a
+     * request again after its kept-alive connection closed under it, when the idle ones to that upstream are likely
+     * dead too (an upstream that was killed resets them all).
+     */
+    void acquire(Upstream upstream, boolean fresh, BiConsumer<UpstreamConnection, Throwable> onDone) {
         ArrayDeque<UpstreamConnection> connections = idle[upstream.index];
-        for (UpstreamConnection c; (c = connections.pollLast()) != null; ) {
+        for (UpstreamConnection c; !fresh && (c = connections.pollLast()) != null; ) {
             if (c.channel().isActive()) {
                 onDone.accept(c, null);
                 return;

@@ -452,18 +452,21 @@ final class ProxyCall implements BodyReceiver {
             // may be sent again (RFC 9110 §9.2.2). A kept-alive connection closed just as it went out: on a fresh
             // one to the same upstream. A new connection closed before the answer (the upstream died, say): on
             // another upstream, if there is one.
-            Upstream next = connection.reused() ? upstream : pool.choose(upstream);
+            boolean reused = connection.reused();
+            Upstream next = reused ? upstream : pool.choose(upstream);
             if (next != null) {
                 staleRetried = true;
-                pool.metrics().retry(connection.reused() ? UpstreamRetry.STALE_CONNECTION
-                        : UpstreamRetry.UPSTREAM_RESET);
+                pool.metrics().retry(reused ? UpstreamRetry.STALE_CONNECTION : UpstreamRetry.UPSTREAM_RESET);
                 detach(false);
                 cancelTimer();
                 headSent = false;
                 requestSent = false;
                 upstream = next;
                 exchange.logUpstream(next.toString());
-                pool.acquire(next, this::connected);
+                // After a kept-alive connection closed under the request, a new connection: another idle one to
+                // the same upstream may be just as dead (ProxyFailoverIT saw a GET get 502 that way). Should the
+                // new connection fail to connect, the connect retry takes another upstream.
+                pool.acquire(next, reused, this::connected);
                 return;
             }
         }
