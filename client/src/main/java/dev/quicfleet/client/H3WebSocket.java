@@ -26,10 +26,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * RFC 6455 frames (masked, as a client sends them) in its DATA frames. Opened by {@link H3Connection#openWebSocket}.
  *
  * <p>Blocking and thread-safe, for tests and tools: {@link #receive()} waits for a message, {@link #send} waits while
- * the stream has no send capacity. Received messages wait in memory until read (this client does not slow the
- * server down by not reading). Pings are answered.
+ * the stream has no send capacity. Pings are answered.
+ *
+ * <p>Backpressure: the stream is read only on demand (auto-read off). While at least {@link #MAX_INBOX} bytes of
+ * received messages wait for {@link #receive()}, this socket stops reading the QUIC stream; the unread bytes then
+ * hold the stream's flow-control window shut, so a server that sends faster than the application receives is
+ * stopped by QUIC itself. {@link #receive()} resumes reading once the inbox is below the bound again. Memory held
+ * per socket: the inbox (the bound plus at most one read's worth of messages), the message being assembled, and
+ * whatever QUIC buffered within the stream window the client grants ({@code H3Client.Builder}). While the inbox is
+ * full, pings and the server's close wait unread too, as every frame behind the unread messages does.
  */
 public final class H3WebSocket {
+
+    /** Bytes of received messages that may wait for {@link #receive()} before the stream is no longer read. */
+    public static final int MAX_INBOX = 1 << 20;
 
     private final String authority;
     private final String path;
@@ -37,6 +47,9 @@ public final class H3WebSocket {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<WebSocketMessage> inbox = new ArrayDeque<>();
+    private long inboxBytes;
+    /** The event loop stopped reading because the inbox was full; {@link #receive()} resumes it. */
+    private boolean paused;
     private boolean ended;
     private volatile QuicStreamChannel stream;
     private volatile int closeCode;
@@ -64,14 +77,42 @@ public final class H3WebSocket {
         return new Handler();
     }
 
-    /** The next message, or {@code null} once the server closed (see {@link #closeCode()}). */
+    /**
+     * The next message, or {@code null} once the server closed (see {@link #closeCode()}). Taking a message off a full
+     * inbox lets the stream be read again.
+     */
     public WebSocketMessage receive() throws InterruptedException {
+        WebSocketMessage next;
+        boolean resume = false;
         lock.lock();
         try {
             while (inbox.isEmpty() && !ended) {
                 changed.await();
             }
-            return inbox.poll();
+            next = inbox.poll();
+            if (next != null) {
+                inboxBytes -= next.data().length;
+                if (paused && inboxBytes < MAX_INBOX) {
+                    paused = false;
+                    resume = true;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (resume) {
+            QuicStreamChannel s = stream;
+            // read() on the loop: Netty then reads quiche's buffered bytes and sends the window update at once
+            s.eventLoop().execute(s::read);
+        }
+        return next;
+    }
+
+    /** Bytes of received messages waiting for {@link #receive()}. */
+    public long inboxBytes() {
+        lock.lock();
+        try {
+            return inboxBytes;
         } finally {
             lock.unlock();
         }
@@ -136,6 +177,7 @@ public final class H3WebSocket {
         lock.lock();
         try {
             inbox.add(m);
+            inboxBytes += m.data().length;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -145,13 +187,37 @@ public final class H3WebSocket {
     private final class Handler extends Http3RequestStreamInboundHandler {
 
         @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            // Reads are asked for while the inbox has room, so a slow receiver holds the server back (flow control).
+            ctx.channel().config().setAutoRead(false);
+        }
+
+        @Override
         public void channelActive(ChannelHandlerContext ctx) {
             stream = (QuicStreamChannel) ctx.channel();
             Http3HeadersFrame headers = new DefaultHttp3HeadersFrame();
             headers.headers().method("CONNECT").scheme("https").authority(authority).path(path)
                     .set(":protocol", "websocket").set("sec-websocket-version", "13");
             ctx.writeAndFlush(headers);
+            ctx.read();
             ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            boolean more;
+            lock.lock();
+            try {
+                // after the close, keep reading: the rest (the stream's FIN) is discarded, and the stream can end
+                more = inboxBytes < MAX_INBOX || ended;
+                paused = !more;
+            } finally {
+                lock.unlock();
+            }
+            if (more) {
+                ctx.read();
+            }
+            ctx.fireChannelReadComplete();
         }
 
         @Override
