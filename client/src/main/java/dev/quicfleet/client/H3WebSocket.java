@@ -5,6 +5,7 @@ import dev.quicfleet.http.websocket.WebSocketMessage;
 import dev.quicfleet.http.websocket.WebSocketSession;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
@@ -103,7 +104,10 @@ public final class H3WebSocket {
         if (resume) {
             QuicStreamChannel s = stream;
             // read() on the loop: Netty then reads quiche's buffered bytes and sends the window update at once
-            s.eventLoop().execute(s::read);
+            s.eventLoop().execute(() -> {
+                s.read();
+                wrote(s);
+            });
         }
         return next;
     }
@@ -139,6 +143,20 @@ public final class H3WebSocket {
         }
         ByteBuf frame = WebSocketFrames.encode(s.alloc(), true, opcode, data, 0, data.length, true);
         s.writeAndFlush(new DefaultHttp3DataFrame(frame));
+        s.eventLoop().execute(() -> wrote(s)); // after the write: tasks run in order
+    }
+
+    /**
+     * Something was written on the stream, or reading opened its window (on the event loop): with delayed
+     * acknowledgements ({@code H3Client.Builder.ackThreshold}) Netty holds stream writes until the held read-complete
+     * goes on, so release it now, as {@code H3Connection.wrote()} does for requests.
+     */
+    private static void wrote(QuicStreamChannel s) {
+        Channel udp = s.parent().parent();
+        DelayedAcks acks = udp == null ? null : udp.pipeline().get(DelayedAcks.class);
+        if (acks != null) {
+            acks.wrote();
+        }
     }
 
     /** Sends a close frame; {@link #receive()} returns {@code null} once the server answers. */
@@ -199,6 +217,7 @@ public final class H3WebSocket {
             headers.headers().method("CONNECT").scheme("https").authority(authority).path(path)
                     .set(":protocol", "websocket").set("sec-websocket-version", "13");
             ctx.writeAndFlush(headers);
+            wrote(stream);
             ctx.read();
             ctx.fireChannelActive();
         }
@@ -258,8 +277,11 @@ public final class H3WebSocket {
 
         private void onFrame(ChannelHandlerContext ctx, WebSocketFrames.Frame f) {
             switch (f.opcode()) {
-                case WebSocketFrames.PING -> ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(
-                        ctx.alloc(), true, WebSocketFrames.PONG, f.payload(), 0, f.payload().length, true)));
+                case WebSocketFrames.PING -> {
+                    ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
+                            WebSocketFrames.PONG, f.payload(), 0, f.payload().length, true)));
+                    wrote(stream);
+                }
                 case WebSocketFrames.PONG -> {
                 }
                 case WebSocketFrames.CLOSE -> {
@@ -273,6 +295,7 @@ public final class H3WebSocket {
                         ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
                                 WebSocketFrames.CLOSE, echo, 0, echo.length, true)))
                                 .addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+                        wrote(stream);
                     }
                     end(code, reason);
                 }
