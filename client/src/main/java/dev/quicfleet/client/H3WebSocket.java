@@ -148,7 +148,7 @@ public final class H3WebSocket {
 
     /**
      * Something was written on the stream, or reading opened its window (on the event loop): with delayed
-     * acknowledgements ({@code H3Client.Builder.ackThreshold}) Netty holds stream writes until the held read-complete
+     * acknowledgements ({@code H3Client.Builder.ackEvery}) Netty holds stream writes until the held read-complete
      * goes on, so release it now, as {@code H3Connection.wrote()} does for requests.
      */
     private static void wrote(QuicStreamChannel s) {
