@@ -53,6 +53,8 @@ public final class H3WebSocket {
     private boolean paused;
     private boolean ended;
     private volatile QuicStreamChannel stream;
+    /** The connection's acknowledgement batching, or null (set before {@link #stream}). */
+    private volatile DelayedAcks acks;
     private volatile int closeCode;
     private volatile String closeReason = "";
     private volatile boolean closeSent;
@@ -106,7 +108,7 @@ public final class H3WebSocket {
             // read() on the loop: Netty then reads quiche's buffered bytes and sends the window update at once
             s.eventLoop().execute(() -> {
                 s.read();
-                wrote(s);
+                wrote();
             });
         }
         return next;
@@ -143,7 +145,9 @@ public final class H3WebSocket {
         }
         ByteBuf frame = WebSocketFrames.encode(s.alloc(), true, opcode, data, 0, data.length, true);
         s.writeAndFlush(new DefaultHttp3DataFrame(frame));
-        s.eventLoop().execute(() -> wrote(s)); // after the write: tasks run in order
+        if (acks != null) {
+            s.eventLoop().execute(this::wrote); // after the write: tasks run in order
+        }
     }
 
     /**
@@ -151,11 +155,10 @@ public final class H3WebSocket {
      * acknowledgements ({@code H3Client.Builder.ackEvery}) Netty holds stream writes until the held read-complete
      * goes on, so release it now, as {@code H3Connection.wrote()} does for requests.
      */
-    private static void wrote(QuicStreamChannel s) {
-        Channel udp = s.parent().parent();
-        DelayedAcks acks = udp == null ? null : udp.pipeline().get(DelayedAcks.class);
-        if (acks != null) {
-            acks.wrote();
+    private void wrote() {
+        DelayedAcks a = acks;
+        if (a != null) {
+            a.wrote();
         }
     }
 
@@ -212,12 +215,15 @@ public final class H3WebSocket {
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            stream = (QuicStreamChannel) ctx.channel();
+            QuicStreamChannel s = (QuicStreamChannel) ctx.channel();
+            Channel udp = s.parent().parent();
+            acks = udp == null ? null : udp.pipeline().get(DelayedAcks.class);
+            stream = s;
             Http3HeadersFrame headers = new DefaultHttp3HeadersFrame();
             headers.headers().method("CONNECT").scheme("https").authority(authority).path(path)
                     .set(":protocol", "websocket").set("sec-websocket-version", "13");
             ctx.writeAndFlush(headers);
-            wrote(stream);
+            wrote();
             ctx.read();
             ctx.fireChannelActive();
         }
@@ -280,7 +286,7 @@ public final class H3WebSocket {
                 case WebSocketFrames.PING -> {
                     ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
                             WebSocketFrames.PONG, f.payload(), 0, f.payload().length, true)));
-                    wrote(stream);
+                    wrote();
                 }
                 case WebSocketFrames.PONG -> {
                 }
@@ -295,7 +301,7 @@ public final class H3WebSocket {
                         ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
                                 WebSocketFrames.CLOSE, echo, 0, echo.length, true)))
                                 .addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
-                        wrote(stream);
+                        wrote();
                     }
                     end(code, reason);
                 }
