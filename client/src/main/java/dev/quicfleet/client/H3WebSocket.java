@@ -34,10 +34,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * hold the stream's flow-control window shut, so a server that sends faster than the application receives is
  * stopped by QUIC itself. {@link #receive()} resumes reading once the inbox is below the bound again. Memory held
  * per socket: the inbox (the bound plus at most one read's worth of messages), the message being assembled, and
- * whatever QUIC buffered within the flow-control window the client granted: quiche grows that window beyond
- * {@code H3Client.Builder.windows} while the application keeps up (a flood stalled after about 23 MiB in
- * {@code ClientWebSocketIT}). While the inbox is full, pings and the server's close wait unread too, behind the
- * unread messages.
+ * whatever QUIC buffered within the stream window the client grants ({@code H3Client.Builder.windows}, 4 MiB by
+ * default). While the inbox is full, pings and the server's close wait unread too, behind the unread messages.
  */
 public final class H3WebSocket {
 

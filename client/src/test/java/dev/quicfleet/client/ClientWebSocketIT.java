@@ -160,14 +160,16 @@ class ClientWebSocketIT {
 
     /**
      * A client that stops receiving while {@code /ws/flood} sends 64 MiB: the socket stops reading the stream once its
-     * inbox holds {@link H3WebSocket#MAX_INBOX}, QUIC flow control (the window the client granted) stops the
-     * server, and the handler's send blocks with a bounded amount out; once the client receives, all 64 MiB arrive
-     * byte-exact and the flood's close follows.
+     * inbox holds {@link H3WebSocket#MAX_INBOX}, QUIC flow control stops the server at the client's 4 MiB stream
+     * window (the connection's received bytes stay below twice that), and the handler's send blocks before the end;
+     * once the client receives, all 64 MiB arrive byte-exact and the flood's close follows. Where the handler's send
+     * blocks is not asserted tightly: the worker accepted 23-38 MiB into the stalled stream (docs/WEBSOCKET.md).
      */
     @Test
     void slowReaderStallsTheHandlersSendThroughFlowControl() throws Exception {
         long total = 64L << 20;
-        H3WebSocket socket = open("/ws/flood?bytes=" + total);
+        H3Connection connection = H3Client.await(client.connect("localhost", worker.port()));
+        H3WebSocket socket = H3Client.await(connection.openWebSocket("/ws/flood?bytes=" + total));
         // Wait (bounded) until the flood is stuck: a send in progress and no byte more sent for half a second of looks.
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         JsonNode first = floodStatus();
@@ -186,10 +188,11 @@ class ClientWebSocketIT {
             assertThat(at).as("the flood never stalled: %s", now).isLessThan(deadline);
         }
         long stalledAt = now.get("sent").asLong();
-        assertThat(stalledAt).as("bytes the handler got out to a client that receives nothing")
-                .isLessThan(total / 2);
+        assertThat(stalledAt).as("bytes the handler got out to a client that receives nothing").isLessThan(total);
         assertThat(socket.inboxBytes()).as("bytes waiting in the client's inbox")
                 .isBetween((long) H3WebSocket.MAX_INBOX, 2L * H3WebSocket.MAX_INBOX);
+        assertThat(H3Client.await(connection.stats()).bytesReceived())
+                .as("UDP payload bytes the client took in (its stream window is 4 MiB)").isLessThan(8L << 20);
 
         byte[] chunk = new byte[16 * 1024];
         for (int i = 0; i < chunk.length; i++) {
