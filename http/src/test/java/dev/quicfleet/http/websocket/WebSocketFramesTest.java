@@ -18,7 +18,7 @@ class WebSocketFramesTest {
     void maskedFramesOfEveryLengthFormRoundTrip() throws Exception {
         Random random = new Random(6455);
         for (int length : new int[] {0, 1, 3, 8, 9, 125, 126, 4097, 65_535, 65_536, 200_000}) {
-            // from an odd offset into a larger array, so the payload starts unaligned and the mask is applied to a slice
+            // from an odd offset into a larger array: the payload starts unaligned, the mask covers a slice
             byte[] source = new byte[length + 10];
             random.nextBytes(source);
             byte[] payload = Arrays.copyOfRange(source, 3, 3 + length);
