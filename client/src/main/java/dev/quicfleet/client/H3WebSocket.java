@@ -5,6 +5,7 @@ import dev.quicfleet.http.websocket.WebSocketMessage;
 import dev.quicfleet.http.websocket.WebSocketSession;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
@@ -28,10 +29,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * RFC 6455 frames (masked, as a client sends them) in its DATA frames. Opened by {@link H3Connection#openWebSocket}.
  *
  * <p>Blocking and thread-safe, for tests and tools: {@link #receive()} waits for a message, {@link #send} waits while
- * the stream has no send capacity. Received messages wait in memory until read (this client does not slow the
- * server down by not reading). Pings are answered.
+ * the stream has no send capacity. Pings are answered.
+ *
+ * <p>Backpressure: the stream is read only on demand (auto-read off). While at least {@link #MAX_INBOX} bytes of
+ * received messages wait for {@link #receive()}, this socket stops reading the QUIC stream; the unread bytes then
+ * hold the stream's flow-control window shut, so a server that sends faster than the application receives is
+ * stopped by QUIC itself. {@link #receive()} resumes reading once the inbox is below the bound again. Memory held
+ * per socket: the inbox (the bound plus at most one read's worth of messages), the message being assembled, and
+ * whatever QUIC buffered within the stream window the client grants ({@code H3Client.Builder.windows}, 4 MiB by
+ * default). While the inbox is full, pings and the server's close wait unread too, behind the unread messages.
  */
 public final class H3WebSocket {
+
+    /** Bytes of received messages that may wait for {@link #receive()} before the stream is no longer read. */
+    public static final int MAX_INBOX = 1 << 20;
 
     private final String authority;
     private final String path;
@@ -41,8 +52,13 @@ public final class H3WebSocket {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<WebSocketMessage> inbox = new ArrayDeque<>();
+    private long inboxBytes;
+    /** The event loop stopped reading because the inbox was full; {@link #receive()} resumes it. */
+    private boolean paused;
     private boolean ended;
     private volatile QuicStreamChannel stream;
+    /** The connection's acknowledgement batching, or null (set before {@link #stream}). */
+    private volatile DelayedAcks acks;
     private volatile int closeCode;
     private volatile String closeReason = "";
     private volatile boolean closeSent;
@@ -69,14 +85,45 @@ public final class H3WebSocket {
         return new Handler();
     }
 
-    /** The next message, or {@code null} once the server closed (see {@link #closeCode()}). */
+    /**
+     * The next message, or {@code null} once the server closed (see {@link #closeCode()}). Taking a message off a full
+     * inbox lets the stream be read again.
+     */
     public WebSocketMessage receive() throws InterruptedException {
+        WebSocketMessage next;
+        boolean resume = false;
         lock.lock();
         try {
             while (inbox.isEmpty() && !ended) {
                 changed.await();
             }
-            return inbox.poll();
+            next = inbox.poll();
+            if (next != null) {
+                inboxBytes -= next.data().length;
+                if (paused && inboxBytes < MAX_INBOX) {
+                    paused = false;
+                    resume = true;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (resume) {
+            QuicStreamChannel s = stream;
+            // read() on the loop: Netty then reads quiche's buffered bytes and sends the window update at once
+            s.eventLoop().execute(() -> {
+                s.read();
+                wrote();
+            });
+        }
+        return next;
+    }
+
+    /** Bytes of received messages waiting for {@link #receive()}. */
+    public long inboxBytes() {
+        lock.lock();
+        try {
+            return inboxBytes;
         } finally {
             lock.unlock();
         }
@@ -103,6 +150,21 @@ public final class H3WebSocket {
         }
         ByteBuf frame = WebSocketFrames.encode(s.alloc(), true, opcode, data, 0, data.length, true);
         s.writeAndFlush(new DefaultHttp3DataFrame(frame));
+        if (acks != null) {
+            s.eventLoop().execute(this::wrote); // after the write: tasks run in order
+        }
+    }
+
+    /**
+     * Something was written on the stream, or reading opened its window (on the event loop): with delayed
+     * acknowledgements ({@code H3Client.Builder.ackEvery}) Netty holds stream writes until the held read-complete
+     * goes on, so release it now, as {@code H3Connection.wrote()} does for requests.
+     */
+    private void wrote() {
+        DelayedAcks a = acks;
+        if (a != null) {
+            a.wrote();
+        }
     }
 
     /** Sends a close frame; {@link #receive()} returns {@code null} once the server answers. */
@@ -141,6 +203,7 @@ public final class H3WebSocket {
         lock.lock();
         try {
             inbox.add(m);
+            inboxBytes += m.data().length;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -150,13 +213,41 @@ public final class H3WebSocket {
     private final class Handler extends Http3RequestStreamInboundHandler {
 
         @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            // Reads are asked for while the inbox has room, so a slow receiver holds the server back (flow control).
+            ctx.channel().config().setAutoRead(false);
+        }
+
+        @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            stream = (QuicStreamChannel) ctx.channel();
+            QuicStreamChannel s = (QuicStreamChannel) ctx.channel();
+            Channel udp = s.parent().parent();
+            acks = udp == null ? null : udp.pipeline().get(DelayedAcks.class);
+            stream = s;
             Http3HeadersFrame headers = new DefaultHttp3HeadersFrame();
             headers.headers().method("CONNECT").scheme("https").authority(authority).path(path)
                     .set(":protocol", "websocket").set("sec-websocket-version", "13");
             ctx.writeAndFlush(headers);
+            wrote();
+            ctx.read();
             ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            boolean more;
+            lock.lock();
+            try {
+                // after the close, keep reading: the rest (the stream's FIN) is discarded, and the stream can end
+                more = inboxBytes < MAX_INBOX || ended;
+                paused = !more;
+            } finally {
+                lock.unlock();
+            }
+            if (more) {
+                ctx.read();
+            }
+            ctx.fireChannelReadComplete();
         }
 
         @Override
@@ -197,8 +288,11 @@ public final class H3WebSocket {
 
         private void onFrame(ChannelHandlerContext ctx, WebSocketFrames.Frame f) {
             switch (f.opcode()) {
-                case WebSocketFrames.PING -> ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(
-                        ctx.alloc(), true, WebSocketFrames.PONG, f.payload(), 0, f.payload().length, true)));
+                case WebSocketFrames.PING -> {
+                    ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
+                            WebSocketFrames.PONG, f.payload(), 0, f.payload().length, true)));
+                    wrote();
+                }
                 case WebSocketFrames.PONG -> {
                 }
                 case WebSocketFrames.CLOSE -> {
@@ -212,6 +306,7 @@ public final class H3WebSocket {
                         ctx.writeAndFlush(new DefaultHttp3DataFrame(WebSocketFrames.encode(ctx.alloc(), true,
                                 WebSocketFrames.CLOSE, echo, 0, echo.length, true)))
                                 .addListener(QuicStreamChannel.SHUTDOWN_OUTPUT);
+                        wrote();
                     }
                     end(code, reason);
                 }

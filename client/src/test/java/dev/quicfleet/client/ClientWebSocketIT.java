@@ -2,6 +2,8 @@ package dev.quicfleet.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quicfleet.http.websocket.WebSocketMessage;
 import dev.quicfleet.worker.ClientTestWorker;
 import java.io.BufferedReader;
@@ -11,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +29,8 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ClientWebSocketIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private static ClientTestWorker worker;
     private static H3Client client;
@@ -151,6 +156,70 @@ class ClientWebSocketIT {
             Files.deleteIfExists(script);
             Files.deleteIfExists(dir);
         }
+    }
+
+    /**
+     * A client that stops receiving while {@code /ws/flood} sends 128 MiB: the socket stops reading the stream once its
+     * inbox holds {@link H3WebSocket#MAX_INBOX}, QUIC flow control stops the server at the client's 4 MiB stream
+     * window (the connection's received bytes stay below twice that), and the handler's send blocks before the end;
+     * once the client receives, all 128 MiB arrive byte-exact and the flood's close follows. Where the handler's send
+     * blocks is not asserted tightly: the worker accepted 23-56 MiB into a stalled stream (docs/WEBSOCKET.md), hence
+     * 128 MiB rather than 64.
+     */
+    @Test
+    void slowReaderStallsTheHandlersSendThroughFlowControl() throws Exception {
+        long total = 128L << 20;
+        H3Connection connection = H3Client.await(client.connect("localhost", worker.port()));
+        H3WebSocket socket = H3Client.await(connection.openWebSocket("/ws/flood?bytes=" + total));
+        // Wait (bounded) until the flood is stuck: a send in progress and no byte more sent for half a second of looks.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        JsonNode first = floodStatus();
+        long firstSeen = System.nanoTime();
+        JsonNode now;
+        while (true) {
+            now = floodStatus();
+            long at = System.nanoTime();
+            if (!now.get("sending").asBoolean() || now.get("sent").asLong() != first.get("sent").asLong()
+                    || now.get("sent").asLong() == 0) {
+                first = now;
+                firstSeen = at;
+            } else if (at - firstSeen >= TimeUnit.MILLISECONDS.toNanos(500)) {
+                break;
+            }
+            assertThat(at).as("the flood never stalled: %s", now).isLessThan(deadline);
+        }
+        long stalledAt = now.get("sent").asLong();
+        assertThat(stalledAt).as("bytes the handler got out to a client that receives nothing").isLessThan(total);
+        assertThat(socket.inboxBytes()).as("bytes waiting in the client's inbox")
+                .isBetween((long) H3WebSocket.MAX_INBOX, 2L * H3WebSocket.MAX_INBOX);
+        assertThat(H3Client.await(connection.stats()).bytesReceived())
+                .as("UDP payload bytes the client took in (its stream window is 4 MiB)").isLessThan(8L << 20);
+
+        byte[] chunk = new byte[16 * 1024];
+        for (int i = 0; i < chunk.length; i++) {
+            chunk[i] = (byte) ('a' + i % 26);
+        }
+        long got = 0;
+        for (WebSocketMessage m; (m = socket.receive()) != null; ) {
+            byte[] data = m.data();
+            assertThat(m.text()).isFalse();
+            assertThat(data.length).isEqualTo((int) Math.min(chunk.length, total - got));
+            if (!Arrays.equals(data, 0, data.length, chunk, 0, data.length)) {
+                assertThat(data).as("message at byte %d", got).isEqualTo(Arrays.copyOf(chunk, data.length));
+            }
+            got += data.length;
+        }
+        assertThat(got).isEqualTo(total);
+        assertThat(socket.closeCode()).isEqualTo(1000);
+        assertThat(socket.closeReason()).isEqualTo("flood done");
+        assertThat(floodStatus().get("sent").asLong()).isEqualTo(total);
+    }
+
+    private static JsonNode floodStatus() throws Exception {
+        H3Response<byte[]> r = client.request(H3Request.get("https://localhost:" + worker.port() + "/ws/flood-status"),
+                BodyHandler.ofByteArray(4096));
+        assertThat(r.status()).isEqualTo(200);
+        return JSON.readTree(r.body());
     }
 
     @Test

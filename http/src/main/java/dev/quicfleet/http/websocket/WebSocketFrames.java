@@ -144,8 +144,18 @@ public final class WebSocketFrames {
         byte[] key = new byte[4];
         MASKS.nextBytes(key);
         out.writeBytes(key);
-        for (int i = 0; i < length; i++) {
-            out.writeByte(payload[offset + i] ^ key[i & 3]);
+        // Copy, then mask in place eight bytes at a time: a writeByte per payload byte cost a sending client most of
+        // its CPU while the JIT had not compiled it yet. Eight is a multiple of the key's four, so the key lines up.
+        int at = out.writerIndex();
+        out.writeBytes(payload, offset, length);
+        int k = ((key[0] & 0xFF) << 24) | ((key[1] & 0xFF) << 16) | ((key[2] & 0xFF) << 8) | (key[3] & 0xFF);
+        long key8 = ((long) k << 32) | (k & 0xFFFF_FFFFL);
+        int i = 0;
+        for (; i + 8 <= length; i += 8) {
+            out.setLong(at + i, out.getLong(at + i) ^ key8);
+        }
+        for (; i < length; i++) {
+            out.setByte(at + i, out.getByte(at + i) ^ key[i & 3]);
         }
         return out;
     }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -16,10 +17,12 @@ class WebSocketFramesTest {
     @Test
     void maskedFramesOfEveryLengthFormRoundTrip() throws Exception {
         Random random = new Random(6455);
-        for (int length : new int[] {0, 1, 125, 126, 65_535, 65_536, 200_000}) {
-            byte[] payload = new byte[length];
-            random.nextBytes(payload);
-            ByteBuf frame = WebSocketFrames.encode(ALLOC, true, WebSocketFrames.BINARY, payload, 0, length, true);
+        for (int length : new int[] {0, 1, 3, 8, 9, 125, 126, 4097, 65_535, 65_536, 200_000}) {
+            // from an odd offset into a larger array: the payload starts unaligned, the mask covers a slice
+            byte[] source = new byte[length + 10];
+            random.nextBytes(source);
+            byte[] payload = Arrays.copyOfRange(source, 3, 3 + length);
+            ByteBuf frame = WebSocketFrames.encode(ALLOC, true, WebSocketFrames.BINARY, source, 3, length, true);
             WebSocketFrames.Frame decoded = WebSocketFrames.decode(frame, true, 1 << 20);
             assertThat(decoded.fin()).isTrue();
             assertThat(decoded.opcode()).isEqualTo(WebSocketFrames.BINARY);
