@@ -54,8 +54,12 @@ import org.slf4j.LoggerFactory;
  * subclass implements the protocol's framing in the {@code do*} methods, which always run on the event loop.
  *
  * <p>Backpressure on the response: the handler thread blocks in {@link #awaitWritable()} while more than
- * {@link #MAX_QUEUED} bytes are posted but not yet written, or while the channel is not writable (the QUIC stream
- * has no send capacity, the HTTP/2 stream window is exhausted, or the TCP socket buffer is full).
+ * {@link #MAX_QUEUED} bytes are posted but not yet written, while more than {@link #MAX_UNFINISHED} bytes are written
+ * but not yet taken by the transport, or while the channel is not writable (the QUIC stream has no send capacity,
+ * the HTTP/2 stream window is exhausted, or the TCP socket buffer is full); {@link #isWritable()} says the same to
+ * services on the event loop. The unfinished bytes count because Netty 4.2.18's QUIC stream channel turns writable
+ * again as soon as quiche has any capacity, however much it still holds queued itself: a WebSocket flood to a client
+ * that read nothing piled up 20-55 MB there.
  *
  * <p>Slow clients: a client that does not read the response for the body timeout, or (on HTTP/1.1 and HTTP/2)
  * sends its request body slower than the minimum rate, has its stream reset (HTTP/2, HTTP/3) or its connection
@@ -70,6 +74,8 @@ public abstract class Exchange implements Request, HttpExchange {
     static final int CHUNK = 16 * 1024;
     /** Response bytes posted to the event loop but not yet written, above which the handler waits. */
     static final int MAX_QUEUED = 256 * 1024;
+    /** Response bytes written to the channel whose write has not completed, above which the exchange is not writable. */
+    static final int MAX_UNFINISHED = 256 * 1024;
 
     protected final Channel channel;
     protected final ExchangeDispatcher dispatcher;
@@ -102,6 +108,8 @@ public abstract class Exchange implements Request, HttpExchange {
 
     private final AtomicBoolean readRequested = new AtomicBoolean();
     private final AtomicLong queuedBytes = new AtomicLong();
+    /** Written on the event loop only; read by a blocking handler's thread too. */
+    private volatile long unfinishedBytes;
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Condition writeChanged = writeLock.newCondition();
     private volatile boolean writerWaiting;
@@ -431,7 +439,7 @@ public abstract class Exchange implements Request, HttpExchange {
     /** The channel's writability changed or it closed: wake a writer waiting for room. */
     public final void writabilityChanged() {
         Runnable task = writableTask;
-        if (task != null && (!isOpen() || channel.isWritable())) {
+        if (task != null && (!isOpen() || roomToWrite())) {
             writableTask = null;
             callback(task);
         }
@@ -737,13 +745,18 @@ public abstract class Exchange implements Request, HttpExchange {
 
     @Override
     public boolean isWritable() {
-        return isOpen() && channel.isWritable();
+        return isOpen() && roomToWrite();
+    }
+
+    /** The channel is writable and not too much of what was written waits inside it. */
+    private boolean roomToWrite() {
+        return channel.isWritable() && unfinishedBytes <= MAX_UNFINISHED;
     }
 
     @Override
     public void onWritable(Runnable task) {
         writableTask = task;
-        if (!isOpen() || channel.isWritable()) {
+        if (!isOpen() || roomToWrite()) {
             channel.eventLoop().execute(this::writabilityChanged);
             return;
         }
@@ -972,14 +985,31 @@ public abstract class Exchange implements Request, HttpExchange {
     private ChannelFuture writeData(ByteBuf data, boolean endStream) {
         ResponseEncoder coder = encoder;
         if (coder == null) {
-            return doWriteData(data, endStream);
+            return counted(data, endStream);
         }
         ByteBuf encoded = coder.encode(data, endStream);
         if (!encoded.isReadable() && !endStream) {
             encoded.release(); // the encoder holds it for now: no empty DATA frame
             return channel.newSucceededFuture();
         }
-        return doWriteData(encoded, endStream);
+        return counted(encoded, endStream);
+    }
+
+    /** {@link #doWriteData}, counting the bytes as unfinished until the write completes. On the event loop. */
+    private ChannelFuture counted(ByteBuf data, boolean endStream) {
+        int size = data.readableBytes();
+        ChannelFuture future = doWriteData(data, endStream);
+        if (size > 0 && !future.isDone()) {
+            unfinishedBytes += size;
+            future.addListener(f -> {
+                long before = unfinishedBytes;
+                unfinishedBytes = before - size;
+                if (before > MAX_UNFINISHED && before - size <= MAX_UNFINISHED) {
+                    writabilityChanged();
+                }
+            });
+        }
+        return future;
     }
 
     /** Ends the response with {@code trailers}, after the encoder's last bytes. On the event loop. */
@@ -1004,7 +1034,7 @@ public abstract class Exchange implements Request, HttpExchange {
     };
 
     final void awaitWritable() throws IOException {
-        if (queuedBytes.get() <= MAX_QUEUED && channel.isWritable() && writeFailure == null) {
+        if (queuedBytes.get() <= MAX_QUEUED && roomToWrite() && writeFailure == null) {
             return;
         }
         writeLock.lock();
@@ -1012,7 +1042,7 @@ public abstract class Exchange implements Request, HttpExchange {
             writerWaiting = true;
             long deadline = System.nanoTime() + dispatcher.bodyTimeout().toNanos();
             while (writeFailure == null && channel.isActive()
-                    && (queuedBytes.get() > MAX_QUEUED || !channel.isWritable())) {
+                    && (queuedBytes.get() > MAX_QUEUED || !roomToWrite())) {
                 long remaining = deadline - System.nanoTime();
                 if (remaining <= 0) {
                     String why = "the client did not read the response for "
