@@ -26,7 +26,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLContext;
@@ -291,19 +290,8 @@ class ForwardingIT {
         }
     }
 
-    /** nginx's access-log line for {@code request} ("METHOD URI"); it is written as the response ends. */
     private static String upstreamLine(String request) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (true) {
-            Optional<String> line = nginx.accessLines().stream().filter(l -> l.startsWith(request + "|")).findFirst();
-            if (line.isPresent()) {
-                return line.get();
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("nginx logged no \"" + request + "\"; its log: " + nginx.accessLines());
-            }
-            TimeUnit.MILLISECONDS.sleep(20);
-        }
+        return nginx.awaitAccessLine(request);
     }
 
     /** The worker's access-log line for {@code path} (waits for the writer). */

@@ -132,6 +132,24 @@ final class Nginx implements AutoCloseable {
     }
 
     /** The access log's lines so far. */
+    /**
+     * The access-log line for {@code request} ("METHOD URI", the line's first field), waiting up to 10 s for it: nginx
+     * writes it as the response ends.
+     */
+    String awaitAccessLine(String request) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            Optional<String> line = accessLines().stream().filter(l -> l.startsWith(request + "|")).findFirst();
+            if (line.isPresent()) {
+                return line.get();
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("nginx logged no \"" + request + "\"; its log: " + accessLines());
+            }
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+    }
+
     List<String> accessLines() throws IOException {
         return Files.exists(accessLog()) ? Files.readAllLines(accessLog()) : List.of();
     }

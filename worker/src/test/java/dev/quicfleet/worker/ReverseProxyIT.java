@@ -38,7 +38,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -559,19 +558,8 @@ class ReverseProxyIT {
         }
     }
 
-    /** nginx's access-log line for {@code request} ("METHOD URI"); it is written as the response ends. */
     private static String upstreamLine(String request) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (true) {
-            Optional<String> line = nginx.accessLines().stream().filter(l -> l.startsWith(request + "|")).findFirst();
-            if (line.isPresent()) {
-                return line.get();
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("nginx logged no \"" + request + "\"; its log: " + nginx.accessLines());
-            }
-            TimeUnit.MILLISECONDS.sleep(20);
-        }
+        return nginx.awaitAccessLine(request);
     }
 
     /** The request body file nginx kept for the request of {@code line}. */
