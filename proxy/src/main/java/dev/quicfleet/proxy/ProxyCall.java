@@ -80,6 +80,8 @@ final class ProxyCall implements BodyReceiver {
     // the response
     private boolean responseStarted;
     private boolean committed;
+    /** The head was given to the exchange and no body yet: flushed at the end of the upstream's read. */
+    private boolean headUnflushed;
     private boolean informational;
     private boolean keepAlive;
     private boolean pausedForClient;
@@ -333,6 +335,7 @@ final class ProxyCall implements BodyReceiver {
                 return;
             }
             exchange.head(code, ForwardedHeaders.response(response.headers()));
+            headUnflushed = true;
             if (!(msg instanceof HttpContent)) {
                 return;
             }
@@ -353,6 +356,9 @@ final class ProxyCall implements BodyReceiver {
         }
         ByteBuf data = content.content();
         boolean readable = data.isReadable();
+        if (readable || content instanceof LastHttpContent) {
+            headUnflushed = false; // leaves with these bytes or with the end
+        }
         if (content instanceof LastHttpContent last) {
             Headers trailers = last.trailingHeaders().isEmpty() ? null
                     : ForwardedHeaders.trailers(last.trailingHeaders());
@@ -381,6 +387,11 @@ final class ProxyCall implements BodyReceiver {
             return;
         }
         Channel channel = connection.channel();
+        if (headUnflushed) {
+            // A head whose body is not here yet (an event stream, a slow upstream): the client gets it now.
+            headUnflushed = false;
+            exchange.flush();
+        }
         if (!committed) {
             channel.read(); // the head is not complete yet
         } else if (exchange.isWritable()) {

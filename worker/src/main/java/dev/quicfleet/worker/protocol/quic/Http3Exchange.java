@@ -20,7 +20,7 @@ import java.util.Map;
 final class Http3Exchange extends Exchange {
 
     private final QuicStreamChannel stream;
-    private final QuicFinOnLastWrite fin;
+    private final QuicStreamWrites fin;
     /** The write that carries the response's FIN, or the reset of an aborted response; event loop only. */
     private ChannelFuture ended;
 
@@ -28,7 +28,7 @@ final class Http3Exchange extends Exchange {
                   String target, String authority, Headers headers) {
         super(stream, dispatcher, connection, method, target, authority, headers);
         this.stream = stream;
-        this.fin = stream.pipeline().get(QuicFinOnLastWrite.class);
+        this.fin = stream.pipeline().get(QuicStreamWrites.class);
     }
 
     @Override
@@ -72,7 +72,7 @@ final class Http3Exchange extends Exchange {
     protected ChannelFuture doWriteEnd(Headers trailers) {
         fin.finishWithNextWrite();
         if (trailers.isEmpty()) {
-            // Nothing left to send but the end: an empty DATA frame carries the FIN (see QuicFinOnLastWrite).
+            // Nothing left to send but the end: an empty DATA frame carries the FIN (see QuicStreamWrites).
             return ended = stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.EMPTY_BUFFER));
         }
         Http3HeadersFrame frame = new DefaultHttp3HeadersFrame();

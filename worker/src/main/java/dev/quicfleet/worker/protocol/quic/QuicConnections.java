@@ -125,7 +125,7 @@ public final class QuicConnections {
                             protected void initChannel(QuicStreamChannel stream) {
                                 stream.config().setAutoRead(false);
                                 // next to the channel, below the HTTP/3 frame codec
-                                stream.pipeline().addFirst(new QuicFinOnLastWrite());
+                                stream.pipeline().addFirst(new QuicStreamWrites());
                                 stream.pipeline().addLast(new Http3RequestStreamHandler(dispatcher, earlyData, bodyMinRate,
                                         connectProtocol));
                             }
