@@ -292,9 +292,27 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
             return this;
         }
 
+        /** As {@link #passiveHealth}, keeping the backoff. */
+        public Builder maxFails(int maxFails) {
+            this.maxFails = maxFails;
+            return this;
+        }
+
         /** How long idle pooled connections live, and how many are kept per upstream and event loop. */
         public Builder keepAlive(Duration timeout, int maxIdle) {
             this.keepAliveTimeout = timeout;
+            this.maxIdlePerUpstream = maxIdle;
+            return this;
+        }
+
+        /** As {@link #keepAlive}, keeping the number of idle connections. */
+        public Builder keepAliveTimeout(Duration timeout) {
+            this.keepAliveTimeout = timeout;
+            return this;
+        }
+
+        /** As {@link #keepAlive}, keeping the timeout. */
+        public Builder maxIdle(int maxIdle) {
             this.maxIdlePerUpstream = maxIdle;
             return this;
         }
@@ -321,6 +339,19 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         /** GETs {@code path} on every upstream each {@code interval}; {@code null}: no active health check. */
         public Builder healthCheck(String path, Duration interval) {
             this.healthPath = checkHealthPath(path);
+            checkDuration("upstream-health-interval", interval, Duration.ofMillis(100), Duration.ofHours(1));
+            this.healthInterval = interval;
+            return this;
+        }
+
+        /** As {@link #healthCheck}, keeping the interval; {@code null} or blank: no active health check. */
+        public Builder healthPath(String path) {
+            this.healthPath = checkHealthPath(path);
+            return this;
+        }
+
+        /** As {@link #healthCheck}, keeping the path. */
+        public Builder healthInterval(Duration interval) {
             checkDuration("upstream-health-interval", interval, Duration.ofMillis(100), Duration.ofHours(1));
             this.healthInterval = interval;
             return this;

@@ -452,7 +452,8 @@ public final class WorkerMain {
         }
         WorkerConfig config = options.toConfig();
         SiteConfig sites = defaults == null || defaults.sites == null ? null
-                : SiteConfigParser.parse(defaults.sites, Path.of(file).toAbsolutePath().getParent());
+                : SiteConfigParser.parse(defaults.sites, Path.of(file).toAbsolutePath().getParent(),
+                        options::proxyOptions);
         return new Parsed(config, sites);
     }
 
@@ -700,7 +701,28 @@ public final class WorkerMain {
             builder.stateDir(stateDir);
         }
         // Parsed even without --upstream: a typo in a proxy option is reported, not ignored.
-        ProxyConfig.Builder proxy = ProxyConfig.builder()
+        ProxyConfig.Builder proxy = proxyOptions();
+        builder.proxyProtocolFrom(TrustedNetworks.parse("proxy-protocol-from", proxyProtocolFrom));
+        if (upstreams != null && !upstreams.isEmpty()) {
+            for (String upstream : upstreams) {
+                proxy.upstream(upstream);
+            }
+            builder.proxy(proxy.build());
+        }
+        if (staticDir != null && !Files.isDirectory(staticDir)) {
+            throw new IllegalArgumentException("static-dir: " + staticDir + " (expected: an existing directory)");
+        }
+        return builder.build();
+    }
+
+    /**
+     * The proxy options of the flags (and of the config file's top-level keys), without upstreams: the start of the
+     * {@code --upstream} pool and of every pool of the site file, whose own keys then override them.
+     *
+     * @throws IllegalArgumentException for a bad value, naming its flag
+     */
+    ProxyConfig.Builder proxyOptions() {
+        return ProxyConfig.builder()
                 .balance(ProxyConfig.Balance.parse(upstreamBalance))
                 .connectTimeout(ConfigValues.duration("upstream-connect-timeout", upstreamConnectTimeout))
                 .responseTimeout(ConfigValues.duration("upstream-response-timeout", upstreamResponseTimeout))
@@ -714,17 +736,6 @@ public final class WorkerMain {
                         ConfigValues.duration("upstream-health-interval", upstreamHealthInterval))
                 .upstreamCa(upstreamCa)
                 .upstreamServerName(upstreamServerName);
-        builder.proxyProtocolFrom(TrustedNetworks.parse("proxy-protocol-from", proxyProtocolFrom));
-        if (upstreams != null && !upstreams.isEmpty()) {
-            for (String upstream : upstreams) {
-                proxy.upstream(upstream);
-            }
-            builder.proxy(proxy.build());
-        }
-        if (staticDir != null && !Files.isDirectory(staticDir)) {
-            throw new IllegalArgumentException("static-dir: " + staticDir + " (expected: an existing directory)");
-        }
-        return builder.build();
     }
 
     private static boolean onOff(String key, String value) {

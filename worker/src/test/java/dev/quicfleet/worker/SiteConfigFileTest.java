@@ -3,12 +3,15 @@ package dev.quicfleet.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.quicfleet.proxy.ProxyConfig;
+import dev.quicfleet.proxy.TrustedNetworks;
 import dev.quicfleet.worker.site.SiteConfig;
 import dev.quicfleet.worker.site.SiteConfigException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,6 +57,32 @@ class SiteConfigFileTest {
                 "http://127.0.0.1:8080").config();
         assertThat(WorkerMain.flagRoutes(config)).isEqualTo(Set.of("/files", "/"));
         assertThat(WorkerMain.flagRoutes(parse().config())).isEmpty();
+    }
+
+    @Test
+    void sitePoolsStartFromTheWorkersProxyOptionsFlagsWinningOverTheFilesKeys() throws Exception {
+        Path config = file("""
+                upstream-max-idle: 7
+                upstream-max-5xx: 4
+                sites:
+                  - default: true
+                    routes:
+                      - path: /
+                        upstream: http://127.0.0.1:8080
+                      - path: /api
+                        upstream: {urls: [http://127.0.0.1:8081], max-5xx: 1}
+                """);
+        SiteConfig sites = parse("--config", config.toString(), "--trusted-proxies", "127.0.0.1/32", "--via", "on",
+                "--upstream-max-5xx", "5").sites();
+        ProxyConfig plain = ((SiteConfig.Upstream) sites.defaultSite().routes().get(0).action()).proxy();
+        ProxyConfig api = ((SiteConfig.Upstream) sites.defaultSite().routes().get(1).action()).proxy();
+        for (ProxyConfig pool : List.of(plain, api)) {
+            assertThat(pool.trustedProxies()).isEqualTo(TrustedNetworks.parse("trusted-proxies", "127.0.0.1/32"));
+            assertThat(pool.via()).isTrue();
+            assertThat(pool.maxIdlePerUpstream()).isEqualTo(7);
+        }
+        assertThat(plain.max5xx()).isEqualTo(5);
+        assertThat(api.max5xx()).isEqualTo(1);
     }
 
     @Test

@@ -31,8 +31,11 @@ class SiteConfigIT {
     @BeforeAll
     static void start() throws Exception {
         dir = Files.createTempDirectory("quicfleet-sites-");
-        nginx = Nginx.start(Files.createDirectories(dir.resolve("nginx")), "$request_uri|host=$http_host",
-                "location = /hello { return 200 \"hello from nginx\\n\"; }");
+        nginx = Nginx.start(Files.createDirectories(dir.resolve("nginx")),
+                "$request_uri|host=$http_host|xff=$http_x_forwarded_for", """
+                location = /hello { return 200 "hello from nginx\\n"; }
+                location = /healthz-site { return 200 "ok\\n"; }
+                """);
         Files.createDirectories(dir.resolve("www"));
         Files.writeString(dir.resolve("www/a.txt"), "a static file\n");
         Files.createDirectories(dir.resolve("flag"));
@@ -44,11 +47,13 @@ class SiteConfigIT {
                   - hosts: [shop.test, www.shop.test]
                     routes:
                       - path: /
-                        upstream: {urls: [%s], connect-timeout: 2s}
+                        upstream: {urls: [%1$s], connect-timeout: 2s}
                       - path: /static
                         static: www
                       - path: /app
                         app: {jar: app.jar, class: com.example.Site}
+                      - path: /checked
+                        upstream: {urls: [%1$s], health-path: /healthz-site, health-interval: 200ms}
                   - hosts: ["*.blog.test"]
                     routes:
                       - path: /
@@ -63,7 +68,7 @@ class SiteConfigIT {
                         respond: {body: "from the file\\n"}
                 """.formatted(nginx.url()));
         worker = WorkerProcess.start(dir.resolve("state"), "--config", config.toString(), "--static-dir",
-                dir.resolve("flag").toString(), "--static-prefix", "/flag");
+                dir.resolve("flag").toString(), "--static-prefix", "/flag", "--trusted-proxies", "127.0.0.1/32");
     }
 
     @AfterAll
@@ -94,8 +99,26 @@ class SiteConfigIT {
             assertThat(curl(protocol, "blog.test", "/")).isEqualTo("404 no such site\n");
             assertThat(curl(protocol, "other.test", "/whoami")).isEqualTo("404 no such site\n");
         }
-        assertThat(nginx.accessLines()).contains("/hello|host=shop.test:" + worker.port(),
-                "/hello|host=www.shop.test:" + worker.port());
+        assertThat(nginx.accessLines()).contains("/hello|host=shop.test:" + worker.port() + "|xff=127.0.0.1",
+                "/hello|host=www.shop.test:" + worker.port() + "|xff=127.0.0.1");
+    }
+
+    @Test
+    void aWorkerWideFlagReachesTheSitesPools() throws Exception {
+        // --trusted-proxies 127.0.0.1/32 on the command line: curl (from 127.0.0.1) is a trusted proxy, so the
+        // X-Forwarded-For it sends is kept and appended to (an untrusted client's would be replaced by its address)
+        assertThat(curl("--http2", "shop.test", "/hello?xff", "X-Forwarded-For: 203.0.113.7"))
+                .isEqualTo("200 hello from nginx\n");
+        assertThat(nginx.awaitAccessLine("/hello?xff")).endsWith("|xff=203.0.113.7, 127.0.0.1");
+    }
+
+    @Test
+    void aPoolsOwnKeysOverrideTheWorkersOptions() throws Exception {
+        // no --upstream-health-path: only the /checked pool's health-path key makes these requests
+        assertThat(nginx.awaitAccessLine("/healthz-site")).startsWith("/healthz-site|");
+        assertThat(curl("--http1.1", "shop.test", "/checked/x")).startsWith("404 ");
+        assertThat(nginx.awaitAccessLine("/checked/x")).isEqualTo("/checked/x|host=shop.test:" + worker.port()
+                + "|xff=127.0.0.1");
     }
 
     @Test
@@ -136,12 +159,18 @@ class SiteConfigIT {
         }
     }
 
-    /** {@code STATUS BODY} of a GET for {@code host}{@code path} (for a redirect: {@code 301 location=URL }). */
-    private static String curl(String protocol, String host, String path) throws Exception {
+    /**
+     * {@code STATUS BODY} of a GET for {@code host}{@code path} with {@code headers} (for a redirect:
+     * {@code 301 location=URL }).
+     */
+    private static String curl(String protocol, String host, String path, String... headers) throws Exception {
         int port = worker.port();
         List<String> command = new ArrayList<>(List.of("curl", "-sSk", "--max-time", "20", protocol, "--resolve",
-                host + ":" + port + ":127.0.0.1", "-w", "\\n%{http_code} %{redirect_url}",
-                "https://" + host + ":" + port + path));
+                host + ":" + port + ":127.0.0.1", "-w", "\\n%{http_code} %{redirect_url}"));
+        for (String header : headers) {
+            command.addAll(List.of("-H", header));
+        }
+        command.add("https://" + host + ":" + port + path);
         Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();

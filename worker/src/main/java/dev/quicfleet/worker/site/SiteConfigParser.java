@@ -21,21 +21,25 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 
 /**
  * Reads the {@code sites} key of a configuration file (already parsed as YAML) into a {@link SiteConfig}. Every key
  * and value is checked here, before anything is started: the first problem fails with a {@link SiteConfigException}
  * whose one-line message names the key path ({@code sites[0].routes[1].upstream.balance}), the value and what is
- * expected. Unknown keys are errors, not ignored. Relative paths ({@code static}, {@code app.jar}) are resolved
- * against the directory of the configuration file.
+ * expected. Unknown keys are errors, not ignored. Relative paths ({@code static}, {@code app.jar}, an upstream's
+ * {@code ca}) are resolved against the directory of the configuration file. An upstream pool starts from the worker's
+ * proxy options (its flags and the file's top-level keys) and its own keys override them.
  */
 public final class SiteConfigParser {
 
     private static final List<String> SITE_KEYS = List.of("hosts", "default", "routes");
     private static final List<String> ACTIONS = List.of("upstream", "static", "app", "redirect", "respond");
+    /** The mapping form's keys: {@code urls}, and the {@code --upstream-*} flags' names without {@code upstream-}. */
     private static final List<String> UPSTREAM_KEYS = List.of("urls", "balance", "connect-timeout",
-            "response-timeout", "idle-timeout");
+            "response-timeout", "idle-timeout", "max-fails", "max-5xx", "health-path", "health-interval",
+            "keepalive-timeout", "max-idle", "ca", "server-name");
     private static final List<String> APP_KEYS = List.of("jar", "class");
     private static final List<String> REDIRECT_KEYS = List.of("status", "location");
     private static final List<String> RESPOND_KEYS = List.of("status", "body", "content-type");
@@ -47,9 +51,11 @@ public final class SiteConfigParser {
             + "(\\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\\.?");
 
     private final Path baseDir;
+    private final Supplier<ProxyConfig.Builder> proxyOptions;
 
-    private SiteConfigParser(Path baseDir) {
+    private SiteConfigParser(Path baseDir, Supplier<ProxyConfig.Builder> proxyOptions) {
         this.baseDir = baseDir;
+        this.proxyOptions = proxyOptions;
     }
 
     /**
@@ -59,7 +65,17 @@ public final class SiteConfigParser {
      * @throws SiteConfigException for the first bad key or value
      */
     public static SiteConfig parse(JsonNode sites, Path baseDir) {
-        return new SiteConfigParser(baseDir.toAbsolutePath()).sites(sites);
+        return parse(sites, baseDir, ProxyConfig::builder);
+    }
+
+    /**
+     * As {@link #parse(JsonNode, Path)}, with the worker's proxy options: {@code proxyOptions} gives a new builder
+     * with them (and no upstreams) for each pool, whose keys then override them.
+     *
+     * @throws SiteConfigException for the first bad key or value
+     */
+    public static SiteConfig parse(JsonNode sites, Path baseDir, Supplier<ProxyConfig.Builder> proxyOptions) {
+        return new SiteConfigParser(baseDir.toAbsolutePath(), proxyOptions).sites(sites);
     }
 
     private SiteConfig sites(JsonNode node) {
@@ -195,40 +211,22 @@ public final class SiteConfigParser {
         return new Route(prefix, parsed);
     }
 
-    /** {@code upstream: http://...}, {@code upstream: [urls]} or {@code upstream: {urls: [...], balance: ...}}. */
-    private static Upstream upstream(JsonNode node, String path) {
+    /**
+     * {@code upstream: http://...}, {@code upstream: [urls]} or {@code upstream: {urls: [...], balance: ...}}: the
+     * worker's proxy options, overridden by the mapping's keys.
+     */
+    private Upstream upstream(JsonNode node, String path) {
         JsonNode urls = node;
-        ProxyConfig.Builder builder = ProxyConfig.builder();
+        ProxyConfig.Builder builder = proxyOptions.get();
         if (node != null && node.isObject()) {
             checkKeys(node, path, UPSTREAM_KEYS);
             urls = node.get("urls");
+            poolKeys(node, path, builder);
             path = path + ".urls";
-            JsonNode balance = node.get("balance");
-            if (balance != null) {
-                String text = scalar(balance, path(path) + ".balance", "round-robin or least-requests");
-                try {
-                    builder.balance(ProxyConfig.Balance.parse(text));
-                } catch (IllegalArgumentException e) {
-                    throw rekey(e, "upstream-balance", path(path) + ".balance");
-                }
-            }
-            String base = path(path);
-            JsonNode connect = node.get("connect-timeout");
-            if (connect != null) {
-                builder.connectTimeout(duration(connect, base + ".connect-timeout"));
-            }
-            JsonNode response = node.get("response-timeout");
-            if (response != null) {
-                builder.responseTimeout(duration(response, base + ".response-timeout"));
-            }
-            JsonNode idle = node.get("idle-timeout");
-            if (idle != null) {
-                builder.idleTimeout(duration(idle, base + ".idle-timeout"));
-            }
         }
         String expected = path.endsWith(".urls") ? "http://HOST:PORT or a list of them"
-                : "http://HOST:PORT, a list of them, or a mapping with urls and optionally balance, "
-                + "connect-timeout, response-timeout, idle-timeout";
+                : "http://HOST:PORT, a list of them, or a mapping with urls and optionally "
+                + String.join(", ", UPSTREAM_KEYS.subList(1, UPSTREAM_KEYS.size()));
         if (urls == null || urls.isNull() || urls.isArray() && urls.isEmpty() || urls.isObject()) {
             throw error(path, describe(urls), expected);
         }
@@ -260,15 +258,70 @@ public final class SiteConfigParser {
         try {
             return new Upstream(builder.build());
         } catch (IllegalArgumentException e) {
-            // the timeouts' ranges: ProxyConfig names them as the flags do
-            String base = path(path);
-            for (String key : List.of("connect-timeout", "response-timeout", "idle-timeout")) {
-                if (e.getMessage().startsWith("upstream-" + key + ":")) {
-                    throw rekey(e, "upstream-" + key, base + "." + key);
-                }
-            }
-            throw new SiteConfigException(base + ": " + e.getMessage());
+            throw poolError(e, path(path)); // ranges and the CA file: ProxyConfig names them as the flags do
         }
+    }
+
+    /** The mapping form's keys but {@code urls}, onto {@code builder}. */
+    private void poolKeys(JsonNode node, String path, ProxyConfig.Builder builder) {
+        String at = path + ".";
+        try {
+            JsonNode value;
+            if ((value = node.get("balance")) != null) {
+                builder.balance(ProxyConfig.Balance.parse(scalar(value, at + "balance",
+                        "round-robin or least-requests")));
+            }
+            if ((value = node.get("connect-timeout")) != null) {
+                builder.connectTimeout(duration(value, at + "connect-timeout"));
+            }
+            if ((value = node.get("response-timeout")) != null) {
+                builder.responseTimeout(duration(value, at + "response-timeout"));
+            }
+            if ((value = node.get("idle-timeout")) != null) {
+                builder.idleTimeout(duration(value, at + "idle-timeout"));
+            }
+            if ((value = node.get("max-fails")) != null) {
+                builder.maxFails(integer(value, at + "max-fails", "1..1000"));
+            }
+            if ((value = node.get("max-5xx")) != null) {
+                builder.max5xx(integer(value, at + "max-5xx", "0..1000, 0 for off"));
+            }
+            if ((value = node.get("health-path")) != null) {
+                builder.healthPath(scalar(value, at + "health-path", "a path such as /healthz, starting with /, "
+                        + "without spaces"));
+            }
+            if ((value = node.get("health-interval")) != null) {
+                builder.healthInterval(duration(value, at + "health-interval"));
+            }
+            if ((value = node.get("keepalive-timeout")) != null) {
+                builder.keepAliveTimeout(duration(value, at + "keepalive-timeout"));
+            }
+            if ((value = node.get("max-idle")) != null) {
+                builder.maxIdle(integer(value, at + "max-idle", "0..10000"));
+            }
+            if ((value = node.get("ca")) != null) {
+                String expected = "a PEM file with the CA certificates that signed the upstreams' certificates";
+                builder.upstreamCa(resolve(scalar(value, at + "ca", expected), at + "ca", expected));
+            }
+            if ((value = node.get("server-name")) != null) {
+                builder.upstreamServerName(scalar(value, at + "server-name", "a host name such as api.internal"));
+            }
+        } catch (SiteConfigException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw poolError(e, path);
+        }
+    }
+
+    /** {@code e} from {@link ProxyConfig}, whose message names a flag ({@code upstream-max-idle}), at its key path. */
+    private static SiteConfigException poolError(IllegalArgumentException e, String path) {
+        for (String key : UPSTREAM_KEYS) {
+            String flag = "upstream-" + key;
+            if (e.getMessage() != null && e.getMessage().startsWith(flag + ":")) {
+                return rekey(e, flag, path + "." + key);
+            }
+        }
+        return new SiteConfigException(path + ": " + e.getMessage());
     }
 
     /** The upstream's own path, from the path of its {@code urls} (for the mapping form's other keys). */
@@ -365,6 +418,16 @@ public final class SiteConfigParser {
             }
         }
         return new Respond(status, body, contentType);
+    }
+
+    /** A whole number; {@code range} ({@code 0..10000}) is what is expected, checked by the caller. */
+    private static int integer(JsonNode node, String path, String range) {
+        String text = scalar(node, path, "a whole number " + range);
+        try {
+            return Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw error(path, describe(node), "a whole number " + range);
+        }
     }
 
     private static java.time.Duration duration(JsonNode node, String path) {

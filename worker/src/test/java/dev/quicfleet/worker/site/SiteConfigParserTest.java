@@ -7,6 +7,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.quicfleet.proxy.ProxyConfig;
+import dev.quicfleet.proxy.TrustedNetworks;
+import dev.quicfleet.worker.tls.TlsMaterial;
 import dev.quicfleet.worker.site.SiteConfig.App;
 import dev.quicfleet.worker.site.SiteConfig.Redirect;
 import dev.quicfleet.worker.site.SiteConfig.Respond;
@@ -17,6 +19,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -192,14 +195,16 @@ class SiteConfigParserTest {
     @Test
     void upstreamReusesTheProxyValidation() {
         String p = "sites[0].routes[0].upstream";
+        String optional = "balance, connect-timeout, response-timeout, idle-timeout, max-fails, max-5xx, "
+                + "health-path, health-interval, keepalive-timeout, max-idle, ca, server-name";
         assertError(route("upstream:"), p + ": empty (expected: http://HOST:PORT, a list of them, or a mapping with "
-                + "urls and optionally balance, connect-timeout, response-timeout, idle-timeout)");
+                + "urls and optionally " + optional + ")");
         assertError(route("upstream: []"), p + ": an empty list (expected: http://HOST:PORT, a list of them, or a "
-                + "mapping with urls and optionally balance, connect-timeout, response-timeout, idle-timeout)");
+                + "mapping with urls and optionally " + optional + ")");
         assertError(route("upstream: {balance: round-robin}"), p + ".urls: missing (expected: http://HOST:PORT or a "
                 + "list of them)");
         assertError(route("upstream: {urls: [http://127.0.0.1:1], weight: 3}"), p + ": unknown key \"weight\" "
-                + "(expected: one of urls, balance, connect-timeout, response-timeout, idle-timeout)");
+                + "(expected: one of urls, " + optional + ")");
         assertError(route("upstream: [http://127.0.0.1:1, ws://127.0.0.1:2]"), p + "[1]: ws://127.0.0.1:2 "
                 + "(scheme ws is not supported; expected: http://HOST:PORT, h2c://HOST:PORT or https://HOST:PORT such "
                 + "as http://127.0.0.1:8080)");
@@ -220,6 +225,93 @@ class SiteConfigParserTest {
                 + "1ms (expected: 10ms..24h)");
         assertError(route("upstream: {urls: http://127.0.0.1:1, idle-timeout: [1s]}"), p + ".idle-timeout: a list "
                 + "(expected: a duration such as 500ms, 30s, 5m, 1h or PT30S)");
+    }
+
+    @Test
+    void aPoolStartsFromTheWorkersProxyOptionsAndItsKeysOverrideThem() throws Exception {
+        TlsMaterial tls = TlsMaterial.developmentCertificate(dir.resolve("tls"), Clock.systemUTC());
+        JsonNode root = new ObjectMapper(new YAMLFactory()).readTree("""
+                sites:
+                  - default: true
+                    routes:
+                      - path: /
+                        upstream: http://127.0.0.1:8080
+                      - path: /api
+                        upstream:
+                          urls: [https://127.0.0.1:8443]
+                          max-fails: 5
+                          max-5xx: 2
+                          health-path: /healthz
+                          health-interval: 250ms
+                          keepalive-timeout: 20s
+                          max-idle: 0
+                          ca: %s
+                          server-name: api.internal
+                      - path: /quiet
+                        upstream: {urls: [http://127.0.0.1:8081], health-path: "", max-5xx: "0"}
+                """.formatted(dir.relativize(tls.certFile())));
+        // the worker's options, as WorkerMain makes them from --trusted-proxies, --upstream-max-idle and so on
+        SiteConfig config = SiteConfigParser.parse(root.get("sites"), dir, () -> ProxyConfig.builder()
+                .trustedProxies(TrustedNetworks.parse("trusted-proxies", "10.0.0.0/8"))
+                .forwardingHeaders(true, true)
+                .keepAlive(Duration.ofSeconds(30), 64)
+                .max5xx(3)
+                .healthCheck("/ping", Duration.ofSeconds(2)));
+        List<ProxyConfig> pools = config.defaultSite().routes().stream()
+                .map(route -> ((Upstream) route.action()).proxy()).toList();
+        for (ProxyConfig pool : pools) {
+            assertThat(pool.trustedProxies()).isEqualTo(TrustedNetworks.parse("trusted-proxies", "10.0.0.0/8"));
+            assertThat(pool.forwarded()).isTrue();
+            assertThat(pool.via()).isTrue();
+        }
+        ProxyConfig plain = pools.get(0);
+        assertThat(plain.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(plain.maxIdlePerUpstream()).isEqualTo(64);
+        assertThat(plain.max5xx()).isEqualTo(3);
+        assertThat(plain.healthPath()).isEqualTo("/ping");
+        assertThat(plain.healthInterval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(plain.maxFails()).isEqualTo(3);
+        assertThat(plain.upstreamCa()).isNull();
+        ProxyConfig api = pools.get(1);
+        assertThat(api.upstreams()).containsExactly(URI.create("https://127.0.0.1:8443"));
+        assertThat(api.maxFails()).isEqualTo(5);
+        assertThat(api.max5xx()).isEqualTo(2);
+        assertThat(api.healthPath()).isEqualTo("/healthz");
+        assertThat(api.healthInterval()).isEqualTo(Duration.ofMillis(250));
+        assertThat(api.keepAliveTimeout()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(api.maxIdlePerUpstream()).isZero();
+        assertThat(api.upstreamCa()).isEqualTo(tls.certFile());
+        assertThat(api.upstreamServerName()).isEqualTo("api.internal");
+        ProxyConfig quiet = pools.get(2);
+        assertThat(quiet.healthPath()).isNull(); // an empty health-path turns the worker's health check off
+        assertThat(quiet.healthInterval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(quiet.max5xx()).isZero();
+        assertThat(quiet.maxIdlePerUpstream()).isEqualTo(64);
+    }
+
+    @Test
+    void poolKeysAreCheckedAsTheirFlagsAreAndNamedByTheirKeyPath() {
+        String p = "sites[0].routes[0].upstream";
+        String u = "upstream: {urls: http://127.0.0.1:1, ";
+        assertError(route(u + "max-fails: 0}"), p + ".max-fails: 0 (expected: 1..1000)");
+        assertError(route(u + "max-fails: many}"), p + ".max-fails: \"many\" (expected: a whole number 1..1000)");
+        assertError(route(u + "max-5xx: 1001}"), p + ".max-5xx: 1001 (expected: 0..1000, 0 for off)");
+        assertError(route(u + "max-5xx: [1]}"), p + ".max-5xx: a list (expected: a whole number 0..1000, 0 for "
+                + "off)");
+        assertError(route(u + "health-path: healthz}"), p + ".health-path: healthz (expected: a path such as "
+                + "/healthz, starting with /, without spaces)");
+        assertError(route(u + "health-interval: 10ms}"), p + ".health-interval: 10ms (expected: 100ms..1h)");
+        assertError(route(u + "health-interval: often}"), p + ".health-interval: often (expected: a duration such "
+                + "as 500ms, 30s, 5m, 1h or PT30S)");
+        assertError(route(u + "keepalive-timeout: 2h}"), p + ".keepalive-timeout: 2h (expected: 1s..1h)");
+        assertError(route(u + "max-idle: 10001}"), p + ".max-idle: 10001 (expected: 0..10000)");
+        assertError(route(u + "max-idle: 1.5}"), p + ".max-idle: 1.5 (expected: a whole number 0..10000)");
+        assertError(route(u + "ca: missing.pem}"), p + ".ca: " + dir.resolve("missing.pem") + " (no such file; "
+                + "expected: a PEM file with the CA certificates that signed the upstreams' certificates)");
+        assertError(route(u + "ca: {file: x}}"), p + ".ca: a mapping (expected: a PEM file with the CA "
+                + "certificates that signed the upstreams' certificates)");
+        assertError(route(u + "server-name: \"api:443\"}"), p + ".server-name: api:443 (expected: a host name "
+                + "such as api.internal)");
     }
 
     @Test
