@@ -31,6 +31,7 @@ import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
@@ -379,6 +380,11 @@ public final class TcpConnections {
                         .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())
                         .initialSettings(settings)
                         .build();
+                // Responses written outside this connection's read — a proxied one arrives from its upstream — each
+                // flushed the connection: a TLS record and a send per response. Held to the end of the event loop's
+                // turn, the responses finished in one turn share a record and a send (in a read, until its end).
+                pipeline.addBefore(PEER_ERRORS, null, new FlushConsolidationHandler(
+                        FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
                 pipeline.addBefore(PEER_ERRORS, null, codec);
                 ChannelInitializer<Http2StreamChannel> streams = new ChannelInitializer<>() {
                     @Override
