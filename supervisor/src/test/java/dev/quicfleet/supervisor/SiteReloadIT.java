@@ -75,7 +75,7 @@ class SiteReloadIT {
             Files.writeString(config, site("site v2"));
             AppJar.build(jar, AppJar.greeter("app v2"));
             hup(supervisor);
-            awaitBody(port, "other.test", "site v2\n", Duration.ofSeconds(60));
+            awaitBody(supervisor, port, "other.test", "site v2\n", Duration.ofSeconds(60));
             assertThat(get(port, "app.test")).isEqualTo("app v2 at /\n");
             assertThat(supervisor.awaitStderr(l -> l.contains("reload complete"), Duration.ofSeconds(30))).isNotNull();
             for (long old : before) {
@@ -103,7 +103,8 @@ class SiteReloadIT {
     }
 
     /** Polls (bounded) until {@code host}'s body is {@code expected}: the reload replaces the worker meanwhile. */
-    private static void awaitBody(int port, String host, String expected, Duration timeout) throws Exception {
+    private static void awaitBody(SupervisorProcess supervisor, int port, String host, String expected,
+                                  Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         String body = null;
         while (System.nanoTime() < deadline) {
@@ -113,7 +114,8 @@ class SiteReloadIT {
             }
             TimeUnit.MILLISECONDS.sleep(100);
         }
-        throw new AssertionError("still " + body + " after " + timeout + " instead of " + expected);
+        throw new AssertionError("still " + body + " after " + timeout + " instead of " + expected
+                + "; the supervisor's log:\n" + supervisor.stderr());
     }
 
     /** The body of {@code GET https://host:port/} over HTTP/2 (curl), or the curl failure. */
