@@ -28,6 +28,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Unmatched;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 /**
  * {@code supervisor [--workers N] [options] [worker options]}: binds the port once per slot, starts one worker JVM
@@ -337,7 +338,16 @@ public final class SupervisorMain {
                         endpoint.address().getAddress().getHostAddress(), endpoint.address().getPort());
             }
             for (String name : List.of("TERM", "INT", "HUP", "USR1")) {
-                Signal.handle(new Signal(name), signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
+                SignalHandler before = Signal.handle(new Signal(name),
+                        signal -> supervisor[0].post(new Supervisor.Event.Signal(name)));
+                if (before == SignalHandler.SIG_IGN && name.equals("HUP")) {
+                    // HotSpot does not take a shutdown signal (HUP, INT, TERM) that was ignored when the process
+                    // started: the handler is accepted and never called. nohup ignores HUP. (A shell's background
+                    // job ignores INT: not worth a warning, TERM stops the supervisor.)
+                    log.warn("SIGHUP was ignored when this process started (nohup does that) and the JVM cannot "
+                            + "take it back: SIGHUP will not reload. Start the supervisor without ignoring it "
+                            + "(systemd, a terminal, setsid; not nohup)");
+                }
             }
             log.info("supervisor pid {}: {} workers on udp+tcp {}:{}, control socket {}",
                     ProcessHandle.current().pid(), config.workers(), config.address().getHostAddress(),

@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -45,6 +46,21 @@ class SupervisorIT {
     @AfterEach
     void stopClients() {
         clients.shutdownNow();
+    }
+
+    /**
+     * Started under {@code nohup}, SIGHUP is ignored from the start and HotSpot never calls a handler for it (a
+     * reload would silently do nothing): the supervisor says so once, before it starts a worker.
+     */
+    @Test
+    void startedUnderNohupItSaysSighupWillNotReload() throws Exception {
+        try (SupervisorProcess supervisor = SupervisorProcess.launchUnder(List.of("nohup"), tmp, Map.of(),
+                "--workers", "1")) {
+            String warning = supervisor.awaitStderr(l -> l.contains("SIGHUP was ignored"), Duration.ofSeconds(30));
+            assertThat(warning).as(supervisor.stderr()).isNotNull().contains("WARN")
+                    .endsWith("SIGHUP will not reload. Start the supervisor without ignoring it (systemd, a "
+                            + "terminal, setsid; not nohup)");
+        }
     }
 
     /**

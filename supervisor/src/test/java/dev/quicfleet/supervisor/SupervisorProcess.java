@@ -67,12 +67,18 @@ public final class SupervisorProcess implements AutoCloseable {
 
     static SupervisorProcess launch(Path dir, Map<String, String> environment, String... args)
             throws IOException {
+        return launchUnder(List.of(), dir, environment, args);
+    }
+
+    /** {@link #launch} with {@code prefix} in front of the java command: {@code nohup}, say. */
+    static SupervisorProcess launchUnder(List<String> prefix, Path dir, Map<String, String> environment,
+                                         String... args) throws IOException {
         Path root = root();
         List<String> flags = new ArrayList<>(List.of(root.resolve("scripts/jvm/base.options").toString()));
         if (Runtime.version().feature() >= 23) {
             flags.add(root.resolve("scripts/jvm/jdk23.options").toString());
         }
-        List<String> command = new ArrayList<>();
+        List<String> command = new ArrayList<>(prefix);
         command.add(ProcessHandle.current().info().command().orElse("java"));
         flags.forEach(f -> command.add("@" + f));
         command.add("-Dquicfleet.jvm.argfiles=" + String.join(":", flags));
