@@ -82,7 +82,7 @@ final class KwikDriver implements Driver {
     }
 
     /** A Kwik connection with Flupke's HTTP/3 on it. */
-    private record Client(QuicClientConnection quic, Http3ClientConnectionImpl h3, ExecutorService executor)
+    record Client(QuicClientConnection quic, Http3ClientConnectionImpl h3, ExecutorService executor)
             implements AutoCloseable {
 
         static QuicClientConnection.Builder builder(int port) {
@@ -92,10 +92,32 @@ final class KwikDriver implements Driver {
         }
 
         /**
-         * Connects; Kwik logs the connection's packets to a temporary file, and a failed handshake's exception
-         * carries the start and end of that log (then the file is removed either way).
+         * Connects, once more if Kwik lost the server's ServerHello to its own race (below). Kwik 0.10.8 with
+         * agent15 3.1 sends the ClientHello ({@code TlsClientEngineImpl.startHandshake}: {@code sender.send}) and
+         * only then sets its state to {@code WaitServerHello} (a plain field, on the connecting thread); a ServerHello
+         * that Kwik's receiver thread processes in between is ACKed and ignored ({@code received(ServerHello)}
+         * returns unless the state is {@code WaitServerHello}), no Handshake keys are ever derived, every Handshake
+         * packet the server sends is dropped unlogged ({@code MissingKeysException}), and quiche, its ServerHello
+         * ACKed, never resends it: the handshake times out. On loopback the ServerHello arrives ~50 us after the
+         * ClientHello left, so a busy machine hits the window now and then (seen in 2 of ~15 CI runs). The
+         * signature in Kwik's log is certain: the ServerHello logged as received before the ClientHello as sent.
+         * Only that is retried, and said on the test's output; any other failure fails the case.
          */
         static Client connect(int port, UnaryOperator<QuicClientConnection.Builder> options) throws IOException {
+            try {
+                return attempt(port, options);
+            } catch (KwikLostServerHello e) {
+                System.out.println("interop: kwik: " + e.getMessage() + "; connecting again");
+                return attempt(port, options);
+            }
+        }
+
+        /**
+         * One connection; Kwik logs its packets to a temporary file, and a failed handshake's exception carries the
+         * start and end of that log and where the whole log was kept (then the temporary file is removed).
+         */
+        private static Client attempt(int port, UnaryOperator<QuicClientConnection.Builder> options)
+                throws IOException {
             Path log = Files.createTempFile("kwik-", ".log");
             FileLogger logger = new FileLogger(log.toFile());
             logger.logInfo(true);
@@ -108,15 +130,51 @@ final class KwikDriver implements Driver {
             } catch (IOException e) {
                 executor.shutdownNow();
                 List<String> lines = Files.readAllLines(log);
-                throw new IOException(e.getMessage() + "; Kwik's log, first lines: " + String.join(" / ",
+                Path kept = keep(log);
+                String detail = e.getMessage() + "; Kwik's log, first lines: " + String.join(" / ",
                         lines.subList(0, Math.min(lines.size(), 16))) + "; last lines: " + String.join(" / ",
-                        lines.subList(Math.max(0, lines.size() - 4), lines.size())), e);
+                        lines.subList(Math.max(0, lines.size() - 4), lines.size())) + "; whole log: " + kept;
+                if (lostServerHello(lines)) {
+                    throw new KwikLostServerHello("Kwik's ServerHello race (processed before its ClientHello was "
+                            + "sent, then ignored): " + detail, e);
+                }
+                throw new IOException(detail, e);
             } finally {
                 logger.logPackets(false);
                 logger.logInfo(false);
                 Files.deleteIfExists(log);
             }
             return new Client(quic, h3, executor);
+        }
+
+        /** Kwik logged the received ServerHello before the ClientHello it sent: its race (see {@link #connect}). */
+        static boolean lostServerHello(List<String> lines) {
+            int serverHello = -1;
+            int clientHello = -1;
+            for (int i = 0; i < lines.size(); i++) {
+                if (serverHello < 0 && lines.get(i).contains("CryptoStream[I|ServerHello]")) {
+                    serverHello = i;
+                }
+                if (clientHello < 0 && lines.get(i).contains("CryptoStream[I|ClientHello]")) {
+                    clientHello = i;
+                }
+            }
+            return serverHello >= 0 && clientHello > serverHello;
+        }
+
+        /** The handshake failed to Kwik's own ServerHello race. */
+        private static final class KwikLostServerHello extends IOException {
+            KwikLostServerHello(String message, Throwable cause) {
+                super(message, cause);
+            }
+        }
+
+        /** A failed connection's whole log, kept in target/kwik-logs (the temporary one is removed). */
+        private static Path keep(Path log) throws IOException {
+            Path dir = Files.createDirectories(Path.of("target", "kwik-logs"));
+            Path kept = dir.resolve(log.getFileName());
+            Files.copy(log, kept);
+            return kept.toAbsolutePath();
         }
 
         /** GET https://localhost:{authorityPort}{path}, the body. */

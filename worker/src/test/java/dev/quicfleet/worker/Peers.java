@@ -2,6 +2,7 @@ package dev.quicfleet.worker;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -124,7 +125,10 @@ public final class Peers {
         }
     }
 
-    /** Runs a command with a deadline; kills it (by its pid, and its children) when the deadline passes. */
+    /**
+     * Runs a command with a deadline; kills it (by its pid, and its children) when the deadline passes.
+     * {@code onStderr} and {@code onStdout} see every line as it comes; {@code null} for none.
+     */
     public static Run run(List<String> command, Duration timeout, Path workDir, Consumer<Line> onStderr,
                    Consumer<Line> onStdout) throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder(command);
@@ -162,7 +166,7 @@ public final class Peers {
         }
     }
 
-    private static Thread pump(java.io.InputStream in, List<Line> sink, long start, Consumer<Line> listener) {
+    private static Thread pump(InputStream in, List<Line> sink, long start, Consumer<Line> listener) {
         return Thread.ofPlatform().daemon().start(() -> {
             try (BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                 String line;
@@ -171,7 +175,9 @@ public final class Peers {
                     synchronized (sink) {
                         sink.add(entry);
                     }
-                    listener.accept(entry);
+                    if (listener != null) {
+                        listener.accept(entry);
+                    }
                 }
             } catch (IOException e) {
                 // process gone

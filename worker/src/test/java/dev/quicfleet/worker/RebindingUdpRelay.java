@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -166,17 +167,26 @@ public final class RebindingUdpRelay implements AutoCloseable {
 
     /** Sends after the delay; a datagram to the client ({@code gen} ≥ 0) only if no rebinding happened meanwhile. */
     private void later(int gen, Send send) {
-        timer.schedule(() -> {
-            if (gen >= 0 && gen != generation.get()) {
-                dropped.incrementAndGet(); // on its way to the client at the rebinding
-                return;
-            }
-            try {
-                send.run();
-            } catch (IOException e) {
-                // closed, or the kernel dropped it: UDP
-            }
-        }, delayNanos, TimeUnit.NANOSECONDS);
+        if (closed) {
+            return; // a datagram received as the relay closed
+        }
+        try {
+            timer.schedule(() -> send(gen, send), delayNanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            // closed meanwhile: dropped, like any datagram in flight when the relay goes away
+        }
+    }
+
+    private void send(int gen, Send send) {
+        if (gen >= 0 && gen != generation.get()) {
+            dropped.incrementAndGet(); // on its way to the client at the rebinding
+            return;
+        }
+        try {
+            send.run();
+        } catch (IOException e) {
+            // closed, or the kernel dropped it: UDP
+        }
     }
 
     @Override
