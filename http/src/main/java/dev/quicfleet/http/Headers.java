@@ -18,6 +18,15 @@ import java.util.Set;
  */
 public final class Headers implements Iterable<Map.Entry<String, String>> {
 
+    /** RFC 9110 §5.6.2 tchar, by character (names are checked on every add: a table, not a search per char). */
+    private static final boolean[] TOKEN = new boolean[0x7f];
+
+    static {
+        for (char c = '!'; c < 0x7f; c++) {
+            TOKEN[c] = "\"(),/:;<=>?@[\\]{}".indexOf(c) < 0;
+        }
+    }
+
     private final List<Map.Entry<String, String>> fields;
     private final boolean readOnly;
 
@@ -161,19 +170,22 @@ public final class Headers implements Iterable<Map.Entry<String, String>> {
         return Objects.requireNonNull(name, "name").toLowerCase(Locale.ROOT);
     }
 
+    /** {@code name} in lower case, checked to be a token: one pass over a name that is lower case already. */
     private static String validateName(String name) {
-        String key = normalize(name);
-        if (key.isEmpty()) {
+        Objects.requireNonNull(name, "name");
+        if (name.isEmpty()) {
             throw new IllegalArgumentException("header name: empty (expected: an HTTP token)");
         }
-        for (int i = 0; i < key.length(); i++) {
-            char c = key.charAt(i);
-            if (c <= ' ' || c >= 0x7f || "\"(),/:;<=>?@[\\]{}".indexOf(c) >= 0) {
+        boolean upper = false;
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (c >= TOKEN.length || !TOKEN[c]) {
                 throw new IllegalArgumentException("header name: \"" + name + "\" (expected: an HTTP token, "
                         + "no spaces, colons or control characters)");
             }
+            upper |= c >= 'A' && c <= 'Z';
         }
-        return key;
+        return upper ? name.toLowerCase(Locale.ROOT) : name;
     }
 
     private static String validateValue(String name, String value) {

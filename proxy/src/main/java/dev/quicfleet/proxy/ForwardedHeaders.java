@@ -1,6 +1,7 @@
 package dev.quicfleet.proxy;
 
 import dev.quicfleet.http.Headers;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
@@ -191,8 +192,8 @@ final class ForwardedHeaders {
 
     /** The upstream's response fields as the client gets them. */
     static Headers response(HttpHeaders in) {
-        List<String> named = connectionTokens(in.getAll("connection"));
-        boolean chunked = in.contains("transfer-encoding");
+        List<String> named = connectionTokens(in.getAll(HttpHeaderNames.CONNECTION));
+        boolean chunked = in.contains(HttpHeaderNames.TRANSFER_ENCODING);
         Headers out = new Headers();
         for (Map.Entry<String, String> field : in) {
             String name = field.getKey().toLowerCase(Locale.ROOT);

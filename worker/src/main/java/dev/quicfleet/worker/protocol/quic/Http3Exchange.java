@@ -5,10 +5,12 @@ import dev.quicfleet.http.Headers;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.worker.protocol.Exchange;
 import dev.quicfleet.worker.protocol.ExchangeDispatcher;
+import dev.quicfleet.worker.protocol.WireNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.http3.DefaultHttp3Headers;
 import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
 import io.netty.handler.codec.http3.Http3ErrorCode;
 import io.netty.handler.codec.http3.Http3HeadersFrame;
@@ -43,10 +45,11 @@ final class Http3Exchange extends Exchange {
 
     @Override
     protected void doWriteHead(int status, Headers headers, boolean endStream) {
-        Http3HeadersFrame frame = new DefaultHttp3HeadersFrame();
+        // Headers validated every name and value as it was added: no second validation
+        Http3HeadersFrame frame = new DefaultHttp3HeadersFrame(new DefaultHttp3Headers(false, headers.size() + 1));
         frame.headers().status(Integer.toString(status));
         for (Map.Entry<String, String> field : headers) {
-            frame.headers().add(field.getKey(), field.getValue());
+            frame.headers().add(WireNames.of(field.getKey()), field.getValue());
         }
         if (endStream) {
             fin.finishWithNextWrite();
@@ -75,9 +78,9 @@ final class Http3Exchange extends Exchange {
             // Nothing left to send but the end: an empty DATA frame carries the FIN (see QuicStreamWrites).
             return ended = stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.EMPTY_BUFFER));
         }
-        Http3HeadersFrame frame = new DefaultHttp3HeadersFrame();
+        Http3HeadersFrame frame = new DefaultHttp3HeadersFrame(new DefaultHttp3Headers(false, trailers.size()));
         for (Map.Entry<String, String> field : trailers) {
-            frame.headers().add(field.getKey(), field.getValue());
+            frame.headers().add(WireNames.of(field.getKey()), field.getValue());
         }
         return ended = stream.writeAndFlush(frame);
     }

@@ -5,6 +5,7 @@ import dev.quicfleet.http.Headers;
 import dev.quicfleet.metrics.TimeoutReason;
 import dev.quicfleet.worker.protocol.Exchange;
 import dev.quicfleet.worker.protocol.ExchangeDispatcher;
+import dev.quicfleet.worker.protocol.WireNames;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -33,7 +34,7 @@ final class Http2Exchange extends Exchange {
         Http2Headers h2 = new DefaultHttp2Headers(false, headers.size() + 1);
         h2.status(Integer.toString(status));
         for (Map.Entry<String, String> field : headers) {
-            h2.add(field.getKey(), field.getValue());
+            h2.add(WireNames.of(field.getKey()), field.getValue());
         }
         if (endStream) {
             stream.writeAndFlush(new DefaultHttp2HeadersFrame(h2, true));
@@ -54,7 +55,7 @@ final class Http2Exchange extends Exchange {
         }
         Http2Headers h2 = new DefaultHttp2Headers(false, trailers.size());
         for (Map.Entry<String, String> field : trailers) {
-            h2.add(field.getKey(), field.getValue());
+            h2.add(WireNames.of(field.getKey()), field.getValue());
         }
         return stream.writeAndFlush(new DefaultHttp2HeadersFrame(h2, true));
     }

@@ -37,7 +37,6 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
@@ -149,7 +148,7 @@ public final class TcpConnections {
                         ProxyProtocolGate.forPeer(proxyProtocolFrom, (InetSocketAddress) ch.remoteAddress(),
                                 TcpConnections.this::proxyProtocolRefused),
                         sslContext.newHandler(ch.alloc()),
-                        new IdleStateHandler(0, 0, idleTimeout.toMillis(), TimeUnit.MILLISECONDS),
+                        new ConnectionIdleTimer(idleTimeout),
                         new Alpn());
                 ch.pipeline().addLast(PEER_ERRORS, new PeerErrors());
             }
