@@ -15,8 +15,14 @@ import java.util.concurrent.TimeUnit;
  *                        default 256
  * @param maxData         connection-wide receive window: bytes the client may send before we read them; default 16 MiB
  * @param maxStreamData   per-stream receive window (request bodies); default 1 MiB
- * @param maxUdpPayload   largest UDP payload we send or accept; 1350 fits a 1500-byte MTU with room for tunnels and
- *                        IPv6; QUIC requires at least 1200; default 1350
+ * @param maxUdpPayload   largest UDP payload we send or accept; with {@code pmtuDiscovery} the most we probe for;
+ *                        1452 fills a 1500-byte Ethernet MTU over IPv6 (1452 + 8 UDP + 40 IP); QUIC requires at
+ *                        least 1200; default 1452
+ * @param pmtuDiscovery   DPLPMTUD (RFC 8899, quiche's optimistic binary search): each connection sends 1,200-byte
+ *                        packets until a padded probe of {@code maxUdpPayload} bytes is acknowledged, then that size
+ *                        (or searches down between 1,200 and the lost probe's size); off, every packet may be
+ *                        {@code maxUdpPayload} bytes from the start, which a path with a smaller MTU silently drops;
+ *                        default on (as Caddy and quic-go do)
  * @param gsoSegments     packets of one connection handed to the kernel in one UDP GSO send (1 = no GSO); default 16
  * @param udpSocketBuffer SO_RCVBUF/SO_SNDBUF of the UDP socket (the kernel caps it at net.core.[rw]mem_max);
  *                        default 4 MiB, so bursts of packets from many clients are not dropped
@@ -26,7 +32,10 @@ import java.util.concurrent.TimeUnit;
  *                        TLS handshake
  */
 public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, long maxStreamData, int maxUdpPayload,
-                         int gsoSegments, int udpSocketBuffer, Duration handshakeTimeout) {
+                         int gsoSegments, int udpSocketBuffer, Duration handshakeTimeout, boolean pmtuDiscovery) {
+
+    /** The default of {@link #maxUdpPayload()}. */
+    public static final int DEFAULT_MAX_UDP_PAYLOAD = 1452;
 
     /** The default of {@link #handshakeTimeout()}. */
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
@@ -38,21 +47,27 @@ public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, lo
 
     /** The defaults listed on the record. */
     public static QuicLimits defaults() {
-        return new QuicLimits(Duration.ofSeconds(30), 256, 16L << 20, 1L << 20, 1350, 16, 4 << 20,
-                DEFAULT_HANDSHAKE_TIMEOUT);
+        return new QuicLimits(Duration.ofSeconds(30), 256, 16L << 20, 1L << 20, DEFAULT_MAX_UDP_PAYLOAD, 16, 4 << 20,
+                DEFAULT_HANDSHAKE_TIMEOUT, true);
     }
 
-    /** These limits with the default {@link #handshakeTimeout()}. */
+    /** These limits with the default {@link #handshakeTimeout()} and path MTU discovery on. */
     public QuicLimits(Duration idleTimeout, long maxStreams, long maxData, long maxStreamData, int maxUdpPayload,
                       int gsoSegments, int udpSocketBuffer) {
         this(idleTimeout, maxStreams, maxData, maxStreamData, maxUdpPayload, gsoSegments, udpSocketBuffer,
-                DEFAULT_HANDSHAKE_TIMEOUT);
+                DEFAULT_HANDSHAKE_TIMEOUT, true);
     }
 
     /** These limits with another {@link #handshakeTimeout()}. */
     public QuicLimits withHandshakeTimeout(Duration timeout) {
         return new QuicLimits(idleTimeout, maxStreams, maxData, maxStreamData, maxUdpPayload, gsoSegments,
-                udpSocketBuffer, timeout);
+                udpSocketBuffer, timeout, pmtuDiscovery);
+    }
+
+    /** These limits with path MTU discovery on or off. */
+    public QuicLimits withPmtuDiscovery(boolean on) {
+        return new QuicLimits(idleTimeout, maxStreams, maxData, maxStreamData, maxUdpPayload, gsoSegments,
+                udpSocketBuffer, handshakeTimeout, on);
     }
 
     /** Validates every limit; messages name the limit, the value and the accepted range. */
@@ -89,6 +104,7 @@ public record QuicLimits(Duration idleTimeout, long maxStreams, long maxData, lo
                 .initialMaxStreamsUnidirectional(MAX_UNI_STREAMS)
                 .maxRecvUdpPayloadSize(maxUdpPayload)
                 .maxSendUdpPayloadSize(maxUdpPayload)
+                .discoverPmtu(pmtuDiscovery)
                 // Clients may move to a new address (RFC 9000 §9): their packets name the connection's slot, so the
                 // kernel steers them to its worker; quiche validates the new path (PATH_CHALLENGE/RESPONSE).
                 .activeMigration(true)

@@ -15,7 +15,8 @@ class QuicLimitsTest {
         assertThat(limits.maxStreams()).isEqualTo(256);
         assertThat(limits.maxData()).isEqualTo(16L << 20);
         assertThat(limits.maxStreamData()).isEqualTo(1L << 20);
-        assertThat(limits.maxUdpPayload()).isEqualTo(1350);
+        assertThat(limits.maxUdpPayload()).isEqualTo(1452);
+        assertThat(limits.pmtuDiscovery()).isTrue();
         assertThat(limits.gsoSegments()).isEqualTo(16);
     }
 

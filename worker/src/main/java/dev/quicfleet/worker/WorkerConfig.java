@@ -398,7 +398,8 @@ public record WorkerConfig(InetAddress address, int port, Path cert, Path key, P
         public WorkerConfig build() {
             checkDuration("idle-timeout", idleTimeout, Duration.ofSeconds(1), Duration.ofMinutes(10));
             QuicLimits limits = new QuicLimits(idleTimeout, quic.maxStreams(), quic.maxData(), quic.maxStreamData(),
-                    quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer(), quic.handshakeTimeout());
+                    quic.maxUdpPayload(), quic.gsoSegments(), quic.udpSocketBuffer(), quic.handshakeTimeout(),
+                    quic.pmtuDiscovery());
             return new WorkerConfig(address, port, cert, key, stateDir, transport, ioThreads, slot, reusePort, udpFd,
                     tcpFd, drainTimeout, idleTimeout, bodyTimeout, limits, staticDir, staticPrefix, earlyData, serverId,
                     retry, retryThreshold, statelessReset, resetHoldoff, headerTimeout, bodyMinRate, proxy,

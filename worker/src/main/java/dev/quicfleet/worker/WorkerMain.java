@@ -202,9 +202,15 @@ public final class WorkerMain {
             description = "Per-stream receive window (default: ${DEFAULT-VALUE}).")
     String quicMaxStreamData;
 
-    @Option(names = "--quic-max-udp-payload", paramLabel = "BYTES", defaultValue = "1350",
-            description = "Largest UDP payload sent or accepted (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--quic-max-udp-payload", paramLabel = "BYTES", defaultValue = "1452",
+            description = "Largest UDP payload sent or accepted; with --quic-pmtu-discovery the most probed for "
+                    + "(default: ${DEFAULT-VALUE}).")
     int quicMaxUdpPayload;
+
+    @Option(names = "--quic-pmtu-discovery", paramLabel = "on|off", defaultValue = "on",
+            description = "Path MTU discovery: 1200-byte packets until a probe of --quic-max-udp-payload bytes is "
+                    + "acknowledged; off: that size from the start (default: ${DEFAULT-VALUE}).")
+    String quicPmtuDiscovery;
 
     @Option(names = "--quic-gso-segments", paramLabel = "N", defaultValue = "16",
             description = "Packets per UDP GSO send, 1 disables GSO (default: ${DEFAULT-VALUE}).")
@@ -686,7 +692,8 @@ public final class WorkerMain {
                         ConfigValues.size("quic-max-stream-data", quicMaxStreamData), quicMaxUdpPayload,
                         quicGsoSegments, (int) Math.min(Integer.MAX_VALUE,
                         ConfigValues.size("udp-socket-buffer", udpSocketBuffer)))
-                        .withHandshakeTimeout(ConfigValues.duration("handshake-timeout", handshakeTimeout)))
+                        .withHandshakeTimeout(ConfigValues.duration("handshake-timeout", handshakeTimeout))
+                        .withPmtuDiscovery(onOff("quic-pmtu-discovery", quicPmtuDiscovery)))
                 .staticFiles(staticDir, staticPrefix)
                 .earlyData(EarlyDataPolicy.parse(earlyData))
                 .serverId(serverId)

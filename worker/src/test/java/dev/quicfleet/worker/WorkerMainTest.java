@@ -44,8 +44,9 @@ class WorkerMainTest {
     void flagsSetEveryOption() {
         WorkerConfig config = parse("--address", "127.0.0.1", "--port", "8443", "--transport", "epoll",
                 "--drain-timeout", "2m", "--idle-timeout", "45s", "--body-timeout", "PT90S", "--quic-max-streams",
-                "100", "--quic-max-data", "32MiB", "--quic-max-stream-data", "2m", "--quic-max-udp-payload", "1452",
-                "--quic-gso-segments", "8", "--udp-socket-buffer", "8MiB", "--slot", "3", "--reuse-port",
+                "100", "--quic-max-data", "32MiB", "--quic-max-stream-data", "2m", "--quic-max-udp-payload", "1350",
+                "--quic-pmtu-discovery", "off", "--quic-gso-segments", "8", "--udp-socket-buffer", "8MiB", "--slot", "3",
+                "--reuse-port",
                 "--io-threads", "2", "--static-dir", tmp.toString(), "--static-prefix", "/files");
         assertThat(config.address().getHostAddress()).isEqualTo("127.0.0.1");
         assertThat(config.port()).isEqualTo(8443);
@@ -57,7 +58,8 @@ class WorkerMainTest {
         assertThat(config.quic().maxStreams()).isEqualTo(100);
         assertThat(config.quic().maxData()).isEqualTo(32L << 20);
         assertThat(config.quic().maxStreamData()).isEqualTo(2L << 20);
-        assertThat(config.quic().maxUdpPayload()).isEqualTo(1452);
+        assertThat(config.quic().maxUdpPayload()).isEqualTo(1350);
+        assertThat(config.quic().pmtuDiscovery()).isFalse();
         assertThat(config.quic().gsoSegments()).isEqualTo(8);
         assertThat(config.quic().udpSocketBuffer()).isEqualTo(8 << 20);
         assertThat(config.slot()).isEqualTo(3);
@@ -96,6 +98,14 @@ class WorkerMainTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("config: unknown key \"prot\" in " + file)
                 .hasMessageContaining("port");
+    }
+
+    @Test
+    void pathMtuDiscoveryIsOnByDefaultAndTakesOnOrOff() {
+        assertThat(parse("--port", "8443").quic().pmtuDiscovery()).isTrue();
+        assertThat(parse("--port", "8443").quic().maxUdpPayload()).isEqualTo(1452);
+        assertThatThrownBy(() -> parse("--port", "8443", "--quic-pmtu-discovery", "maybe"))
+                .hasMessage("quic-pmtu-discovery: maybe (expected: on or off)");
     }
 
     @Test
