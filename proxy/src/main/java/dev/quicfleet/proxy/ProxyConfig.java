@@ -50,12 +50,17 @@ import java.util.Objects;
  *                          JDK's trust store; {@code null}: the JDK's
  * @param upstreamServerName for {@code https://} upstreams: the name sent in SNI and checked against the upstream's
  *                          certificate; {@code null}: the upstream URL's host
+ * @param upstreamClientCert for {@code https://} upstreams that ask for a client certificate (mutual TLS): a PEM
+ *                          file with the certificate the proxy presents, then its intermediates; {@code null}: none
+ *                          (with {@code upstreamClientKey}, both or neither)
+ * @param upstreamClientKey the private key of {@code upstreamClientCert}: a PEM file, unencrypted PKCS#8, EC or RSA
  */
 public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connectTimeout, Duration responseTimeout,
                           Duration idleTimeout, int maxFails, Duration failBackoff, Duration keepAliveTimeout,
                           int maxIdlePerUpstream,
                           TrustedNetworks trustedProxies, boolean forwarded, boolean via, int max5xx,
-                          String healthPath, Duration healthInterval, Path upstreamCa, String upstreamServerName) {
+                          String healthPath, Duration healthInterval, Path upstreamCa, String upstreamServerName,
+                          Path upstreamClientCert, Path upstreamClientKey) {
 
     /** The longest an ejected upstream waits before it is tried again. */
     public static final Duration MAX_BACKOFF = Duration.ofMinutes(2);
@@ -133,6 +138,23 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
                 || upstreamServerName.contains(":"))) {
             throw new IllegalArgumentException("upstream-server-name: " + upstreamServerName
                     + " (expected: a host name such as api.internal)");
+        }
+        checkClientPair(upstreamClientCert, upstreamClientKey);
+        if (upstreamClientCert != null) {
+            // a bad file, or a key of another certificate, is named now, not as a failed handshake per request
+            UpstreamClientCertificate.read(upstreamClientCert, upstreamClientKey);
+        }
+    }
+
+    /** Both or neither: a certificate without its key (or the reverse) cannot be presented. */
+    private static void checkClientPair(Path cert, Path key) {
+        if ((cert == null) != (key == null)) {
+            String missing = cert == null ? UpstreamClientCertificate.CERT_KEY : UpstreamClientCertificate.KEY_KEY;
+            String given = cert == null ? UpstreamClientCertificate.KEY_KEY + " is " + key
+                    : UpstreamClientCertificate.CERT_KEY + " is " + cert;
+            throw new IllegalArgumentException(missing + ": missing (" + given + "; expected: both "
+                    + UpstreamClientCertificate.CERT_KEY + " and " + UpstreamClientCertificate.KEY_KEY
+                    + ", or neither)");
         }
     }
 
@@ -255,6 +277,8 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
         private Duration healthInterval = Duration.ofSeconds(5);
         private Path upstreamCa;
         private String upstreamServerName;
+        private Path upstreamClientCert;
+        private Path upstreamClientKey;
 
         private Builder() {
         }
@@ -369,11 +393,23 @@ public record ProxyConfig(List<URI> upstreams, Balance balance, Duration connect
             return this;
         }
 
+        /**
+         * For {@code https://} upstreams that ask for one: the client certificate (a PEM chain, the certificate
+         * first) and its private key (PEM, unencrypted PKCS#8, EC or RSA), both or neither ({@code null},
+         * {@code null}: none). That both are given is checked at once; the files when the config is built.
+         */
+        public Builder upstreamClientCertificate(Path certFile, Path keyFile) {
+            checkClientPair(certFile, keyFile);
+            this.upstreamClientCert = certFile;
+            this.upstreamClientKey = keyFile;
+            return this;
+        }
+
         public ProxyConfig build() {
             return new ProxyConfig(upstreams, balance, connectTimeout, responseTimeout, idleTimeout, maxFails,
                     failBackoff, keepAliveTimeout, maxIdlePerUpstream,
                     trustedProxies, forwarded, via, max5xx, healthPath, healthInterval, upstreamCa,
-                    upstreamServerName);
+                    upstreamServerName, upstreamClientCert, upstreamClientKey);
         }
     }
 }

@@ -29,7 +29,8 @@ import javax.net.ssl.SSLParameters;
 /**
  * TLS toward {@code https://} upstreams: ALPN offers {@code h2} then {@code http/1.1}; the upstream's certificate is
  * verified against the JDK's trust store (or the CA file of {@link ProxyConfig#upstreamCa()}) and must name the
- * upstream's host (or {@link ProxyConfig#upstreamServerName()}), which is also the SNI.
+ * upstream's host (or {@link ProxyConfig#upstreamServerName()}), which is also the SNI. With
+ * {@link ProxyConfig#upstreamClientCert()} the proxy presents that certificate to upstreams that ask for one.
  */
 final class UpstreamTls {
 
@@ -48,11 +49,20 @@ final class UpstreamTls {
         if (config.upstreamCa() != null) {
             builder.trustManager(readCertificates(config.upstreamCa()));
         }
+        if (config.upstreamClientCert() != null) {
+            // Sent only when an upstream asks (a CertificateRequest), and only when an issuer in this chain is among
+            // the CAs the request names, if it names any: the JDK's key manager (SunX509) picks by them.
+            UpstreamClientCertificate client = UpstreamClientCertificate.read(config.upstreamClientCert(),
+                    config.upstreamClientKey());
+            builder.keyManager(client.key(), client.chain());
+        }
         try {
             return builder.build();
         } catch (SSLException e) {
-            throw new IllegalArgumentException("upstream-ca: cannot build the upstream TLS context: " + e.getMessage()
-                    + " (expected: a PEM file of CA certificates)", e);
+            boolean client = config.upstreamClientCert() != null;
+            throw new IllegalArgumentException((client ? UpstreamClientCertificate.CERT_KEY : "upstream-ca")
+                    + ": cannot build the upstream TLS context: " + e.getMessage() + " (expected: "
+                    + (client ? UpstreamClientCertificate.CERT_EXPECTED : "a PEM file of CA certificates") + ")", e);
         }
     }
 

@@ -62,6 +62,26 @@ class SiteReloadIT {
     }
 
     @Test
+    void checkConfigNamesABadClientCertificateOfAnUpstreamPool() throws Exception {
+        Files.writeString(dir.resolve("client.pem"), "not a certificate\n");
+        Files.writeString(dir.resolve("client-key.pem"), "not a key either\n");
+        Path bad = Files.writeString(dir.resolve("mtls.yaml"), """
+                sites:
+                  - default: true
+                    routes:
+                      - path: /
+                        upstream: {urls: https://127.0.0.1:8443, client-cert: client.pem, client-key: client-key.pem}
+                """);
+        try (SupervisorProcess check = SupervisorProcess.launch(dir, "--check-config", bad.toString())) {
+            assertThat(check.awaitExit(Duration.ofSeconds(60))).isEqualTo(2);
+            assertThat(check.stdout()).isEmpty();
+            assertThat(check.stderr()).isEqualTo("error: sites[0].routes[0].upstream.client-cert: "
+                    + dir.resolve("client.pem") + " (not PEM: no -----BEGIN CERTIFICATE----- block; expected: a PEM "
+                    + "file with the client certificate, then its intermediates)");
+        }
+    }
+
+    @Test
     void sighupServesTheChangedFileAndJarAndABrokenFileKeepsTheOldWorkers() throws Exception {
         Path jar = AppJar.build(dir.resolve("app.jar"), AppJar.greeter("app v1"));
         Path config = Files.writeString(dir.resolve("site.yaml"), site("site v1"));

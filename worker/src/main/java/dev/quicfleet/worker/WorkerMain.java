@@ -259,6 +259,17 @@ public final class WorkerMain {
                     + "(default: the upstream URL's host).")
     String upstreamServerName;
 
+    @Option(names = "--upstream-client-cert", paramLabel = "FILE",
+            description = "https:// upstreams that require a client certificate (mutual TLS, nginx's "
+                    + "proxy_ssl_certificate): this PEM file's certificate, then its intermediates, is presented; "
+                    + "with --upstream-client-key.")
+    Path upstreamClientCert;
+
+    @Option(names = "--upstream-client-key", paramLabel = "FILE",
+            description = "The private key of --upstream-client-cert: PEM, unencrypted PKCS#8 (BEGIN PRIVATE KEY), "
+                    + "EC or RSA.")
+    Path upstreamClientKey;
+
     @Option(names = "--upstream-balance", paramLabel = "round-robin|least-requests", defaultValue = "round-robin",
             description = "How a request picks an upstream of the pool: round-robin, or least-requests (the less "
                     + "busy of two picked at random) (default: ${DEFAULT-VALUE}).")
@@ -742,7 +753,8 @@ public final class WorkerMain {
                 .healthCheck(upstreamHealthPath,
                         ConfigValues.duration("upstream-health-interval", upstreamHealthInterval))
                 .upstreamCa(upstreamCa)
-                .upstreamServerName(upstreamServerName);
+                .upstreamServerName(upstreamServerName)
+                .upstreamClientCertificate(upstreamClientCert, upstreamClientKey);
     }
 
     private static boolean onOff(String key, String value) {

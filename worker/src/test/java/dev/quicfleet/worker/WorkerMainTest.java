@@ -9,7 +9,9 @@ import java.net.URI;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Duration;
+import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -264,12 +266,52 @@ class WorkerMainTest {
     }
 
     @Test
+    void upstreamClientCertificateFlagsGoTogetherAndNameTheirFile() {
+        KeyPair keys = TestCertificates.ecP256();
+        Path cert = TestCertificates.writeCertificates(tmp.resolve("client.pem"), TestCertificates.selfSigned(keys,
+                "proxy", Instant.now().minusSeconds(60), Instant.now().plusSeconds(3600)));
+        Path key = TestCertificates.writePkcs8(tmp.resolve("client-key.pem"), keys.getPrivate());
+        ProxyConfig proxy = parse("--upstream", "https://127.0.0.1:8443", "--upstream-client-cert", cert.toString(),
+                "--upstream-client-key", key.toString()).proxy();
+        assertThat(proxy.upstreamClientCert()).isEqualTo(cert);
+        assertThat(proxy.upstreamClientKey()).isEqualTo(key);
+        assertThat(parse("--upstream", "https://127.0.0.1:8443").proxy().upstreamClientCert()).isNull();
+
+        // one without the other: caught with the flags, also when only a site file's pools would use them
+        StringWriter halfErr = new StringWriter();
+        assertThat(WorkerMain.run(new String[] {"--upstream-client-cert", cert.toString()},
+                new PrintWriter(new StringWriter()), new PrintWriter(halfErr))).isEqualTo(2);
+        assertThat(halfErr.toString()).startsWith("error: upstream-client-key: missing (upstream-client-cert is "
+                + cert + "; expected: both upstream-client-cert and upstream-client-key, or neither)")
+                .hasLineCount(2);
+        assertThatThrownBy(() -> parse("--upstream-client-key", key.toString()))
+                .hasMessage("upstream-client-cert: missing (upstream-client-key is " + key + "; expected: both "
+                        + "upstream-client-cert and upstream-client-key, or neither)");
+
+        Path noKey = tmp.resolve("no-key.pem");
+        StringWriter fileErr = new StringWriter();
+        assertThat(WorkerMain.run(new String[] {"--upstream", "https://127.0.0.1:8443", "--upstream-client-cert",
+                cert.toString(), "--upstream-client-key", noKey.toString()}, new PrintWriter(new StringWriter()),
+                new PrintWriter(fileErr))).isEqualTo(2);
+        assertThat(fileErr.toString()).startsWith("error: upstream-client-key: " + noKey + " (no such file; "
+                + "expected: a PEM file with the client certificate's private key, unencrypted PKCS#8 "
+                + "(-----BEGIN PRIVATE KEY-----), EC or RSA)").hasLineCount(2);
+        Path otherKey = TestCertificates.writePkcs8(tmp.resolve("other-key.pem"),
+                TestCertificates.ecP256().getPrivate());
+        assertThatThrownBy(() -> parse("--upstream", "https://127.0.0.1:8443", "--upstream-client-cert",
+                cert.toString(), "--upstream-client-key", otherKey.toString()))
+                .hasMessage("upstream-client-key: " + otherKey + " (does not belong to the certificate CN=proxy in "
+                        + cert + "; expected: the private key the client certificate was issued for)");
+    }
+
+    @Test
     void helpListsTheUpstreamOptions() {
         StringWriter out = new StringWriter();
         assertThat(WorkerMain.run(new String[] {"--help"}, new PrintWriter(out), new PrintWriter(new StringWriter())))
                 .isZero();
         assertThat(out.toString()).contains("--upstream=URL", "--upstream-balance", "--upstream-connect-timeout",
-                "--upstream-response-timeout", "--upstream-idle-timeout");
+                "--upstream-response-timeout", "--upstream-idle-timeout", "--upstream-client-cert=FILE",
+                "--upstream-client-key=FILE");
     }
 
     @Test

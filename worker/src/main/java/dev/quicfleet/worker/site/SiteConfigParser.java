@@ -29,8 +29,9 @@ import java.util.regex.Pattern;
  * and value is checked here, before anything is started: the first problem fails with a {@link SiteConfigException}
  * whose one-line message names the key path ({@code sites[0].routes[1].upstream.balance}), the value and what is
  * expected. Unknown keys are errors, not ignored. Relative paths ({@code static}, {@code app.jar}, an upstream's
- * {@code ca}) are resolved against the directory of the configuration file. An upstream pool starts from the worker's
- * proxy options (its flags and the file's top-level keys) and its own keys override them.
+ * {@code ca}, {@code client-cert} and {@code client-key}) are resolved against the directory of the configuration
+ * file. An upstream pool starts from the worker's proxy options (its flags and the file's top-level keys) and its own
+ * keys override them.
  */
 public final class SiteConfigParser {
 
@@ -39,7 +40,7 @@ public final class SiteConfigParser {
     /** The mapping form's keys: {@code urls}, and the {@code --upstream-*} flags' names without {@code upstream-}. */
     private static final List<String> UPSTREAM_KEYS = List.of("urls", "balance", "connect-timeout",
             "response-timeout", "idle-timeout", "max-fails", "max-5xx", "health-path", "health-interval",
-            "keepalive-timeout", "max-idle", "ca", "server-name");
+            "keepalive-timeout", "max-idle", "ca", "server-name", "client-cert", "client-key");
     private static final List<String> APP_KEYS = List.of("jar", "class");
     private static final List<String> REDIRECT_KEYS = List.of("status", "location");
     private static final List<String> RESPOND_KEYS = List.of("status", "body", "content-type");
@@ -258,7 +259,8 @@ public final class SiteConfigParser {
         try {
             return new Upstream(builder.build());
         } catch (IllegalArgumentException e) {
-            throw poolError(e, path(path)); // ranges and the CA file: ProxyConfig names them as the flags do
+            // ranges, the CA file, the client certificate: ProxyConfig names them as the flags do
+            throw poolError(e, path(path), node);
         }
     }
 
@@ -306,18 +308,49 @@ public final class SiteConfigParser {
             if ((value = node.get("server-name")) != null) {
                 builder.upstreamServerName(scalar(value, at + "server-name", "a host name such as api.internal"));
             }
+            clientCertificate(node, at, builder);
         } catch (SiteConfigException e) {
             throw e;
         } catch (IllegalArgumentException e) {
-            throw poolError(e, path);
+            throw poolError(e, path, node);
         }
     }
 
-    /** {@code e} from {@link ProxyConfig}, whose message names a flag ({@code upstream-max-idle}), at its key path. */
-    private static SiteConfigException poolError(IllegalArgumentException e, String path) {
+    /**
+     * {@code client-cert} and {@code client-key}, both or neither: the pair replaces the worker's
+     * ({@code --upstream-client-cert}, {@code --upstream-client-key}) as a whole, never half of it.
+     */
+    private void clientCertificate(JsonNode node, String at, ProxyConfig.Builder builder) {
+        JsonNode cert = node.get("client-cert");
+        JsonNode key = node.get("client-key");
+        if (cert == null && key == null) {
+            return;
+        }
+        String certExpected = "a PEM file with the client certificate, then its intermediates";
+        String keyExpected = "a PEM file with the client certificate's private key, unencrypted PKCS#8 "
+                + "(-----BEGIN PRIVATE KEY-----), EC or RSA";
+        Path certFile = cert == null ? null
+                : resolve(scalar(cert, at + "client-cert", certExpected), at + "client-cert", certExpected);
+        Path keyFile = key == null ? null
+                : resolve(scalar(key, at + "client-key", keyExpected), at + "client-key", keyExpected);
+        if (certFile == null || keyFile == null) {
+            String missing = certFile == null ? "client-cert" : "client-key";
+            String given = certFile == null ? "client-key is " + keyFile : "client-cert is " + certFile;
+            throw new SiteConfigException(at + missing + ": missing (" + given + "; expected: both client-cert and "
+                    + "client-key, or neither)");
+        }
+        builder.upstreamClientCertificate(certFile, keyFile);
+    }
+
+    /**
+     * {@code e} from {@link ProxyConfig}, whose message names a flag ({@code upstream-max-idle}), at the key path of
+     * the pool's own key; a problem with a value the pool took from the worker's flags keeps the flag's name.
+     */
+    private static SiteConfigException poolError(IllegalArgumentException e, String path, JsonNode pool) {
         for (String key : UPSTREAM_KEYS) {
             String flag = "upstream-" + key;
-            if (e.getMessage() != null && e.getMessage().startsWith(flag + ":")) {
+            if (e.getMessage() != null && e.getMessage().startsWith(flag + ":") && pool != null && pool.isObject()
+                    && pool.has(key)) {
                 return rekey(e, flag, path + "." + key);
             }
         }

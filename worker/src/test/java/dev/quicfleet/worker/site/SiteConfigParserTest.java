@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.quicfleet.proxy.ProxyConfig;
 import dev.quicfleet.proxy.TrustedNetworks;
+import dev.quicfleet.worker.TestCertificates;
 import dev.quicfleet.worker.tls.TlsMaterial;
 import dev.quicfleet.worker.site.SiteConfig.App;
 import dev.quicfleet.worker.site.SiteConfig.Redirect;
@@ -19,8 +20,10 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -196,7 +199,7 @@ class SiteConfigParserTest {
     void upstreamReusesTheProxyValidation() {
         String p = "sites[0].routes[0].upstream";
         String optional = "balance, connect-timeout, response-timeout, idle-timeout, max-fails, max-5xx, "
-                + "health-path, health-interval, keepalive-timeout, max-idle, ca, server-name";
+                + "health-path, health-interval, keepalive-timeout, max-idle, ca, server-name, client-cert, client-key";
         assertError(route("upstream:"), p + ": empty (expected: http://HOST:PORT, a list of them, or a mapping with "
                 + "urls and optionally " + optional + ")");
         assertError(route("upstream: []"), p + ": an empty list (expected: http://HOST:PORT, a list of them, or a "
@@ -312,6 +315,75 @@ class SiteConfigParserTest {
                 + "certificates that signed the upstreams' certificates)");
         assertError(route(u + "server-name: \"api:443\"}"), p + ".server-name: api:443 (expected: a host name "
                 + "such as api.internal)");
+    }
+
+    /** A self-signed client certificate {@code CN=cn} and its PKCS#8 key, as {@code NAME.pem}, {@code NAME-key.pem}. */
+    private Path[] clientCertificate(String name, String cn) {
+        KeyPair keys = TestCertificates.ecP256();
+        Path cert = TestCertificates.writeCertificates(dir.resolve(name + ".pem"), TestCertificates.selfSigned(keys,
+                cn, Instant.now().minusSeconds(60), Instant.now().plusSeconds(3600)));
+        return new Path[] {cert, TestCertificates.writePkcs8(dir.resolve(name + "-key.pem"), keys.getPrivate())};
+    }
+
+    @Test
+    void aPoolsClientCertificateIsBesideTheFileAndReplacesTheWorkersPair() throws Exception {
+        Path[] flags = clientCertificate("flags", "from the flags");
+        Files.createDirectories(dir.resolve("tls"));
+        Path[] pool = clientCertificate("tls/billing", "billing proxy");
+        JsonNode root = new ObjectMapper(new YAMLFactory()).readTree("""
+                sites:
+                  - default: true
+                    routes:
+                      - path: /
+                        upstream: https://127.0.0.1:8443
+                      - path: /billing
+                        upstream:
+                          urls: https://127.0.0.1:9443
+                          client-cert: tls/billing.pem
+                          client-key: tls/billing-key.pem
+                """);
+        SiteConfig config = SiteConfigParser.parse(root.get("sites"), dir, () -> ProxyConfig.builder()
+                .upstreamClientCertificate(flags[0], flags[1]));
+        List<ProxyConfig> pools = config.defaultSite().routes().stream()
+                .map(route -> ((Upstream) route.action()).proxy()).toList();
+        assertThat(pools.get(0).upstreamClientCert()).isEqualTo(flags[0]);
+        assertThat(pools.get(0).upstreamClientKey()).isEqualTo(flags[1]);
+        assertThat(pools.get(1).upstreamClientCert()).isEqualTo(pool[0]);
+        assertThat(pools.get(1).upstreamClientKey()).isEqualTo(pool[1]);
+    }
+
+    @Test
+    void clientCertificateKeysComeTogetherAndTheirFilesAreChecked() {
+        Path[] good = clientCertificate("client", "proxy");
+        Path[] other = clientCertificate("other", "other");
+        String p = "sites[0].routes[0].upstream";
+        String u = "upstream: {urls: https://127.0.0.1:1, ";
+        assertError(route(u + "client-cert: client.pem}"), p + ".client-key: missing (client-cert is " + good[0]
+                + "; expected: both client-cert and client-key, or neither)");
+        assertError(route(u + "client-key: client-key.pem}"), p + ".client-cert: missing (client-key is " + good[1]
+                + "; expected: both client-cert and client-key, or neither)");
+        assertError(route(u + "client-cert: missing.pem, client-key: client-key.pem}"), p + ".client-cert: "
+                + dir.resolve("missing.pem") + " (no such file; expected: a PEM file with the client certificate, "
+                + "then its intermediates)");
+        assertError(route(u + "client-cert: client.pem, client-key: www}"), p + ".client-key: " + dir.resolve("www")
+                + " (a directory; expected: a PEM file with the client certificate's private key, unencrypted "
+                + "PKCS#8 (-----BEGIN PRIVATE KEY-----), EC or RSA)");
+        assertError(route(u + "client-cert: client.pem, client-key: other-key.pem}"), p + ".client-key: "
+                + other[1] + " (does not belong to the certificate CN=proxy in " + good[0] + "; expected: the "
+                + "private key the client certificate was issued for)");
+        assertError(route(u + "client-cert: [client.pem], client-key: client-key.pem}"), p + ".client-cert: a list "
+                + "(expected: a PEM file with the client certificate, then its intermediates)");
+    }
+
+    @Test
+    void aBadValueFromTheWorkersFlagsKeepsTheFlagsName() throws IOException {
+        // the pool has no ca key: the bad file is --upstream-ca's, and the message says so, at the pool that used it
+        Path missing = dir.resolve("no-ca.pem");
+        JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(route("upstream: https://127.0.0.1:1"));
+        assertThatThrownBy(() -> SiteConfigParser.parse(root.get("sites"), dir, () -> ProxyConfig.builder()
+                .upstreamCa(missing))).isInstanceOf(SiteConfigException.class)
+                .hasMessage("sites[0].routes[0].upstream: upstream-ca: " + missing + " (no such file; expected: a "
+                        + "PEM file with the CA certificates that signed the upstreams' certificates)");
     }
 
     @Test
