@@ -1,6 +1,7 @@
 package dev.quicfleet.client;
 
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
@@ -124,12 +125,10 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
             h.setLong("content-length", body.length());
         }
         switch (body) {
-            case RequestBody.Empty empty -> stream.writeAndFlush(frame).addListener(QuicStreamChannel.SHUTDOWN_OUTPUT)
-                    .addListener(f -> writeFailed(f.cause()));
+            case RequestBody.Empty empty -> endWith(stream, stream.write(frame));
             case RequestBody.Bytes bytes -> {
                 stream.write(frame).addListener(f -> writeFailed(f.cause()));
-                stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.wrappedBuffer(bytes.bytes)))
-                        .addListener(QuicStreamChannel.SHUTDOWN_OUTPUT).addListener(f -> writeFailed(f.cause()));
+                endWith(stream, stream.write(new DefaultHttp3DataFrame(Unpooled.wrappedBuffer(bytes.bytes))));
             }
             case RequestBody.Streamed streamed -> {
                 stream.writeAndFlush(frame).addListener(f -> writeFailed(f.cause()));
@@ -139,10 +138,36 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
         connection.wrote();
     }
 
+    /**
+     * Ends the request after {@code last} (the body's last write, or the HEADERS frame's when there is no body): the
+     * trailers' HEADERS frame if there are any, a flush, then the stream's FIN once the last frame left. On the event
+     * loop.
+     */
+    private void endWith(QuicStreamChannel stream, ChannelFuture last) {
+        last.addListener(f -> writeFailed(f.cause()));
+        ChannelFuture end = last;
+        if (!request.trailers().isEmpty()) {
+            Http3HeadersFrame trailers = new DefaultHttp3HeadersFrame();
+            for (Map.Entry<String, String> e : request.trailers()) {
+                trailers.headers().add(e.getKey(), e.getValue());
+            }
+            end = stream.write(trailers);
+        }
+        stream.flush();
+        // FIN only after the last frame left: a shutdown while writes wait for flow control drops them
+        end.addListener(f -> {
+            if (f.isSuccess()) {
+                stream.shutdownOutput().addListener(g -> writeFailed(g.cause()));
+            } else {
+                writeFailed(f.cause());
+            }
+        });
+    }
+
     /** Copies a streamed body into DATA frames, a few chunks ahead of what QUIC has taken. */
     private void pump(QuicStreamChannel stream, RequestBody.Streamed body) {
         Semaphore window = new Semaphore(CHUNKS_IN_FLIGHT);
-        io.netty.channel.ChannelFuture last = null;
+        ChannelFuture last = null;
         try (InputStream in = body.stream.get()) {
             byte[] buf = new byte[CHUNK];
             while (!finished) {
@@ -164,18 +189,12 @@ final class Exchange<T> extends Http3RequestStreamInboundHandler {
                         });
             }
             if (!finished) {
-                // FIN only after the last chunk left: a shutdown while writes wait for flow control drops them.
-                if (last == null) {
-                    stream.shutdownOutput().addListener(f -> writeFailed(f.cause()));
-                    connection.loop().execute(connection::wrote);
-                } else {
-                    last.addListener(f -> {
-                        if (f.isSuccess()) {
-                            stream.shutdownOutput().addListener(g -> writeFailed(g.cause()));
-                            connection.wrote();
-                        }
-                    });
-                }
+                // the trailers (if any) and the FIN on the event loop, once the last chunk left
+                ChannelFuture lastChunk = last != null ? last : stream.newSucceededFuture();
+                connection.loop().execute(() -> {
+                    endWith(stream, lastChunk);
+                    connection.wrote();
+                });
             }
         } catch (IOException | UncheckedIOException e) {
             String why = e instanceof UncheckedIOException u ? u.getCause().getMessage() : e.getMessage();

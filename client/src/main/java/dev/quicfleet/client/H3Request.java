@@ -17,9 +17,17 @@ import java.util.Objects;
  *                pseudo-header fields come from {@code uri})
  * @param body    the body
  * @param timeout the longest the whole exchange may take, response body included; null for no limit
+ * @param trailers trailer fields sent after the body (a HEADERS frame before the stream's end, RFC 9114 §4.1), names
+ *                 in lower case; empty for none
  */
 public record H3Request(String method, URI uri, List<Map.Entry<String, String>> headers, RequestBody body,
-                        Duration timeout) {
+                        Duration timeout, List<Map.Entry<String, String>> trailers) {
+
+    /** A request without trailers. */
+    public H3Request(String method, URI uri, List<Map.Entry<String, String>> headers, RequestBody body,
+                     Duration timeout) {
+        this(method, uri, headers, body, timeout, List.of());
+    }
 
     /** Validates the fields. */
     public H3Request {
@@ -30,6 +38,7 @@ public record H3Request(String method, URI uri, List<Map.Entry<String, String>> 
             throw new IllegalArgumentException("uri: " + uri + " (expected: https://HOST[:PORT]/PATH)");
         }
         headers = List.copyOf(headers);
+        trailers = List.copyOf(trailers);
     }
 
     /** A GET of {@code uri}. */
@@ -67,6 +76,7 @@ public record H3Request(String method, URI uri, List<Map.Entry<String, String>> 
         private final URI uri;
         private String method = "GET";
         private final List<Map.Entry<String, String>> headers = new ArrayList<>();
+        private final List<Map.Entry<String, String>> trailers = new ArrayList<>();
         private RequestBody body = RequestBody.none();
         private Duration timeout;
 
@@ -86,6 +96,12 @@ public record H3Request(String method, URI uri, List<Map.Entry<String, String>> 
             return this;
         }
 
+        /** Adds a trailer field, sent after the body; the name is lower-cased (HTTP/3 requires it). */
+        public Builder trailer(String name, String value) {
+            trailers.add(Map.entry(name.toLowerCase(Locale.ROOT), value));
+            return this;
+        }
+
         /** The body. */
         public Builder body(RequestBody body) {
             this.body = Objects.requireNonNull(body, "body");
@@ -100,7 +116,7 @@ public record H3Request(String method, URI uri, List<Map.Entry<String, String>> 
 
         /** The request. */
         public H3Request build() {
-            return new H3Request(method, uri, headers, body, timeout);
+            return new H3Request(method, uri, headers, body, timeout, trailers);
         }
     }
 }

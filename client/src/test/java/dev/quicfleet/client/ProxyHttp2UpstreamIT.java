@@ -227,6 +227,26 @@ class ProxyHttp2UpstreamIT {
     }
 
     @Test
+    void requestTrailersFromAnHttp3ClientReachTheH2cUpstream() throws Exception {
+        Path small = dir.resolve("small-h3.bin");
+        Files.write(small, new byte[100_000]);
+        try (H3Client client = H3Client.builder().trust(h2cWorker.certificate()).build()) {
+            // a streamed body (its end is written from the upload thread) and a body of bytes (written at once)
+            for (RequestBody body : List.of(RequestBody.ofFile(small), RequestBody.of(new byte[5_000]))) {
+                String tag = body.length() == 5_000 ? "bytes" : "streamed";
+                H3Response<byte[]> post = client.request(H3Request.builder(URI.create(url(h2cWorker,
+                        "/echo?h3-trailers-" + tag))).method("POST").body(body)
+                        .trailer("X-Checksum", "quicfleet-h3-" + tag).build(), BodyHandler.ofByteArray(1 << 20));
+                assertThat(post.status()).isEqualTo(200);
+                assertThat(post.body()).as("echoed by nghttpd").hasSize((int) body.length());
+            }
+        }
+        // nghttpd -v logs every field it receives, trailers after the DATA frames.
+        String log = Files.readString(h2cLog);
+        assertThat(log).contains("x-checksum: quicfleet-h3-streamed").contains("x-checksum: quicfleet-h3-bytes");
+    }
+
+    @Test
     void aTlsUpstreamWhoseCertificateTheJdkDoesNotTrustGets502() throws Exception {
         try (ClientTestWorker untrusting = ClientTestWorker.start("--upstream", "https://127.0.0.1:" + tlsPort,
                 "--upstream-server-name", SERVER_NAME)) {
