@@ -40,6 +40,26 @@ class QuicStreamWritesTest {
     }
 
     @Test
+    void composedWritesAreJoinedPartByPartInOrder() {
+        EmbeddedChannel stream = new EmbeddedChannel(new QuicStreamWrites());
+        // what the HTTP/3 codec writes: a frame header and its payload, composed (read-only), then a composite
+        ByteBuf frame = Unpooled.wrappedUnmodifiableBuffer(bytes("[type,len]"), bytes("payload"));
+        ByteBuf more = Unpooled.compositeBuffer().addComponents(true, bytes("-x-"), Unpooled.directBuffer()
+                .writeBytes("-y".getBytes(StandardCharsets.US_ASCII)));
+        more.skipBytes(1); // a reader index inside the first part
+        stream.write(bytes("HEADERS|"));
+        stream.write(frame);
+        stream.writeAndFlush(more);
+
+        ByteBuf joined = stream.readOutbound();
+        assertThat(joined.toString(StandardCharsets.US_ASCII)).isEqualTo("HEADERS|[type,len]payloadx--y");
+        joined.release();
+        assertThat(frame.refCnt()).isZero();
+        assertThat(more.refCnt()).isZero();
+        assertThat(stream.finishAndReleaseAll()).isFalse();
+    }
+
+    @Test
     void aSingleWritePassesThroughUncopiedAndLargeOnesAreComposedNotCopied() {
         EmbeddedChannel stream = new EmbeddedChannel(new QuicStreamWrites());
         ByteBuf one = bytes("one");
