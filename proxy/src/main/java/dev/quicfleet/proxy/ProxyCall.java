@@ -64,6 +64,8 @@ final class ProxyCall implements BodyReceiver {
     private UpstreamConnection connection;
     private boolean connectRetried;
     private boolean staleRetried;
+    /** Sent again on another upstream after a new connection closed before the response head. */
+    private boolean resetRetried;
     /** An upstream's 425 to the early-data request was retried once the handshake completed: no longer early. */
     private boolean tooEarlyRetried;
 
@@ -458,16 +460,25 @@ final class ProxyCall implements BodyReceiver {
         if (finished) {
             return;
         }
-        if (!responseStarted && !bodyTouched && !staleRetried && idempotent()) {
+        if (!responseStarted && !bodyTouched && idempotent()) {
             // Nothing of the response has reached the client and no body byte was consumed: an idempotent request
-            // may be sent again (RFC 9110 §9.2.2). A kept-alive connection closed just as it went out: on a fresh
-            // one to the same upstream. A new connection closed before the answer (the upstream died, say): on
-            // another upstream, if there is one.
+            // may be sent again (RFC 9110 §9.2.2). A kept-alive connection closed just as it went out: once, on a
+            // fresh one to the same upstream. A new connection closed before the answer (the upstream died, say):
+            // once, on another upstream, if there is one. Both may happen to one request: an upstream killed under
+            // load closes the kept-alive connection, and the fresh one too, accepted by the dying process's listener
+            // a moment before it went (ProxyFailoverIT saw such a GET get 502 when one retry was all it had).
             boolean reused = connection.reused();
-            Upstream next = reused ? upstream : pool.choose(upstream);
-            if (next != null) {
+            boolean stale = reused && !staleRetried;
+            Upstream next = null;
+            if (stale) {
                 staleRetried = true;
-                pool.metrics().retry(reused ? UpstreamRetry.STALE_CONNECTION : UpstreamRetry.UPSTREAM_RESET);
+                next = upstream;
+            } else if (!resetRetried) {
+                resetRetried = true;
+                next = pool.choose(upstream);
+            }
+            if (next != null) {
+                pool.metrics().retry(stale ? UpstreamRetry.STALE_CONNECTION : UpstreamRetry.UPSTREAM_RESET);
                 detach(false);
                 cancelTimer();
                 headSent = false;
@@ -477,7 +488,7 @@ final class ProxyCall implements BodyReceiver {
                 // After a kept-alive connection closed under the request, a new connection: another idle one to
                 // the same upstream may be just as dead (ProxyFailoverIT saw a GET get 502 that way). Should the
                 // new connection fail to connect, the connect retry takes another upstream.
-                pool.acquire(next, reused, this::connected);
+                pool.acquire(next, stale, this::connected);
                 return;
             }
         }
